@@ -1,0 +1,21 @@
+"""zygcy: reverse-mode automatic differentiation of ordinary Python and NumPy code.
+
+>>> from zygcy import gradient
+>>> gradient(lambda x, y: x * y, 2.0, 3.0)
+(3.0, 2.0)
+
+The public functions are documented in ``zygcy.api``; ``zygcy.math`` and
+``zygcy.cmath`` are differentiable versions of Python's modules.
+"""
+from . import rules as _rules  # noqa: F401  (registers every gradient rule)
+from . import cmath, math  # noqa: F401
+from ._core import Tracked, defjoint, defvjp, nondifferentiable
+from .api import (D, checkpointed, derivative, dropgrad, forward, grad, gradient, hook, nograd,
+                  pullback, value, withgradient)
+from .containers import register_container
+
+__version__ = "0.1.0"
+
+__all__ = ["forward", "pullback", "gradient", "withgradient", "derivative", "D", "grad",
+           "dropgrad", "hook", "nograd", "checkpointed", "value", "Tracked", "defvjp",
+           "defjoint", "nondifferentiable", "register_container", "math", "cmath"]

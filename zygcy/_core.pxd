@@ -1,0 +1,43 @@
+# Declarations of the zygcy engine; the implementation is in _core.pyx.
+
+cdef class Tape:
+    cdef readonly long id
+    cdef list nodes          # every node recorded, in creation order (a topological order)
+    cdef readonly bint active
+
+
+cdef class Tracked:
+    # What the user sees: the value (a plain number or ndarray, or a Tracked of an
+    # outer differentiation when derivatives are nested).
+    cdef readonly object value
+    cdef long tid            # id of the Tape this node was recorded on
+    cdef char kind           # K_FLOAT, K_SCALAR or K_ARRAY: which fast paths apply
+    cdef char op             # OP_LEAF, OP_LIN, OP_RULE, OP_PROJ
+    cdef Py_ssize_t pos      # index in the tape's node list
+    # OP_LIN: y depends on parents a, b with (already conjugated) local partials.
+    cdef bint fast           # partials are the C doubles da, db (else the objects oa, ob)
+    cdef Tracked a
+    cdef Tracked b
+    cdef double da
+    cdef double db
+    cdef object oa
+    cdef object ob
+    # OP_RULE / OP_PROJ: pullbacks made by a rule.
+    cdef tuple parents
+    cdef tuple argpos        # per parent: argument index * 65536 + (element index + 1)
+    cdef object pbs          # tuple of per-argument pullbacks, or one joint pullback
+    cdef bint joint
+    cdef Py_ssize_t nargs
+    cdef object name         # the function, for error messages
+    # Reverse sweep state: the gradient arriving at this node in sweep `epoch`.
+    cdef long epoch
+    cdef char gstate         # G_DOUBLE: in gd; G_OBJECT: in go
+    cdef bint gown           # go is an array/IndexGrad this sweep made and may update in place
+    cdef double gd
+    cdef object go
+
+
+cdef class IndexGrad:
+    cdef readonly tuple shape
+    cdef readonly object dtype
+    cdef readonly list entries   # [(index, value), ...] to be scatter-added

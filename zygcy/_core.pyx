@@ -1,0 +1,1288 @@
+"""The zygcy engine: tracked values, the tape, operator dispatch, the reverse sweep.
+
+Everything here is mechanism. What the derivative of a function *is* lives in
+``zygcy.rules``; the rule modules register themselves through ``defvjp``,
+``defjoint``, ``nondifferentiable`` and ``set_hook`` and never reach further in.
+
+How a differentiation runs
+--------------------------
+``Tape.push`` makes a tape active. Inputs become leaf ``Tracked`` nodes. Every
+operation on a ``Tracked`` computes its value from the plain values and records
+one node on the tape, holding what the backward pass needs:
+
+* a *linear* node (``OP_LIN``) for scalar arithmetic and scalar functions:
+  up to two parents and the local partial derivative for each.  When every
+  value is a Python float the partials are C doubles and the reverse sweep is
+  a multiply-add in C; otherwise they are Python objects (ints stay ints,
+  complex numbers, values tracked by an outer differentiation).
+* a *rule* node (``OP_RULE``) for everything else: the pullbacks that a rule's
+  makers built from the primal inputs and output.
+
+Nodes are appended in creation order, which is a topological order, so the
+reverse sweep is one loop backwards over a list: no recursion, no sorting.
+
+Nesting
+-------
+Each tape has an id that grows with every new tape, and a stack holds the
+active ones. When tracked values of two tapes meet, the newer (inner) one
+records the operation and the older value is a constant to it; the value
+computation itself runs on the inner node's value, which may be tracked by
+the outer tape, so the outer tape records its part too. Pullbacks are
+written with ordinary operations, so while an outer tape is active the
+backward pass of an inner one is itself recorded on the outer tape.
+Nodes hold the id of their tape, not the tape, so no reference cycles form
+and a finished differentiation is freed as soon as its ``back`` is dropped.
+"""
+cimport cython
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_FromDouble
+from cpython.long cimport PyLong_AsDouble
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.object cimport PyObject
+from libc.math cimport fabs, log as c_log, pow as c_pow, NAN
+
+import numbers as _numbers
+import numpy as np
+
+cdef extern from "Python.h":
+    bint PyFloat_CheckExact(object)
+    bint PyLong_CheckExact(object)
+
+# ---------------------------------------------------------------------------
+# Constants and module state
+
+cdef enum:
+    K_FLOAT = 0     # value is an exact Python float: the all-C fast path
+    K_SCALAR = 1    # any other number (int, complex, numpy scalar) or an outer Tracked number
+    K_ARRAY = 2     # ndarray, or an outer Tracked ndarray
+    K_MULTI = 3     # the tuple of outputs of a multi-output rule
+
+cdef enum:
+    OP_LEAF = 0
+    OP_LIN = 1
+    OP_RULE = 2
+    OP_PROJ = 3     # element k of a multi-output node
+
+cdef enum:
+    G_DOUBLE = 1
+    G_OBJECT = 2
+
+cdef enum:
+    B_ADD = 0
+    B_SUB = 1
+    B_MUL = 2
+    B_DIV = 3
+    B_POW = 4
+    B_MOD = 5
+
+cdef list _stack = []           # active tapes, innermost last
+cdef Tape _top = None           # _stack[-1], cached for the hot path
+cdef long _next_id = 1
+cdef long _epoch = 0            # bumped once per reverse sweep
+
+cdef object _ndarray = np.ndarray
+cdef object _generic = np.generic
+cdef object _Number = _numbers.Number
+cdef object _add_at = np.add.at
+cdef tuple _ARITH_UFUNCS = (np.add, np.subtract, np.multiply, np.true_divide, np.power, np.remainder)
+
+# Registered by zygcy.rules: function -> Rule, the constant functions, and hooks
+# through which Tracked's methods reach rule code (getitem, setitem, real, ...).
+cdef dict _rules = {}
+cdef set _constant = set()
+cdef dict _hooks = {}
+
+
+# ---------------------------------------------------------------------------
+# Tapes
+
+cdef class Tape:
+    """One differentiation: the list of nodes recorded while it is active."""
+
+    def __cinit__(self):
+        global _next_id
+        self.id = _next_id
+        _next_id += 1
+        self.nodes = []
+        self.active = False
+
+    def push(self):
+        """Make this tape the innermost active one."""
+        global _top
+        if self.active:
+            raise RuntimeError("this tape is already active")
+        self.active = True
+        _stack.append(self)
+        _top = self
+
+    def pop(self):
+        """Stop recording on this tape (it may be any active one, when unwinding)."""
+        global _top
+        if not self.active:
+            return
+        self.active = False
+        _stack.remove(self)
+        _top = _stack[len(_stack) - 1] if _stack else None
+
+    def leaf(self, value):
+        """A new input node holding ``value``."""
+        return _new_node(self, value, _kind_of(value), OP_LEAF)
+
+    def unwrap(self, x):
+        """Strip this tape's level from ``x``: the value as outer levels see it."""
+        if type(x) is Tracked and (<Tracked>x).tid == self.id:
+            return (<Tracked>x).value
+        return x
+
+    def owns(self, x):
+        """True if ``x`` is a node recorded on this tape."""
+        return type(x) is Tracked and (<Tracked>x).tid == self.id
+
+    def __len__(self):
+        return len(self.nodes)
+
+    def backward(self, list seeds, list leaves):
+        """Reverse sweep: the gradients arriving at ``leaves`` given ``seeds``.
+
+        seeds: list of (node, cotangent) pairs, nodes of this tape.
+        leaves: nodes whose gradients are wanted; returns a list, None where
+        no gradient reached.
+        """
+        return _sweep(self, seeds, leaves)
+
+
+cdef inline Tape _active(Tracked t):
+    """The active tape that recorded t, or None if it has finished."""
+    if _top is not None and t.tid == _top.id:
+        return _top
+    cdef Tape tp
+    for tp in _stack:
+        if tp.id == t.tid:
+            return tp
+    return None
+
+
+cdef inline object _resolve(object x):
+    """Drop the levels of x whose tape has finished: they are constants now."""
+    while type(x) is Tracked and _active(<Tracked>x) is None:
+        x = (<Tracked>x).value
+    return x
+
+
+cpdef object value(object x):
+    """The plain value of x, through every level of tracking."""
+    while type(x) is Tracked:
+        x = (<Tracked>x).value
+    return x
+
+
+cdef inline char _kind_of(object v):
+    if PyFloat_CheckExact(v):
+        return K_FLOAT
+    if type(v) is Tracked:
+        return K_ARRAY if (<Tracked>v).kind == K_ARRAY else K_SCALAR
+    if isinstance(v, _ndarray):
+        return K_ARRAY
+    return K_SCALAR
+
+
+@cython.freelist(256)   # nodes are made and dropped by the million: reuse their memory
+cdef class Tracked:
+    """A value whose operations are recorded for differentiation.
+
+    zygcy makes these for the inputs of ``forward``/``gradient``; user code never
+    needs to build one. It behaves like the number or ndarray it holds:
+    arithmetic, comparisons (plain bools), numpy functions and ufuncs,
+    indexing, methods. Converting it to a plain number or array
+    (``float(x)``, ``math.sin(x)``, ``np.asarray(x)``) raises an error instead of
+    silently dropping the derivative; ``zygcy.value(x)`` takes the plain value
+    on purpose.
+    """
+
+    __array_priority__ = 1000.0   # numpy defers binary operators to us
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("Tracked values are made by zygcy.forward/gradient, not by hand")
+
+    # -- display ------------------------------------------------------------
+    def __repr__(self):
+        return "Tracked(%r)" % (self.value,)
+
+    def __str__(self):
+        return str(self.value)
+
+    def __format__(self, spec):
+        return format(value(self), spec)
+
+    # -- conversions that would lose the derivative --------------------------
+    def __float__(self):
+        raise TypeError(_LOST % ("float()", "float"))
+
+    def __complex__(self):
+        raise TypeError(_LOST % ("complex()", "complex"))
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            "np.asarray/np.array of a tracked value would drop its derivative. "
+            "Keep it as it is (numpy functions accept tracked values), build arrays "
+            "from tracked numbers with np.stack([...]), or take the plain value on "
+            "purpose with zygcy.value(x).")
+
+    # -- conversions whose derivative is zero almost everywhere: plain results
+    def __int__(self):
+        return int(value(self))
+
+    def __index__(self):
+        import operator
+        return operator.index(value(self))
+
+    def __bool__(self):
+        return bool(value(self))
+
+    def __round__(self, ndigits=None):
+        return round(value(self)) if ndigits is None else round(value(self), ndigits)
+
+    def __floor__(self):
+        import math
+        return math.floor(value(self))
+
+    def __ceil__(self):
+        import math
+        return math.ceil(value(self))
+
+    def __trunc__(self):
+        import math
+        return math.trunc(value(self))
+
+    def __hash__(self):
+        return hash(value(self))
+
+    # -- comparisons: plain results --------------------------------------------
+    def __eq__(self, other):
+        return value(self) == value(other)
+
+    def __ne__(self, other):
+        return value(self) != value(other)
+
+    def __lt__(self, other):
+        return value(self) < value(other)
+
+    def __le__(self, other):
+        return value(self) <= value(other)
+
+    def __gt__(self, other):
+        return value(self) > value(other)
+
+    def __ge__(self, other):
+        return value(self) >= value(other)
+
+    # -- arithmetic ------------------------------------------------------------
+    def __add__(self, other):
+        return _binary(B_ADD, self, other)
+
+    def __radd__(self, other):
+        return _binary(B_ADD, other, self)
+
+    def __sub__(self, other):
+        return _binary(B_SUB, self, other)
+
+    def __rsub__(self, other):
+        return _binary(B_SUB, other, self)
+
+    def __mul__(self, other):
+        return _binary(B_MUL, self, other)
+
+    def __rmul__(self, other):
+        return _binary(B_MUL, other, self)
+
+    def __truediv__(self, other):
+        return _binary(B_DIV, self, other)
+
+    def __rtruediv__(self, other):
+        return _binary(B_DIV, other, self)
+
+    def __pow__(self, other, mod=None):
+        if mod is not None:
+            return NotImplemented
+        return _binary(B_POW, self, other)
+
+    def __rpow__(self, other, mod=None):
+        if mod is not None:
+            return NotImplemented
+        return _binary(B_POW, other, self)
+
+    def __mod__(self, other):
+        return _binary(B_MOD, self, other)
+
+    def __rmod__(self, other):
+        return _binary(B_MOD, other, self)
+
+    def __floordiv__(self, other):
+        return _floordiv(self, other)
+
+    def __rfloordiv__(self, other):
+        return _floordiv(other, self)
+
+    def __divmod__(self, other):
+        return (_floordiv(self, other), _binary(B_MOD, self, other))
+
+    def __rdivmod__(self, other):
+        return (_floordiv(other, self), _binary(B_MOD, other, self))
+
+    def __matmul__(self, other):
+        return np.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return np.matmul(other, self)
+
+    def __neg__(self):
+        return _negate(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _absolute(self)
+
+    # -- numpy protocols -------------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _dispatch_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _dispatch_function(func, args, kwargs)
+
+    # -- attributes and methods that rule code supplies ---------------------
+    @property
+    def real(self):
+        return _hooks["real"](self)
+
+    @property
+    def imag(self):
+        return _hooks["imag"](self)
+
+    def conjugate(self):
+        return _hooks["conj"](self)
+
+    conj = conjugate
+
+    def __getitem__(self, index):
+        return _hooks["getitem"](self, index)
+
+    def __setitem__(self, index, v):
+        _hooks["setitem"](self, index, v)
+
+    def __len__(self):
+        return len(value(self))
+
+    def __iter__(self):
+        n = len(value(self))
+        return (self[i] for i in range(n))
+
+    def __getattr__(self, name):
+        # ndarray attributes and methods (shape, dtype, T, sum, reshape, ...) are
+        # supplied by zygcy.rules.methods, which knows what each one means.
+        method = _hooks["method"](self, name)
+        if method is None:
+            raise AttributeError("%r object has no attribute %r"
+                                 % (type(value(self)).__name__, name))
+        return method
+
+
+cdef str _LOST = (
+    "%s of a tracked value would drop its derivative. "
+    "If it came from a function of Python's math module (math.sin(x) calls %s(x)), "
+    "use the same function from zygcy.math (or zygcy.cmath); to take the plain value "
+    "on purpose, use zygcy.value(x).")
+
+
+# ---------------------------------------------------------------------------
+# Making nodes
+
+cdef inline Tracked _new_node(Tape tape, object val, char kind, char op):
+    cdef Tracked r = Tracked.__new__(Tracked)
+    r.value = val
+    r.tid = tape.id
+    r.kind = kind
+    r.op = op
+    r.pos = PyList_GET_SIZE(tape.nodes)
+    tape.nodes.append(r)
+    return r
+
+
+cdef inline Tracked _lin_fast(Tape tape, double val, Tracked a, double da, Tracked b, double db):
+    cdef Tracked r = _new_node(tape, PyFloat_FromDouble(val), K_FLOAT, OP_LIN)
+    r.fast = True
+    r.a = a
+    r.da = da
+    r.b = b
+    r.db = db
+    return r
+
+
+cdef inline Tracked _lin_obj(Tape tape, object val, Tracked a, object pa, Tracked b, object pb):
+    cdef Tracked r = _new_node(tape, val, _kind_of(val), OP_LIN)
+    r.fast = False
+    r.a = a
+    r.oa = _conj_partial(pa) if a is not None else None
+    r.b = b
+    r.ob = _conj_partial(pb) if b is not None else None
+    return r
+
+
+cdef inline bint _is_complex(object v):
+    v = value(v)
+    return isinstance(v, complex) or (isinstance(v, (_ndarray, _generic)) and v.dtype.kind == "c")
+
+
+cdef inline object _conj_partial(object p):
+    # For a holomorphic f the cotangent rule is x̄ = ȳ · conj(f'(x)) (Zygote's convention).
+    if PyFloat_CheckExact(p) or PyLong_CheckExact(p):
+        return p
+    if _is_complex(p):
+        return p.conjugate()
+    return p
+
+
+cdef inline bint _is_plain_number(object v):
+    return PyFloat_CheckExact(v) or PyLong_CheckExact(v) or isinstance(v, (_Number, _generic))
+
+
+# ---------------------------------------------------------------------------
+# Scalar operators
+
+cdef object _binary(int op, object x, object y):
+    """x op y where x or y is Tracked: record one linear node (or defer to numpy)."""
+    cdef Tape tx = None, ty = None, top
+    cdef Tracked a = None, b = None
+    x = _resolve(x)
+    y = _resolve(y)
+    if type(x) is Tracked:
+        tx = _active(<Tracked>x)
+    if type(y) is Tracked:
+        ty = _active(<Tracked>y)
+    if tx is None and ty is None:
+        return _PLAIN_BINARY[op](x, y)
+    if ty is None or (tx is not None and tx.id > ty.id):
+        top = tx
+        a = <Tracked>x
+    elif tx is None or ty.id > tx.id:
+        top = ty
+        b = <Tracked>y
+    else:
+        top = tx
+        a = <Tracked>x
+        b = <Tracked>y
+
+    # Arrays go through numpy's ufuncs, whose rules know about broadcasting.
+    if ((a is not None and a.kind == K_ARRAY) or (b is not None and b.kind == K_ARRAY)
+            or (a is None and isinstance(x, _ndarray)) or (b is None and isinstance(y, _ndarray))):
+        return _ARITH_UFUNCS[op](x, y)
+    if a is None and not (type(x) is Tracked or _is_plain_number(x)):
+        return NotImplemented
+    if b is None and not (type(y) is Tracked or _is_plain_number(y)):
+        return NotImplemented
+
+    cdef object xv = a.value if a is not None else x
+    cdef object yv = b.value if b is not None else y
+    cdef double xd, yd, r
+    if (op <= B_DIV
+            and (PyFloat_CheckExact(xv) or (a is None and PyLong_CheckExact(xv)))
+            and (PyFloat_CheckExact(yv) or (b is None and PyLong_CheckExact(yv)))):
+        # Fast path: every value is a float (constants may be ints, converted
+        # exactly as Python's float arithmetic converts them).
+        xd = PyFloat_AS_DOUBLE(xv) if PyFloat_CheckExact(xv) else PyLong_AsDouble(xv)
+        yd = PyFloat_AS_DOUBLE(yv) if PyFloat_CheckExact(yv) else PyLong_AsDouble(yv)
+        if op == B_ADD:
+            return _lin_fast(top, xd + yd, a, 1.0, b, 1.0)
+        if op == B_SUB:
+            return _lin_fast(top, xd - yd, a, 1.0, b, -1.0)
+        if op == B_MUL:
+            return _lin_fast(top, xd * yd, a, yd, b, xd)
+        if yd == 0.0:
+            raise ZeroDivisionError("float division by zero")
+        r = xd / yd
+        return _lin_fast(top, r, a, 1.0 / yd, b, -r / yd)
+    if op == B_POW and PyFloat_CheckExact(xv) and (PyFloat_CheckExact(yv) or PyLong_CheckExact(yv)):
+        val = xv ** yv          # Python decides the value (and any complex result)
+        if PyFloat_CheckExact(val):
+            xd = PyFloat_AS_DOUBLE(xv)
+            yd = PyFloat_AS_DOUBLE(yv) if PyFloat_CheckExact(yv) else PyLong_AsDouble(yv)
+            r = PyFloat_AS_DOUBLE(val)
+            return _lin_fast(top, r, a, (yd * c_pow(xd, yd - 1.0)) if yd != 0.0 else 0.0,
+                             b, _dpow_exponent(xd, r) if b is not None else 0.0)
+    return _binary_generic(op, top, a, b, xv, yv)
+
+
+cdef inline double _dpow_exponent(double xd, double r):
+    # d(x**y)/dy = x**y * log(x); 0 at x == 0 (the limit from y > 0), undefined for x < 0.
+    if xd > 0.0:
+        return r * c_log(xd)
+    if xd == 0.0:
+        return 0.0
+    return NAN
+
+
+cdef object _binary_generic(int op, Tape top, Tracked a, Tracked b, object xv, object yv):
+    """Any numbers, with partials as Python objects (so ints stay ints)."""
+    cdef object val, pa = None, pb = None
+    if op == B_ADD:
+        val = xv + yv
+        pa = 1
+        pb = 1
+    elif op == B_SUB:
+        val = xv - yv
+        pa = 1
+        pb = -1
+    elif op == B_MUL:
+        val = xv * yv
+        pa = yv
+        pb = xv
+    elif op == B_DIV:
+        val = xv / yv
+        if a is not None:
+            pa = 1 / yv
+        if b is not None:
+            pb = -val / yv
+    elif op == B_POW:
+        val = xv ** yv
+        if a is not None:
+            pa = 0 if yv == 0 else yv * xv ** (yv - 1)
+        if b is not None:
+            if value(xv) == 0:
+                pb = 0
+            elif _is_complex(xv) or _is_complex(val) or value(xv) > 0:
+                pb = val * _hooks["log"](xv if (_is_complex(xv) or value(xv) > 0) else xv + 0j)
+            else:
+                pb = float("nan")
+    else:  # B_MOD: x % y == x - y * floor(x / y)
+        val = xv % yv
+        pa = 1
+        pb = -(value(xv) // value(yv))
+    return _lin_obj(top, val, a, pa, b, pb)
+
+
+cdef object _floordiv(object x, object y):
+    # Piecewise constant: the derivative is zero almost everywhere, so the result is plain.
+    x = value(x)
+    y = value(y)
+    if isinstance(x, _ndarray) or isinstance(y, _ndarray):
+        return np.floor_divide(x, y)
+    return x // y
+
+
+cdef object _negate(Tracked x):
+    cdef Tape top = _active(x)
+    if top is None:
+        return -_resolve(x)
+    if x.kind == K_ARRAY:
+        return np.negative(x)
+    if x.kind == K_FLOAT:
+        return _lin_fast(top, -PyFloat_AS_DOUBLE(x.value), x, -1.0, None, 0.0)
+    return _lin_obj(top, -x.value, x, -1, None, None)
+
+
+cdef object _absolute(Tracked x):
+    cdef Tape top = _active(x)
+    cdef double xd
+    if top is None:
+        return abs(_resolve(x))
+    if x.kind == K_ARRAY:
+        return np.absolute(x)
+    if x.kind == K_FLOAT:
+        xd = PyFloat_AS_DOUBLE(x.value)
+        return _lin_fast(top, fabs(xd), x, 1.0 if xd > 0 else (-1.0 if xd < 0 else 0.0), None, 0.0)
+    if _is_complex(x):
+        return _hooks["cabs"](x)
+    v = value(x)
+    return _lin_obj(top, abs(x.value), x, 1 if v > 0 else (-1 if v < 0 else 0), None, None)
+
+
+cdef tuple _PLAIN_BINARY = (
+    lambda x, y: x + y, lambda x, y: x - y, lambda x, y: x * y,
+    lambda x, y: x / y, lambda x, y: x ** y, lambda x, y: x % y)
+
+
+# ---------------------------------------------------------------------------
+# Scalar functions (zygcy.math, zygcy.cmath): value and partials from a rule
+
+cdef class _ScalarFn:
+    """Shared parts of ScalarFunction and ScalarFunction2: the plain function,
+    its derivative, and a function's identity (name, module, docstring)."""
+    cdef readonly object fun
+    cdef readonly object deriv
+    cdef readonly str name
+    cdef readonly str module
+    cdef object doc
+
+    def __init__(self, fun, deriv, name, module, doc=None):
+        self.fun = fun
+        self.deriv = deriv
+        self.name = name
+        self.module = module
+        self.doc = doc if doc is not None else getattr(fun, "__doc__", None)
+
+    @property
+    def __name__(self):
+        return self.name
+
+    @property
+    def __qualname__(self):
+        return self.name
+
+    @property
+    def __module__(self):
+        return self.module
+
+    @property
+    def __doc__(self):
+        return self.doc
+
+    def __repr__(self):
+        return "<zygcy function %s.%s>" % (self.module, self.name)
+
+
+@cython.final
+cdef class ScalarFunction(_ScalarFn):
+    """A differentiable scalar function made from a plain one and its derivative.
+
+    ``fun`` computes the value on plain numbers (``math.sin``); ``deriv(x, y)``
+    returns dy/dx given the input and the output, written with zygcy's own
+    functions so that it is differentiable again.
+    """
+
+    def __call__(self, x):
+        if type(x) is not Tracked:
+            return self.fun(x)
+        x = _resolve(x)
+        if type(x) is not Tracked:
+            return self.fun(x)
+        cdef Tracked t = <Tracked>x
+        cdef Tape top = _active(t)
+        if t.kind == K_FLOAT:
+            val = self.fun(t.value)
+            d = self.deriv(t.value, val)
+            if PyFloat_CheckExact(val) and PyFloat_CheckExact(d):
+                return _lin_fast(top, PyFloat_AS_DOUBLE(val), t, PyFloat_AS_DOUBLE(d), None, 0.0)
+            return _lin_obj(top, val, t, d, None, None)
+        if t.kind == K_ARRAY:
+            raise TypeError("%s takes a number, not an array; use the numpy function "
+                            "(np.%s works on tracked arrays)" % (self.name, self.name))
+        val = self(t.value)       # t.value may be tracked by an outer differentiation
+        return _lin_obj(top, val, t, self.deriv(t.value, val), None, None)
+
+
+@cython.final
+cdef class ScalarFunction2(_ScalarFn):
+    """Like ScalarFunction for two arguments: ``deriv(x, y, out)`` returns (d/dx, d/dy)."""
+
+    def __call__(self, x, y):
+        if type(x) is not Tracked and type(y) is not Tracked:
+            return self.fun(x, y)
+        x = _resolve(x)
+        y = _resolve(y)
+        cdef Tape tx = _active(<Tracked>x) if type(x) is Tracked else None
+        cdef Tape ty = _active(<Tracked>y) if type(y) is Tracked else None
+        if tx is None and ty is None:
+            return self.fun(x, y)
+        cdef Tape top = tx if (ty is None or (tx is not None and tx.id >= ty.id)) else ty
+        cdef Tracked a = <Tracked>x if tx is top else None
+        cdef Tracked b = <Tracked>y if ty is top else None
+        if (a is not None and a.kind == K_ARRAY) or (b is not None and b.kind == K_ARRAY):
+            raise TypeError("%s takes numbers, not arrays; use the numpy function" % self.name)
+        xv = a.value if a is not None else x
+        yv = b.value if b is not None else y
+        val = self(xv, yv)
+        pa, pb = self.deriv(xv, yv, val)
+        if (PyFloat_CheckExact(val) and (a is None or PyFloat_CheckExact(pa))
+                and (b is None or PyFloat_CheckExact(pb))):
+            return _lin_fast(top, PyFloat_AS_DOUBLE(val), a, PyFloat_AS_DOUBLE(pa) if a is not None else 0.0,
+                             b, PyFloat_AS_DOUBLE(pb) if b is not None else 0.0)
+        return _lin_obj(top, val, a, pa, b, pb)
+
+
+# ---------------------------------------------------------------------------
+# Rules: how numpy functions, ufuncs and user functions are recorded
+
+@cython.final
+cdef class Rule:
+    """The gradient rule of one function.
+
+    Either per-argument makers (``makers[i](ans, *args, **kwargs)`` returns the
+    pullback ``g -> cotangent of argument i``; None where argument i has no
+    gradient), or one joint maker whose pullback returns a tuple with one
+    cotangent per positional argument.
+    """
+    cdef readonly object fun
+    cdef readonly tuple makers
+    cdef readonly object joint_maker
+    cdef readonly bint joint
+
+    def __init__(self, fun, makers=(), joint_maker=None):
+        self.fun = fun
+        self.makers = tuple(makers)
+        self.joint_maker = joint_maker
+        self.joint = joint_maker is not None
+
+
+def defvjp(fun, *makers):
+    """Register per-argument pullback makers for ``fun``.
+
+    ``makers[i](ans, *args, **kwargs)`` is called when argument ``i`` is tracked and
+    returns ``pullback(g)``, the cotangent of argument ``i`` (None: no gradient).
+    Pass None for an argument that has no derivative (an index, a shape).
+    """
+    _rules[fun] = Rule(fun, makers)
+    return fun
+
+
+def defjoint(fun, maker):
+    """Register a joint maker: ``maker(ans, *args, **kwargs)`` returns a pullback
+    ``g -> tuple`` with one cotangent per positional argument."""
+    _rules[fun] = Rule(fun, (), maker)
+    return fun
+
+
+def nondifferentiable(*funs):
+    """Declare functions whose result carries no derivative: they run on plain values."""
+    _constant.update(funs)
+
+
+def set_hook(name, fn):
+    """Let rule code supply one of Tracked's behaviours (``getitem``, ``real``, ...)."""
+    _hooks[name] = fn
+
+
+def get_rule(fun):
+    """The Rule registered for ``fun``, or None."""
+    return _rules.get(fun)
+
+
+def is_constant(fun):
+    return fun in _constant
+
+
+def registered():
+    """All functions with a rule, and all declared non-differentiable."""
+    return dict(_rules), set(_constant)
+
+
+cdef object _dispatch_ufunc(object ufunc, str method, tuple inputs, dict kwargs):
+    fun = ufunc if method == "__call__" else getattr(ufunc, method)
+    out = kwargs.pop("out", None)
+    if out is not None:
+        return _ufunc_out(fun, inputs, kwargs, out)
+    rule = _rules.get(fun)
+    if rule is None:
+        if ufunc in _constant or fun in _constant:
+            return fun(*[value(v) for v in inputs], **kwargs)
+        if not _any_active(inputs, kwargs):
+            return fun(*[_resolve(v) for v in inputs], **kwargs)
+        where = "numpy.%s" % ufunc.__name__ if method == "__call__" else "numpy.%s.%s" % (ufunc.__name__, method)
+        raise TypeError(
+            "zygcy has no gradient rule for %s. Add one with zygcy.defvjp(%s, maker, ...) "
+            "(see help(zygcy.defvjp)), or apply it to zygcy.dropgrad(x) if no gradient "
+            "should flow through it." % (where, where))
+    return _apply(fun, <Rule>rule, inputs, kwargs, where_name=None)
+
+
+cdef object _ufunc_out(object fun, tuple inputs, dict kwargs, object out):
+    outs = out if isinstance(out, tuple) else (out,)
+    if not any(type(o) is Tracked for o in outs):
+        if _any_active(inputs, kwargs):
+            raise TypeError(
+                "writing a tracked result into a plain ndarray (out=, or an in-place "
+                "operator such as a += x) would drop its derivative; write a = a + x instead")
+        return fun(*[_resolve(v) for v in inputs], **kwargs)
+    res = fun(*inputs, **kwargs)
+    ress = res if isinstance(res, tuple) else (res,)
+    for o, r in zip(outs, ress):
+        if type(o) is Tracked:
+            o[...] = r
+        else:
+            np.copyto(o, r)
+    return out if isinstance(out, tuple) and len(out) > 1 else outs[0]
+
+
+cdef object _dispatch_function(object func, tuple args, dict kwargs):
+    rule = _rules.get(func)
+    if rule is None:
+        if func in _constant:
+            return func(*[_value_deep(v) for v in args], **{k: _value_deep(v) for k, v in kwargs.items()})
+        if not _any_active(args, kwargs):
+            return func(*[_resolve_deep(v) for v in args], **kwargs)
+        name = "numpy.%s" % func.__name__
+        mod = getattr(func, "__module__", "") or ""
+        if mod.startswith("numpy.") and mod.split(".")[1] in ("linalg", "fft", "random", "polynomial", "lib"):
+            sub = mod.split(".")[1]
+            if sub != "lib":
+                name = "numpy.%s.%s" % (sub, func.__name__)
+        raise TypeError(
+            "zygcy has no gradient rule for %s. Add one with zygcy.defvjp(%s, maker, ...) "
+            "(see help(zygcy.defvjp)), or apply it to zygcy.dropgrad(x) if no gradient "
+            "should flow through it." % (name, name))
+    return _apply(func, <Rule>rule, args, kwargs, where_name=None)
+
+
+cdef object _value_deep(object v):
+    if type(v) is Tracked:
+        return value(v)
+    if type(v) is list or type(v) is tuple:
+        return type(v)(_value_deep(e) for e in v)
+    return v
+
+
+cdef object _resolve_deep(object v):
+    if type(v) is Tracked:
+        return _resolve(v)
+    if type(v) is list or type(v) is tuple:
+        return type(v)(_resolve_deep(e) for e in v)
+    return v
+
+
+cdef bint _any_active(tuple args, dict kwargs):
+    for v in args:
+        v = _resolve(v)
+        if type(v) is Tracked:
+            return True
+        if type(v) is list or type(v) is tuple:
+            for e in v:
+                if type(_resolve(e)) is Tracked:
+                    return True
+    for v in kwargs.values():
+        if type(_resolve(v)) is Tracked:
+            return True
+    return False
+
+
+def apply(fun, args, kwargs=None, rule=None):
+    """Call ``fun(*args, **kwargs)`` recording it with its registered rule (or ``rule``)."""
+    if rule is None:
+        rule = _rules.get(fun)
+        if rule is None:
+            raise TypeError("no gradient rule is registered for %r" % (fun,))
+    return _apply(fun, <Rule>rule, tuple(args), dict(kwargs) if kwargs else {}, None)
+
+
+cdef object _apply(object fun, Rule rule, tuple args, dict kwargs, object where_name):
+    """Record fun(*args, **kwargs): strip the innermost level, call, keep the pullbacks."""
+    cdef Tape top = None, t
+    cdef list plain = list(args)
+    cdef Py_ssize_t i, j
+    # Find the innermost active tape among the arguments (and one level into lists).
+    for i in range(len(plain)):
+        v = plain[i]
+        if type(v) is Tracked:
+            v = plain[i] = _resolve(v)
+            if type(v) is Tracked:
+                t = _active(<Tracked>v)
+                if top is None or t.id > top.id:
+                    top = t
+        elif type(v) is list or type(v) is tuple:
+            items = [_resolve(e) for e in v]
+            for e in items:
+                if type(e) is Tracked:
+                    t = _active(<Tracked>e)
+                    if top is None or t.id > top.id:
+                        top = t
+            plain[i] = items if type(v) is list else tuple(items)
+    for k, v in kwargs.items():
+        v = _resolve(v)
+        if type(v) is Tracked:
+            raise TypeError(
+                "%s: the keyword argument %r is tracked; zygcy differentiates positional "
+                "arguments only, so pass it by position" % (_fname(fun), k))
+        kwargs[k] = v
+    if top is None:
+        return fun(*plain, **kwargs)
+
+    # Strip the top level, remembering which argument (and element) each parent was.
+    cdef list parents = [], argpos = []
+    for i in range(len(plain)):
+        v = plain[i]
+        if type(v) is Tracked:
+            if (<Tracked>v).tid == top.id:
+                parents.append(v)
+                argpos.append(i * 65536)
+                plain[i] = (<Tracked>v).value
+        elif type(v) is list or type(v) is tuple:
+            items = list(v)
+            for j in range(len(items)):
+                e = items[j]
+                if type(e) is Tracked and (<Tracked>e).tid == top.id:
+                    parents.append(e)
+                    argpos.append(i * 65536 + j + 1)
+                    items[j] = (<Tracked>e).value
+            plain[i] = items if type(v) is list else tuple(items)
+
+    ans = fun(*plain, **kwargs)
+
+    cdef object pbs
+    if rule.joint:
+        pbs = rule.joint_maker(ans, *plain, **kwargs)
+    else:
+        made = [None] * len(plain)
+        for code in argpos:
+            i = code // 65536
+            if made[i] is None:
+                maker = rule.makers[i] if i < len(rule.makers) else None
+                if maker is None:
+                    raise TypeError("%s has no derivative with respect to argument %d; "
+                                    "wrap that argument in zygcy.dropgrad() if that is intended"
+                                    % (_fname(fun), i))
+                made[i] = maker(ans, *plain, **kwargs)
+        pbs = tuple(made)
+    return _record(top, ans, tuple(parents), tuple(argpos), pbs, rule.joint, len(plain), fun)
+
+
+cdef object _record(Tape top, object ans, tuple parents, tuple argpos, object pbs, bint joint,
+                    Py_ssize_t nargs, object name):
+    cdef Tracked r
+    if type(ans) is tuple or type(ans) is list or (isinstance(ans, tuple) and hasattr(ans, "_fields")):
+        # Several outputs: one node for the whole, one projection node per element.
+        r = _new_node(top, ans, K_MULTI, OP_RULE)
+        r.parents = parents
+        r.argpos = argpos
+        r.pbs = pbs
+        r.joint = joint
+        r.nargs = nargs
+        r.name = name
+        outs = []
+        for k, e in enumerate(ans):
+            p = _new_node(top, e, _kind_of(e), OP_PROJ)
+            p.parents = (r,)
+            p.argpos = (k,)
+            p.nargs = len(ans)
+            outs.append(p)
+        if type(ans) is list:
+            return outs
+        if type(ans) is tuple:
+            return tuple(outs)
+        return type(ans)(*outs)
+    r = _new_node(top, ans, _kind_of(ans), OP_RULE)
+    r.parents = parents
+    r.argpos = argpos
+    r.pbs = pbs
+    r.joint = joint
+    r.nargs = nargs
+    r.name = name
+    return r
+
+
+def record_joint(fun, ans, args, pullback):
+    """Record a node for a user rule (``@grad``): ``args`` are the arguments as the
+    caller passed them; ``pullback(g)`` returns one cotangent per argument.
+    Returns ``ans`` tracked, or ``ans`` itself when no argument is tracked."""
+    cdef Tape top = None, t
+    cdef list parents = [], argpos = []
+    cdef Py_ssize_t i
+    for i, v in enumerate(args):
+        v = _resolve(v)
+        if type(v) is Tracked:
+            t = _active(<Tracked>v)
+            if top is None or t.id > top.id:
+                top = t
+    if top is None:
+        return ans
+    for i, v in enumerate(args):
+        v = _resolve(v)
+        if type(v) is Tracked and (<Tracked>v).tid == top.id:
+            parents.append(v)
+            argpos.append(i * 65536)
+    return _record(top, ans, tuple(parents), tuple(argpos), pullback, True, len(args), fun)
+
+
+def top_tape(args):
+    """The innermost active tape among ``args`` (flat sequence), or None."""
+    cdef Tape top = None, t
+    for v in args:
+        v = _resolve(v)
+        if type(v) is Tracked:
+            t = _active(<Tracked>v)
+            if top is None or t.id > top.id:
+                top = t
+    return top
+
+
+def strip(Tape tape, x):
+    """x without ``tape``'s level (x itself if tape did not record it)."""
+    x = _resolve(x)
+    if type(x) is Tracked and (<Tracked>x).tid == tape.id:
+        return (<Tracked>x).value
+    return x
+
+
+cdef str _fname(object fun):
+    name = getattr(fun, "__name__", None) or repr(fun)
+    return name
+
+
+# ---------------------------------------------------------------------------
+# In-place item assignment: the same Python object becomes a new node
+
+def rebind(Tracked self, Tracked new):
+    """Make ``self`` (the object user code holds) the node ``new``.
+
+    Nodes recorded earlier that used ``self`` must keep seeing the old node, so
+    the old node is moved to a fresh object first and they are pointed at it.
+    Only nodes recorded since ``self`` was made can refer to it, so the scan is
+    short in the usual loop.
+    """
+    cdef Tape tape = _active(self)
+    cdef Tracked old = Tracked.__new__(Tracked), n
+    cdef Py_ssize_t i
+    old.value = self.value
+    old.tid = self.tid
+    old.kind = self.kind
+    old.op = self.op
+    old.pos = self.pos
+    old.fast = self.fast
+    old.a = self.a
+    old.b = self.b
+    old.da = self.da
+    old.db = self.db
+    old.oa = self.oa
+    old.ob = self.ob
+    old.parents = self.parents
+    old.argpos = self.argpos
+    old.pbs = self.pbs
+    old.joint = self.joint
+    old.nargs = self.nargs
+    old.name = self.name
+    if tape is not None:
+        tape.nodes[self.pos] = old
+        for i in range(self.pos + 1, len(tape.nodes)):
+            n = <Tracked>tape.nodes[i]
+            if n.a is self:
+                n.a = old
+            if n.b is self:
+                n.b = old
+            if n.parents is not None and any(p is self for p in n.parents):
+                n.parents = tuple(old if p is self else p for p in n.parents)
+    return old
+
+
+def adopt(Tracked self, Tracked new):
+    """Second half of item assignment: ``self`` takes over the node ``new``."""
+    cdef Tape tape = _active(new)
+    self.value = new.value
+    self.tid = new.tid
+    self.kind = new.kind
+    self.op = new.op
+    self.pos = new.pos
+    self.fast = new.fast
+    self.a = new.a
+    self.b = new.b
+    self.da = new.da
+    self.db = new.db
+    self.oa = new.oa
+    self.ob = new.ob
+    self.parents = new.parents
+    self.argpos = new.argpos
+    self.pbs = new.pbs
+    self.joint = new.joint
+    self.nargs = new.nargs
+    self.name = new.name
+    if tape is not None:
+        tape.nodes[new.pos] = self
+
+
+def node_tape_active(x):
+    """True if x is Tracked by an active tape."""
+    return type(x) is Tracked and _active(<Tracked>x) is not None
+
+
+def tracked_kind(x):
+    """'float', 'scalar', 'array' or 'multi' for a Tracked."""
+    return ("float", "scalar", "array", "multi")[(<Tracked>x).kind]
+
+
+# ---------------------------------------------------------------------------
+# Sparse gradients of indexing
+
+@cython.final
+cdef class IndexGrad:
+    """The cotangent of ``x[index]``: zeros of x's shape with ``value`` added at
+    ``index``. Kept sparse so that reading many elements one at a time costs
+    time linear in their number, and made dense once, when it is needed."""
+
+    def __init__(self, shape, dtype, index, val):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.entries = [(index, val)]
+
+    def dense(self):
+        return _hooks["densify"](self)
+
+    def __repr__(self):
+        return "IndexGrad(shape=%r, %d entries)" % (self.shape, len(self.entries))
+
+
+cdef object _densify(object g):
+    if type(g) is IndexGrad:
+        return _hooks["densify"](g)
+    return g
+
+
+# ---------------------------------------------------------------------------
+# The reverse sweep
+
+cdef inline void _acc_double(Tracked p, double v, long ep) except *:
+    if p.epoch != ep:
+        p.epoch = ep
+        p.gstate = G_DOUBLE
+        p.gd = v
+        p.go = None
+        p.gown = False
+    elif p.gstate == G_DOUBLE:
+        p.gd += v
+    else:
+        p.go = _add(p, p.go, PyFloat_FromDouble(v))
+
+
+cdef inline void _acc_object(Tracked p, object v, long ep) except *:
+    if v is None:
+        return
+    if p.epoch != ep:
+        p.epoch = ep
+        p.gown = False
+        if PyFloat_CheckExact(v):
+            p.gstate = G_DOUBLE
+            p.gd = PyFloat_AS_DOUBLE(v)
+            p.go = None
+        else:
+            p.gstate = G_OBJECT
+            p.go = v
+    elif p.gstate == G_DOUBLE:
+        if PyFloat_CheckExact(v):
+            p.gd += PyFloat_AS_DOUBLE(v)
+        else:
+            p.gstate = G_OBJECT
+            p.go = _add(p, PyFloat_FromDouble(p.gd), v)
+    else:
+        p.go = _add(p, p.go, v)
+
+
+cdef object _add(Tracked p, object acc, object v):
+    """acc + v for gradients; may update acc in place when this sweep made it."""
+    cdef IndexGrad ig
+    if type(acc) is IndexGrad:
+        if type(v) is IndexGrad and (<IndexGrad>acc).shape == (<IndexGrad>v).shape:
+            if p.gown:
+                (<IndexGrad>acc).entries.extend((<IndexGrad>v).entries)
+                return acc
+            ig = IndexGrad.__new__(IndexGrad)
+            ig.shape = (<IndexGrad>acc).shape
+            ig.dtype = (<IndexGrad>acc).dtype
+            ig.entries = (<IndexGrad>acc).entries + (<IndexGrad>v).entries
+            p.gown = True
+            return ig
+        acc, v = v, acc
+    if type(v) is IndexGrad:
+        if type(acc) is _ndarray and not _has_tracked_entries(<IndexGrad>v):
+            if not p.gown:
+                acc = acc.copy()
+                p.gown = True
+            try:
+                for idx, val in (<IndexGrad>v).entries:
+                    _add_at(acc, idx, val)
+                return acc
+            except TypeError:
+                pass        # e.g. a complex value into a real array: densify below
+        v = _densify(v)
+    if type(acc) is list or type(acc) is tuple:       # the cotangents of a multi-output node
+        return [w if u is None else (u if w is None else _add(p, u, w)) for u, w in zip(acc, v)]
+    if (p.gown and type(acc) is _ndarray and type(v) is _ndarray
+            and (<object>acc).shape == (<object>v).shape and np.can_cast(v.dtype, acc.dtype)):
+        acc += v        # buffer this sweep allocated: add in place
+        return acc
+    r = acc + v
+    p.gown = type(r) is _ndarray
+    return r
+
+
+cdef bint _has_tracked_entries(IndexGrad g):
+    for idx, val in g.entries:
+        if type(val) is Tracked:
+            return True
+    return False
+
+
+cdef object _take_grad(Tracked n):
+    if n.gstate == G_DOUBLE:
+        return PyFloat_FromDouble(n.gd)
+    return _densify(n.go)
+
+
+cdef object _sweep(Tape tape, list seeds, list leaves):
+    global _epoch
+    _epoch += 1
+    cdef long ep = _epoch
+    cdef list nodes = tape.nodes
+    cdef Py_ssize_t i, k, n_nodes = PyList_GET_SIZE(nodes)
+    cdef Tracked n, p
+    cdef object g, ct, cts, code
+    for node, s in seeds:
+        if s is not None:
+            _acc_object(<Tracked>node, s, ep)
+    for i in range(n_nodes - 1, -1, -1):
+        n = <Tracked>PyList_GET_ITEM(nodes, i)
+        if n.epoch != ep or n.op == OP_LEAF:
+            continue
+        if n.op == OP_LIN:
+            if n.fast and n.gstate == G_DOUBLE:
+                # The hot path: every quantity is a C double.
+                if n.a is not None:
+                    _acc_double(n.a, n.gd * n.da, ep)
+                if n.b is not None:
+                    _acc_double(n.b, n.gd * n.db, ep)
+            else:
+                g = _take_grad(n)
+                if n.a is not None:
+                    _acc_object(n.a, g * (n.da if n.fast else n.oa), ep)
+                if n.b is not None:
+                    _acc_object(n.b, g * (n.db if n.fast else n.ob), ep)
+        elif n.op == OP_PROJ:
+            # element k of a multi-output node: pass a list with g in slot k
+            g = _take_grad(n)
+            cts = [None] * n.nargs
+            cts[n.argpos[0]] = g
+            _acc_object(<Tracked>n.parents[0], cts, ep)
+        else:
+            g = _take_grad(n)
+            if n.kind == K_MULTI:
+                g = tuple(g)
+            _run_pullbacks(n, g, ep)
+        n.go = None     # intermediate gradients are not needed again: free them now
+    cdef list out = []
+    for leaf in leaves:
+        p = <Tracked>leaf
+        out.append(_take_grad(p) if p.epoch == ep else None)
+    return out
+
+
+cdef void _run_pullbacks(Tracked n, object g, long ep) except *:
+    cdef Py_ssize_t k, i, j, last_i = -1
+    cdef object ct = None, cts = None
+    if n.joint:
+        cts = n.pbs(g)
+        if not isinstance(cts, (tuple, list)) or len(cts) != n.nargs:
+            got = ("a %s of length %d" % (type(cts).__name__, len(cts))
+                   if isinstance(cts, (tuple, list)) else "a %s" % type(cts).__name__)
+            raise ValueError(
+                "the pullback of %s returned %s, but it must return a tuple with one "
+                "gradient per positional argument (%d here), None where there is none"
+                % (_fname(n.name), got, n.nargs))
+    for k in range(len(n.parents)):
+        code = n.argpos[k]
+        i = code // 65536
+        j = code % 65536 - 1
+        if n.joint:
+            ct = cts[i]
+        elif i != last_i:
+            ct = n.pbs[i](g)
+            last_i = i
+        if j >= 0 and ct is not None:
+            e = ct[j]
+            if e is not None:
+                _acc_object(<Tracked>n.parents[k], e, ep)
+        elif ct is not None:
+            _acc_object(<Tracked>n.parents[k], ct, ep)
