@@ -380,6 +380,8 @@ cdef class Tracked:
     def __getattr__(self, name):
         # ndarray attributes and methods (shape, dtype, T, sum, reshape, ...) are
         # supplied by zygcy.rules.methods, which knows what each one means.
+        if name.startswith("__") or "method" not in _hooks:
+            raise AttributeError(name)
         method = _hooks["method"](self, name)
         if method is None:
             raise AttributeError("%r object has no attribute %r"
