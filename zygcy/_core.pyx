@@ -105,6 +105,18 @@ cdef class Tape:
         self.nodes = []
         self.active = False
 
+    def __dealloc__(self):
+        # Each node holds its parents, so a long chain would be freed by a deep
+        # recursion of deallocations (and overflow the C stack). Cut the links
+        # first: then every node is freed on its own when the list goes.
+        cdef Tracked n
+        if self.nodes is not None:
+            for n in self.nodes:
+                n.a = None
+                n.b = None
+                n.parents = None
+                n.pbs = None
+
     def push(self):
         """Make this tape the innermost active one."""
         global _top

@@ -97,7 +97,8 @@ def forward(f, *args):
         full = [None] * len(leaves)
         for (i, _), g in zip(inputs, grads):
             full[i] = _project(leaves[i], g)
-        return tuple(unflatten_grads(tree, full))
+        out = unflatten_grads(tree, full)
+        return (None,) * len(args) if out is None else tuple(out)
 
     back.__doc__ = "back(dy): the cotangents of the arguments of %s for an output cotangent dy" % (
         getattr(f, "__name__", "f"),)
