@@ -1,0 +1,268 @@
+"""Reductions and cumulative functions (and the ufunc methods equal to them),
+checked by finite differences on every axis form and with keepdims."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import zygcy
+from zygcy.rules import reductions as R
+from zygcy.testing import gradcheck
+
+from _grid import rand
+
+# (shape, axis) pairs: None, int, negative, tuple
+AXES = [((), None), ((3,), None), ((3,), 0), ((3, 2), None), ((3, 2), 0), ((3, 2), -1),
+        ((3, 2), (0, 1)), ((2, 3, 2), (0, 2)), ((2, 3, 2), -2)]
+KEEP = [False, True]
+
+SMOOTH = [np.sum, np.mean, np.nansum, np.nanmean, np.prod, np.nanprod]
+VARIANCE = [np.var, np.std, np.nanvar, np.nanstd]
+EXTREMES = [np.max, np.min, np.amax, np.amin, np.nanmax, np.nanmin, np.ptp]
+ORDER_STATS = [np.median, np.nanmedian]
+QUANTILES = [np.quantile, np.nanquantile, np.percentile, np.nanpercentile]
+CUMULATIVE = [np.cumsum, np.cumprod, np.nancumsum, np.nancumprod]
+CUMULATIVE_1D = [np.cumulative_sum, np.cumulative_prod]
+REDUCE = [np.add.reduce, np.multiply.reduce, np.maximum.reduce, np.minimum.reduce,
+          np.fmax.reduce, np.fmin.reduce, np.logaddexp.reduce, np.logaddexp2.reduce]
+ACCUMULATE = [np.add.accumulate, np.multiply.accumulate]
+OTHER = [np.trace, np.average]
+PLUMBING = [R._revcumsum_plain]
+
+COVERED = (SMOOTH + VARIANCE + EXTREMES + ORDER_STATS + QUANTILES + CUMULATIVE + CUMULATIVE_1D
+           + REDUCE + ACCUMULATE + OTHER + PLUMBING)
+
+
+def _name(f):
+    return getattr(f, "__qualname__", None) or f.__name__
+
+
+def _ids(case):
+    return "%s-%s" % case
+
+
+# ---------------------------------------------------------------------------
+# The grid: every reduction on every axis form, with and without keepdims
+
+@pytest.mark.parametrize("keepdims", KEEP)
+@pytest.mark.parametrize("case", AXES, ids=lambda c: "%s-ax%s" % c)
+@pytest.mark.parametrize("f", SMOOTH, ids=_name)
+def test_smooth(f, case, keepdims):
+    shape, axis = case
+    x = rand(shape, seed=1, positive=True)
+    gradcheck(lambda x: f(x, axis=axis, keepdims=keepdims), x, order=2)
+
+
+@pytest.mark.parametrize("case", AXES[1:], ids=lambda c: "%s-ax%s" % c)
+@pytest.mark.parametrize("f", VARIANCE, ids=_name)
+def test_variance(f, case):
+    shape, axis = case
+    x = rand(shape, seed=2)
+    gradcheck(lambda x: f(x, axis=axis), x, order=2)
+    gradcheck(lambda x: f(x, axis=axis, keepdims=True, ddof=1) if np.size(x) > 3 or axis is None
+              else f(x, axis=axis, keepdims=True), x, order=2)
+
+
+@pytest.mark.parametrize("keepdims", KEEP)
+@pytest.mark.parametrize("case", AXES, ids=lambda c: "%s-ax%s" % c)
+@pytest.mark.parametrize("f", EXTREMES, ids=_name)
+def test_extremes(f, case, keepdims):
+    shape, axis = case
+    x = rand(shape, seed=3)
+    gradcheck(lambda x: f(x, axis=axis, keepdims=keepdims), x)
+
+
+@pytest.mark.parametrize("keepdims", KEEP)
+@pytest.mark.parametrize("case", AXES, ids=lambda c: "%s-ax%s" % c)
+@pytest.mark.parametrize("f", ORDER_STATS, ids=_name)
+def test_median(f, case, keepdims):
+    shape, axis = case
+    x = rand(shape, seed=4)
+    gradcheck(lambda x: f(x, axis=axis, keepdims=keepdims), x)
+
+
+@pytest.mark.parametrize("q", [0.3, [0.1, 0.5, 1.0]], ids=str)
+@pytest.mark.parametrize("case", AXES, ids=lambda c: "%s-ax%s" % c)
+@pytest.mark.parametrize("f", QUANTILES, ids=_name)
+def test_quantiles(f, case, q):
+    shape, axis = case
+    x = rand(shape, seed=5)
+    qq = np.asarray(q) * (100 if "percentile" in f.__name__ else 1)
+    gradcheck(lambda x: f(x, qq, axis=axis), x)
+    gradcheck(lambda x: f(x, qq, axis=axis, keepdims=True), x)
+
+
+@pytest.mark.parametrize("case", [((3,), None), ((3, 2), None), ((3, 2), 0), ((3, 2), -1),
+                                  ((2, 3, 2), 1)], ids=lambda c: "%s-ax%s" % c)
+@pytest.mark.parametrize("f", CUMULATIVE, ids=_name)
+def test_cumulative(f, case):
+    shape, axis = case
+    x = rand(shape, seed=6, positive=True)
+    gradcheck(lambda x: f(x, axis=axis), x, order=2)
+
+
+@pytest.mark.parametrize("f", CUMULATIVE_1D, ids=_name)
+def test_cumulative_array_api(f):
+    gradcheck(lambda x: f(x), rand((3,), seed=7, positive=True), order=2)
+    gradcheck(lambda x: f(x, axis=1), rand((3, 2), seed=8, positive=True), order=2)
+    with pytest.raises(NotImplementedError, match="include_initial"):
+        zygcy.gradient(lambda x: np.sum(f(x, include_initial=True)), np.ones(3))
+
+
+@pytest.mark.parametrize("case", [((3,), 0), ((3, 2), 0), ((3, 2), 1), ((3, 2), None),
+                                  ((2, 3, 2), -1)], ids=lambda c: "%s-ax%s" % c)
+@pytest.mark.parametrize("f", REDUCE + ACCUMULATE, ids=_name)
+def test_ufunc_methods(f, case):
+    shape, axis = case
+    if axis is None and f in ACCUMULATE:
+        return          # accumulate needs an axis
+    x = rand(shape, seed=9, positive=True)
+    smooth = f in (np.add.reduce, np.multiply.reduce, np.logaddexp.reduce, np.logaddexp2.reduce) \
+        or f in ACCUMULATE
+    gradcheck(lambda x: f(x, axis), x, order=2 if smooth else 1)
+    gradcheck(lambda x: f(x), x, order=2 if smooth else 1)       # the default axis=0
+    if f in REDUCE:
+        gradcheck(lambda x: f(x, axis=axis, keepdims=True), x, order=2 if smooth else 1)
+
+
+def test_complex():
+    z = rand((3, 2), seed=10, complex=True, positive=True)
+    for f in (np.sum, np.mean, np.prod, np.cumsum, np.cumprod, np.var, np.std, np.trace):
+        gradcheck(lambda z: f(z, axis=0) if f is not np.trace else f(z), z, order=2)
+    for f in (np.var, np.std):
+        g = zygcy.gradient(lambda z: f(z), z)[0]
+        n = z.size
+        expect = 2 * (z - z.mean()) / n if f is np.var else (z - z.mean()) / (n * np.std(z))
+        assert np.allclose(g, expect)
+
+
+# ---------------------------------------------------------------------------
+# Values and the special cases: zeros, ties, nans, ddof, weights
+
+def test_values():
+    x = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    assert np.allclose(zygcy.gradient(lambda x: np.sum(np.mean(x, axis=1) ** 2), x)[0],
+                       np.repeat(2 * x.mean(axis=1, keepdims=True) / 3, 3, axis=1))
+    assert np.allclose(zygcy.gradient(lambda x: np.prod(x), x)[0], 720 / x)
+    assert np.allclose(zygcy.gradient(lambda x: np.var(x, ddof=1), x)[0], 2 * (x - 3.5) / 5)
+    assert np.allclose(zygcy.gradient(lambda x: np.std(x), x)[0], (x - 3.5) / (6 * np.std(x)))
+    assert np.allclose(zygcy.gradient(lambda x: np.trace(x, offset=1), x)[0], np.eye(2, 3, k=1))
+    assert np.allclose(zygcy.gradient(lambda x: np.sum(np.cumsum(x)), x)[0], [[6, 5, 4], [3, 2, 1]])
+    assert np.allclose(zygcy.gradient(lambda x: np.ptp(x), x)[0], [[-1, 0, 0], [0, 0, 1]])
+
+
+def test_prod_with_zeros():
+    x = np.array([[2.0, 0.0, 3.0], [0.0, 0.0, 5.0], [1.0, 2.0, 4.0]])
+    g = zygcy.gradient(lambda x: np.sum(np.prod(x, axis=1)), x)[0]
+    assert g.tolist() == [[0.0, 6.0, 0.0], [0.0, 0.0, 0.0], [8.0, 4.0, 2.0]]
+    gradcheck(lambda x: np.prod(x, axis=1), x)
+    gradcheck(lambda x: np.prod(x, axis=0, keepdims=True), x)
+    gradcheck(lambda x: np.prod(x), np.array([3.0, 0.0, 2.0]))
+    g = zygcy.gradient(lambda x: np.nanprod(x), np.array([2.0, np.nan, 0.0]))[0]
+    assert g.tolist() == [0.0, 0.0, 2.0]
+
+
+def test_cumprod_with_zeros():
+    x = np.array([[2.0, 0.0, 3.0, 4.0], [1.5, 2.0, 0.0, 0.0], [0.0, 2.0, 3.0, 1.0]])
+    for axis in (1, None):
+        gradcheck(lambda x: np.cumprod(x, axis=axis), x)
+    gradcheck(lambda x: np.multiply.accumulate(x, 1), x)
+    # d/dx sum(cumprod([a, 0, b])) = [1, a + a b, 0]
+    g = zygcy.gradient(lambda x: np.sum(np.cumprod(x)), np.array([2.0, 0.0, 3.0]))[0]
+    assert g.tolist() == [1.0, 8.0, 0.0]
+
+
+def test_ties_share():
+    x = np.array([[3.0, 1.0, 3.0], [2.0, 2.0, 2.0]])
+    assert np.allclose(zygcy.gradient(lambda x: np.max(x), x)[0], [[0.5, 0, 0.5], [0, 0, 0]])
+    g = zygcy.gradient(lambda x: np.sum(np.min(x, axis=1)), x)[0]
+    assert np.allclose(g, [[0, 1, 0], [1 / 3, 1 / 3, 1 / 3]])
+    g = zygcy.gradient(lambda x: np.sum(np.maximum.reduce(x, axis=0)), x)[0]
+    assert np.allclose(g, [[1, 0, 1], [0, 1, 0]])
+
+
+def test_nan_functions():
+    x = np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, np.nan]])
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        for f in (np.nanmax, np.nanmin, np.nanmean, np.nanmedian):
+            g = zygcy.gradient(lambda x: np.nansum(f(x, axis=1)), x)[0]
+            assert np.all(np.isfinite(g)) and g[0, 1] == 0 and np.all(g[1] == 0)
+    assert np.allclose(zygcy.gradient(lambda x: np.nansum(x), x)[0], ~np.isnan(x))
+    assert np.allclose(zygcy.gradient(lambda x: np.nanvar(x[0]), x)[0][0], [-1, 0, 1])
+    y = rand((3, 2), seed=11)
+    y[1, 0] = np.nan
+    for f in (np.nansum, np.nanmean, np.nanvar, np.nanstd, np.nanprod, np.nanmax):
+        gradcheck(lambda y: f(y, axis=0), y, order=2 if f is not np.nanmax else 1)
+    for f in (np.nancumsum, np.nancumprod):
+        gradcheck(lambda y: f(y, axis=0), y, order=2)
+    gradcheck(lambda y: np.nanmedian(y, axis=0), y)
+    gradcheck(lambda y: np.nanquantile(y, [0.2, 0.9], axis=0), y)
+
+
+def test_median_and_quantile_values():
+    x = np.array([4.0, 1.0, 3.0, 2.0])
+    assert zygcy.gradient(lambda x: np.median(x), x)[0].tolist() == [0.0, 0.0, 0.5, 0.5]
+    assert np.allclose(zygcy.gradient(lambda x: np.quantile(x, 0.25), x)[0], [0, 0.25, 0, 0.75])
+    assert np.allclose(zygcy.gradient(lambda x: np.percentile(x, 100.0), x)[0], [1, 0, 0, 0])
+    with pytest.raises(NotImplementedError, match="method='linear'"):
+        zygcy.gradient(lambda x: np.quantile(x, 0.5, method="lower"), x)
+
+
+@pytest.mark.parametrize("case", [((3,), None), ((3, 2), 0), ((3, 2), 1), ((3, 2), None),
+                                  ((2, 3, 2), (0, 2))], ids=lambda c: "%s-ax%s" % c)
+def test_average(case):
+    shape, axis = case
+    a = rand(shape, seed=12)
+    gradcheck(lambda a: np.average(a, axis=axis), a, order=2)
+    gradcheck(lambda a: np.average(a, axis=axis, keepdims=True), a, order=2)
+    w = rand(shape, seed=13, positive=True)
+    gradcheck(lambda a, w: np.average(a, axis, w), a, w, order=2)
+    gradcheck(lambda a, w: np.average(a, axis, w, True), a, w, order=2)
+    if isinstance(axis, int):
+        w1 = rand((shape[axis],), seed=14, positive=True)
+        gradcheck(lambda a, w: np.average(a, axis, w), a, w1, order=2)
+
+
+def test_average_value():
+    a, w = np.array([1.0, 2.0, 4.0]), np.array([1.0, 1.0, 2.0])
+    ga, gw = zygcy.gradient(lambda a, w: np.average(a, None, w), a, w)
+    assert np.allclose(ga, w / 4) and np.allclose(gw, (a - 11 / 4) / 4)
+
+
+def test_revcumsum():
+    gradcheck(lambda g: R._revcumsum(g, 1) ** 2, rand((2, 3), seed=16), order=2)
+    assert R._revcumsum(np.array([1.0, 2.0, 3.0]), 0).tolist() == [6.0, 5.0, 3.0]
+
+
+@pytest.mark.parametrize("shape,axes", [((3, 3), (0, 1)), ((2, 3, 4), (1, 2)), ((2, 3, 4), (2, 0))])
+def test_trace(shape, axes):
+    a = rand(shape, seed=15)
+    for offset in (0, 1, -1):
+        gradcheck(lambda a: np.trace(a, offset, *axes), a, order=2)
+
+
+# ---------------------------------------------------------------------------
+# Properties
+
+@given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=3),
+                  elements=st.floats(-5, 5)),
+       st.integers(-1, 0), st.booleans())
+def test_property_sum_mean(x, axis, keepdims):
+    g = zygcy.gradient(lambda x: np.sum(np.sin(np.sum(x, axis=axis, keepdims=keepdims))), x)[0]
+    assert g.shape == x.shape
+    assert np.allclose(g, np.cos(np.sum(x, axis=axis, keepdims=True)) * np.ones_like(x))
+    g = zygcy.gradient(lambda x: np.sum(np.mean(x, axis=axis, keepdims=keepdims)), x)[0]
+    assert np.allclose(g * x.shape[axis], 1)
+
+
+@given(hnp.arrays(np.float64, st.integers(1, 6),
+                  elements=st.floats(-3, 3, allow_subnormal=False)))
+def test_property_prod_matches_logs(x):
+    # d prod / dx_i = prod of the others, zeros or not
+    g = zygcy.gradient(lambda x: np.prod(x), x)[0]
+    others = [np.prod(np.delete(x, i)) for i in range(len(x))]
+    assert np.allclose(g, others)
+    g = zygcy.gradient(lambda x: np.sum(np.cumprod(x)), x)[0]
+    expect = [sum(np.prod(np.delete(x[:k + 1], i)) for k in range(i, len(x))) for i in range(len(x))]
+    assert np.allclose(g, expect)

@@ -1,0 +1,353 @@
+"""numpy ufuncs, ufunc.outer, and the complex-part functions, checked by finite differences."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import zygcy
+from zygcy._core import is_constant, registered
+from zygcy.rules import ufuncs as U
+from zygcy.testing import gradcheck
+
+from _grid import BROADCAST_PAIRS, SHAPES, rand
+
+# ufunc -> (how to draw its input, complex inputs meaningful, order)
+REAL = {}
+POS = {"positive": True}
+UNIT = {"low": -0.9, "high": 0.9}
+UNARY = {
+    np.negative: (REAL, True, 2),
+    np.positive: (REAL, True, 2),
+    np.square: (REAL, True, 2),
+    np.reciprocal: (POS, True, 2),
+    np.sqrt: (POS, True, 2),
+    np.cbrt: (POS, False, 2),
+    np.absolute: (POS, True, 2),      # away from the kink at 0
+    np.fabs: ({"low": 0.5, "high": 2.0}, False, 2),
+    np.exp: (REAL, True, 2),
+    np.exp2: (REAL, True, 2),
+    np.expm1: (REAL, True, 2),
+    np.log: (POS, True, 2),
+    np.log2: (POS, True, 2),
+    np.log10: (POS, True, 2),
+    np.log1p: (POS, True, 2),
+    np.sin: (REAL, True, 2),
+    np.cos: (REAL, True, 2),
+    np.tan: (UNIT, True, 2),
+    np.arcsin: (UNIT, True, 2),
+    np.arccos: (UNIT, True, 2),
+    np.arctan: (REAL, True, 2),
+    np.sinh: (REAL, True, 2),
+    np.cosh: (REAL, True, 2),
+    np.tanh: (REAL, True, 2),
+    np.arcsinh: (REAL, True, 2),
+    np.arccosh: ({"low": 1.2, "high": 3.0}, True, 2),
+    np.arctanh: (UNIT, True, 2),
+    np.deg2rad: (REAL, False, 2),
+    np.rad2deg: (REAL, False, 2),
+    np.radians: (REAL, False, 2),
+    np.degrees: (REAL, False, 2),
+    np.conjugate: (REAL, True, 2),
+}
+
+# ufunc -> (draw for x, draw for y, order)
+BINARY = {
+    np.add: (REAL, REAL, 2),
+    np.subtract: (REAL, REAL, 2),
+    np.multiply: (REAL, REAL, 2),
+    np.true_divide: (REAL, POS, 2),
+    np.power: (POS, REAL, 2),
+    np.float_power: (POS, REAL, 2),
+    np.logaddexp: (REAL, REAL, 2),
+    np.logaddexp2: (REAL, REAL, 2),
+    np.arctan2: (REAL, REAL, 2),
+    np.hypot: (REAL, REAL, 2),
+    np.maximum: (REAL, REAL, 1),
+    np.minimum: (REAL, REAL, 1),
+    np.fmax: (REAL, REAL, 1),
+    np.fmin: (REAL, REAL, 1),
+    np.copysign: (POS, REAL, 1),
+    np.remainder: ({"low": 2.1, "high": 2.9}, {"low": 0.9, "high": 1.1}, 2),
+    np.fmod: ({"low": -2.9, "high": -2.1}, {"low": 0.9, "high": 1.1}, 2),
+    np.nextafter: (REAL, REAL, 1),
+}
+COMPLEX_BINARY = [np.add, np.subtract, np.multiply, np.true_divide, np.power, np.float_power]
+MULTI = [np.divmod, np.modf, np.frexp, np.ldexp]
+FUNCTIONS = [np.real, np.imag, np.angle, np.clip, np.sinc, np.nan_to_num]
+PLUMBING = [U._reshape_plain, U._expand_plain]
+
+COVERED = (list(UNARY) + list(BINARY) + MULTI + FUNCTIONS + PLUMBING
+           + [uf.outer for uf in U.OUTER]
+           + sorted(registered()[1] & set(U.all_ufuncs()) | {
+               getattr(np, n).outer for n in ("equal", "not_equal", "less", "less_equal", "greater",
+                                              "greater_equal", "logical_and", "logical_or",
+                                              "logical_xor", "floor_divide")}, key=repr))
+
+
+def _draw(shape, how, seed, complex=False):
+    return rand(shape, seed=seed, complex=complex, **how)
+
+
+# ---------------------------------------------------------------------------
+# Unary
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("uf", list(UNARY), ids=lambda u: u.__name__)
+def test_unary_real(uf, shape):
+    how, _, order = UNARY[uf]
+    gradcheck(lambda x: uf(x), _draw(shape, how, 1), order=order)
+
+
+@pytest.mark.parametrize("shape", [(), (3,)], ids=str)
+@pytest.mark.parametrize("uf", [u for u in UNARY if UNARY[u][1]], ids=lambda u: u.__name__)
+def test_unary_complex(uf, shape):
+    how, _, order = UNARY[uf]
+    z = rand(shape, seed=2, complex=True, low=0.3, high=0.8) if how is UNIT \
+        else _draw(shape, how, 2, complex=True)
+    gradcheck(lambda x: uf(x), z, order=order)
+
+
+def test_unary_values():
+    x = np.array([0.3, -1.2, 2.0])
+    assert np.allclose(zygcy.gradient(lambda x: np.sum(np.sin(x)), x)[0], np.cos(x))
+    assert np.allclose(zygcy.gradient(lambda x: np.sum(np.tanh(x)), x)[0], 1 - np.tanh(x) ** 2)
+    assert np.allclose(zygcy.gradient(lambda x: np.sum(np.abs(x)), x)[0], np.sign(x))
+    assert np.allclose(zygcy.gradient(lambda x: np.sum(np.arcsin(x / 3)), x)[0], 1 / np.sqrt(9 - x ** 2))
+    # f(z) = z**2 is holomorphic: the gradient of |f|^2 / 2 is f * conj(f') = z^2 conj(2 z)
+    z = np.array([1 + 2j, -0.5 + 0.1j])
+    g = zygcy.gradient(lambda z: np.sum(np.abs(np.square(z)) ** 2) / 2, z)[0]
+    assert np.allclose(g, np.square(z) * np.conj(2 * z))
+    # sqrt at 0 has an infinite derivative; abs at 0 gets 0
+    assert zygcy.gradient(lambda x: np.sum(np.abs(x)), np.zeros(2))[0].tolist() == [0.0, 0.0]
+
+
+def test_nested_derivatives():
+    d2 = zygcy.D(zygcy.D(lambda x: np.sum(np.sin(x))))
+    assert np.isclose(d2(np.array(0.7)), -np.sin(0.7))
+    d3 = zygcy.D(zygcy.D(zygcy.D(lambda x: np.sum(np.exp(2 * x)))))
+    assert np.isclose(d3(np.array(0.3)), 8 * np.exp(0.6))
+
+
+# ---------------------------------------------------------------------------
+# Binary, on the broadcasting grid
+
+@pytest.mark.parametrize("shapes", BROADCAST_PAIRS, ids=str)
+@pytest.mark.parametrize("uf", list(BINARY), ids=lambda u: u.__name__)
+def test_binary_real(uf, shapes):
+    hx, hy, order = BINARY[uf]
+    x, y = _draw(shapes[0], hx, 3), _draw(shapes[1], hy, 4)
+    gradcheck(lambda x, y: uf(x, y), x, y, order=order)
+
+
+@pytest.mark.parametrize("shapes", BROADCAST_PAIRS[:3], ids=str)
+@pytest.mark.parametrize("uf", COMPLEX_BINARY, ids=lambda u: u.__name__)
+def test_binary_complex(uf, shapes):
+    x = rand(shapes[0], seed=5, complex=True, positive=True)
+    y = rand(shapes[1], seed=6, complex=True)
+    gradcheck(lambda x, y: uf(x, y), x, y, order=2)
+
+
+def test_binary_mixed_real_complex():
+    x, z = rand((3,), seed=7), rand((3,), seed=8, complex=True)
+    gradcheck(lambda x, z: np.multiply(np.exp(x), z), x, z, order=2)
+    g = zygcy.gradient(lambda x: np.sum(np.real(np.exp(x * 1j))), x)[0]
+    assert g.dtype.kind == "f" and np.allclose(g, -np.sin(x))
+
+
+def test_binary_values():
+    x, y = np.array([1.0, 3.0, 2.0]), np.array([2.0, 1.0, 2.0])
+    gx, gy = zygcy.gradient(lambda x, y: np.sum(np.maximum(x, y)), x, y)
+    assert gx.tolist() == [0.0, 1.0, 0.5] and gy.tolist() == [1.0, 0.0, 0.5]    # ties split
+    gx, gy = zygcy.gradient(lambda x, y: np.sum(np.fmin(x, y)), np.array([1.0, np.nan]), np.array([2.0, 5.0]))
+    assert gx.tolist() == [1.0, 0.0] and gy.tolist() == [0.0, 1.0]
+    gx, gy = zygcy.gradient(lambda x, y: np.sum(np.arctan2(x, y)), x, y)
+    assert np.allclose(gx, y / (x * x + y * y)) and np.allclose(gy, -x / (x * x + y * y))
+    gx, gy = zygcy.gradient(lambda x, y: np.sum(x / y), x, y)
+    assert np.allclose(gx, 1 / y) and np.allclose(gy, -x / y ** 2)
+    # 0 ** y: d/dx at x=0, y=0 is 0 (not nan); d/dy at x=0 is 0
+    gx, gy = zygcy.gradient(lambda x, y: np.sum(np.power(x, y)), np.zeros(2), np.array([0.0, 2.0]))
+    assert gx.tolist() == [0.0, 0.0] and gy.tolist() == [0.0, 0.0]
+    # a negative base: d(x**y)/dy is the real part of x**y log(x)
+    gy = zygcy.gradient(lambda y: np.sum(np.power(np.array([-2.0]), y)), np.array([2.0]))[0]
+    assert np.allclose(gy, 4 * np.log(2.0))
+    g = zygcy.gradient(lambda x: np.sum(np.logaddexp(x, 0.0)), x)[0]
+    assert np.allclose(g, 1 / (1 + np.exp(-x)))
+
+
+def test_linear_scaling_values():
+    x = np.array([10.0, 20.0])
+    assert np.allclose(zygcy.gradient(lambda x: np.sum(np.deg2rad(x)), x)[0], np.pi / 180)
+    assert np.allclose(zygcy.gradient(lambda x: np.sum(np.degrees(x)), x)[0], 180 / np.pi)
+
+
+# ---------------------------------------------------------------------------
+# Several outputs
+
+@pytest.mark.parametrize("shapes", BROADCAST_PAIRS, ids=str)
+def test_divmod(shapes):
+    x = _draw(shapes[0], {"low": 2.1, "high": 2.9}, 9)
+    y = _draw(shapes[1], {"low": 0.9, "high": 1.1}, 10)
+    gradcheck(lambda x, y: np.divmod(x, y)[1], x, y, order=2)
+    gradcheck(lambda x, y: np.divmod(x, y), x, y, order=1)   # the quotient carries no gradient
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_modf_frexp_ldexp(shape):
+    x = rand(shape, seed=11, low=1.1, high=7.9)
+    gradcheck(lambda x: np.modf(x)[0], x, order=2)
+    gradcheck(lambda x: np.frexp(x)[0], x, order=2)
+    i = np.arange(int(np.prod(shape))).reshape(shape)
+    gradcheck(lambda x: np.ldexp(x, i), x, order=2)
+    gx = zygcy.gradient(lambda x: np.sum(np.frexp(x)[0]), np.array([3.0, 0.25]))[0]
+    assert np.allclose(gx, [0.25, 2.0])
+
+
+# ---------------------------------------------------------------------------
+# ufunc.outer
+
+@pytest.mark.parametrize("shapes", [((3,), (2,)), ((2, 2), (3,)), ((), (2,))], ids=str)
+@pytest.mark.parametrize("uf", U.OUTER, ids=lambda u: u.__name__)
+def test_outer(uf, shapes):
+    hx, hy, order = BINARY.get(uf, (REAL, REAL, 2))
+    if uf in (np.power, np.float_power):
+        hx = POS
+    x, y = _draw(shapes[0], hx, 12), _draw(shapes[1], hy, 13)
+    gradcheck(lambda x, y: uf.outer(x, y), x, y, order=min(order, 2))
+
+
+def test_outer_value():
+    x, y = np.array([1.0, 2.0]), np.array([3.0, 4.0, 5.0])
+    gx, gy = zygcy.gradient(lambda x, y: np.sum(np.subtract.outer(x, y)), x, y)
+    assert gx.tolist() == [3.0, 3.0] and gy.tolist() == [-2.0, -2.0, -2.0]
+    gx, gy = zygcy.gradient(lambda x, y: np.sum(np.multiply.outer(x, y)), x, y)
+    assert gx.tolist() == [12.0, 12.0] and gy.tolist() == [3.0, 3.0, 3.0]
+
+
+# ---------------------------------------------------------------------------
+# Array functions
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_complex_parts(shape):
+    z = rand(shape, seed=14, complex=True, positive=True)
+    for f in (np.real, np.imag, np.angle, lambda z: np.angle(z, deg=True), np.conj, np.abs):
+        gradcheck(lambda z: f(z) * np.sin(np.real(z)), z, order=2)
+    x = rand(shape, seed=15)
+    gradcheck(lambda x: np.real(x) + np.imag(x), x, order=2)
+    gradcheck(lambda x: np.angle(x), x, order=1)
+
+
+def test_complex_part_values():
+    z = np.array([1.0 + 2.0j, -3.0 + 0.5j])
+    assert np.allclose(zygcy.gradient(lambda z: np.sum(np.real(z)), z)[0], 1)
+    assert np.allclose(zygcy.gradient(lambda z: np.sum(np.imag(z)), z)[0], 1j)
+    assert np.allclose(zygcy.gradient(lambda z: np.sum(np.angle(z)), z)[0], 1j / np.conj(z))
+    assert np.allclose(zygcy.gradient(lambda z: np.sum(np.abs(z)), z)[0], z / np.abs(z))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_clip(shape):
+    x = rand(shape, seed=16) * 2
+    gradcheck(lambda x: np.clip(x, -1.0, 1.0), x, order=2)
+    gradcheck(lambda x: np.clip(x, None, 0.5), x, order=2)
+    gradcheck(lambda x: np.clip(x, min=-0.5), x, order=2)
+    lo = rand(shape, seed=17) - 1
+    gradcheck(lambda x: np.clip(x, lo, lo + 1.5), x, order=2)
+    g = zygcy.gradient(lambda x: np.sum(np.clip(x, -1.0, 1.0)), np.array([-2.0, 0.3, 1.5]))[0]
+    assert g.tolist() == [0.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_sinc_nan_to_num(shape):
+    x = rand(shape, seed=18, low=0.2, high=1.8)
+    gradcheck(lambda x: np.sinc(x), x, order=2)
+    gradcheck(lambda x: np.nan_to_num(x), x, order=2)
+    g = zygcy.gradient(lambda x: np.sum(np.sinc(x)), np.array([0.0, 0.5]))[0]
+    assert np.allclose(g, [0.0, (np.cos(np.pi / 2) - np.sinc(0.5)) / 0.5])
+    g = zygcy.gradient(lambda x: np.sum(np.nan_to_num(x * 2)), np.array([np.nan, 1.0, np.inf]))[0]
+    assert g.tolist() == [0.0, 2.0, 0.0]
+
+
+def test_plumbing():
+    x = rand((3, 2), seed=19)
+    gradcheck(lambda x: U.reshape(x, (2, 3)) * np.arange(6.0).reshape(2, 3), x, order=2)
+    g = rand((3,), seed=20)
+    gradcheck(lambda g: U.expand(g, (3, 2), (1,)) * np.arange(6.0).reshape(3, 2), g, order=2)
+    gradcheck(lambda g: U.expand(g, (2, 3), (0,), keepdims=True) ** 2, g.reshape(1, 3), order=2)
+
+
+# ---------------------------------------------------------------------------
+# Every ufunc is accounted for; the non-differentiable ones give plain results
+
+def test_every_ufunc_has_a_rule_or_is_nondifferentiable():
+    rules, constant = registered()
+    missing = [names for uf, names in U.all_ufuncs().items()
+               if uf not in rules and uf not in constant and uf.__name__ not in U.CONTRACTIONS]
+    assert missing == []
+
+
+@pytest.mark.parametrize("uf", sorted(registered()[1] & set(U.all_ufuncs()), key=repr),
+                         ids=lambda u: u.__name__)
+def test_nondifferentiable_give_plain_results(uf):
+    x = rand((3,), seed=21)
+    if uf.__name__ in ("isnat",):
+        args = (np.array(["2020-01-01"], dtype="datetime64[D]"),)
+        uf(*args)
+        return
+    kind = uf.types[0][0]
+    if kind in "?bBhHiIlLqQ" and uf.__name__ not in ("logical_not", "logical_and", "logical_or",
+                                                      "logical_xor"):
+        return      # integer-only (bitwise, gcd...): nothing tracked ever reaches them
+    args = (x,) if uf.nin == 1 else (x, x[::-1] + 0.5)
+    seen = []
+
+    def f(x):
+        out = uf(x, *args[1:])
+        seen.append(out)
+        return np.sum(x)
+
+    zygcy.gradient(f, x)
+    assert type(seen[0]) is not zygcy.Tracked and np.array_equal(seen[0], uf(*args), equal_nan=True)
+
+
+# ---------------------------------------------------------------------------
+# Errors
+
+def test_unsupported_ufunc_method():
+    with pytest.raises(TypeError, match=r"no gradient rule for numpy\.add\.reduceat"):
+        zygcy.gradient(lambda x: np.sum(np.add.reduceat(x, [0, 2])), np.ones(4))
+    with pytest.raises(TypeError, match=r"numpy\.add\.at"):
+        zygcy.gradient(lambda x: np.add.at(x, [0, 0], 1.0), np.ones(3))
+
+
+def test_tracked_keyword_argument():
+    with pytest.raises(TypeError, match=r"keyword argument 'where' is tracked"):
+        zygcy.gradient(lambda x: np.sum(np.add(x, 1.0, where=x)), np.ones(3))
+    with pytest.raises(TypeError, match=r"clip: the keyword argument 'a_max' is tracked"):
+        zygcy.gradient(lambda x, m: np.sum(np.clip(x, a_min=0.0, a_max=m)), np.ones(3), 2.0)
+
+
+def test_no_derivative_argument():
+    with pytest.raises(TypeError, match=r"no derivative with respect to argument 1"):
+        zygcy.gradient(lambda x, lo: np.sum(np.clip(x, lo, 3.0)), np.ones(3), 0.0)
+
+
+# ---------------------------------------------------------------------------
+# Properties
+
+_floats = st.floats(-3.0, 3.0, allow_nan=False)
+
+
+@given(st.lists(_floats, min_size=1, max_size=5), st.lists(_floats, min_size=1, max_size=1))
+def test_property_logaddexp_is_softmax_weight(xs, ys):
+    x, y = np.array(xs), np.array(ys)
+    gx, gy = zygcy.gradient(lambda x, y: np.sum(np.logaddexp(x, y)), x, y)
+    assert np.allclose(gx, 1 / (1 + np.exp(y - x)))
+    assert np.allclose(gy, np.sum(1 / (1 + np.exp(x - y))))
+
+
+@given(st.lists(st.floats(0.2, 3.0), min_size=1, max_size=4), st.floats(-2.0, 2.0))
+def test_property_power_matches_exp_log(xs, p):
+    x = np.array(xs)
+    g1 = zygcy.gradient(lambda x, p: np.sum(np.power(x, p)), x, p)
+    g2 = zygcy.gradient(lambda x, p: np.sum(np.exp(p * np.log(x))), x, p)
+    assert np.allclose(g1[0], g2[0]) and np.allclose(g1[1], g2[1])
