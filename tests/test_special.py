@@ -1,0 +1,144 @@
+"""scipy.special: its ufuncs, and the wrapped logsumexp, softmax, log_softmax, polygamma."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import zygcy
+from zygcy.rules import special as S
+from zygcy.testing import gradcheck
+
+from _grid import BROADCAST_PAIRS, SHAPES, rand
+
+sp = pytest.importorskip("scipy.special")
+
+REAL = {}
+POS = {"positive": True}
+AWAY = {"low": 0.3, "high": 2.0}          # off the kink of |x| at 0
+UNARY = {
+    sp.erf: REAL, sp.erfc: REAL, sp.erfinv: {"low": -0.9, "high": 0.9},
+    sp.erfcinv: {"low": 0.1, "high": 1.9}, sp.erfcx: REAL, sp.erfi: REAL, sp.dawsn: REAL,
+    sp.ndtr: REAL, sp.ndtri: {"low": 0.1, "high": 0.9}, sp.log_ndtr: REAL,
+    sp.expit: REAL, sp.logit: {"low": 0.1, "high": 0.9}, sp.log_expit: REAL,
+    sp.gamma: POS, sp.gammaln: POS, sp.rgamma: POS, sp.digamma: POS,
+    sp.i0: REAL, sp.i1: REAL, sp.i0e: AWAY, sp.i1e: AWAY, sp.j0: REAL, sp.j1: REAL,
+    sp.y0: POS, sp.y1: POS, sp.entr: POS, sp.expm1: REAL, sp.log1p: POS,
+}
+BINARY = {
+    sp.xlogy: (REAL, POS), sp.xlog1py: (REAL, POS), sp.rel_entr: (POS, POS),
+    sp.kl_div: (POS, POS), sp.beta: (POS, POS), sp.betaln: (POS, POS),
+}
+WRAPPED = [sp.logsumexp, sp.softmax, sp.log_softmax, sp.polygamma]
+
+COVERED = list(UNARY) + list(BINARY) + WRAPPED
+
+
+def test_tables_match_the_registered_rules():
+    assert set(UNARY) == set(S.UNARY) and set(BINARY) == set(S.BINARY)
+    assert set(WRAPPED) == set(S.WRAPPED.values())
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("f", list(UNARY), ids=lambda f: f.__name__)
+def test_unary(f, shape):
+    gradcheck(lambda x: f(x), rand(shape, seed=1, **UNARY[f]), order=2)
+
+
+@pytest.mark.parametrize("shapes", BROADCAST_PAIRS, ids=str)
+@pytest.mark.parametrize("f", list(BINARY), ids=lambda f: f.__name__)
+def test_binary(f, shapes):
+    hx, hy = BINARY[f]
+    x, y = rand(shapes[0], seed=2, **hx), rand(shapes[1], seed=3, **hy)
+    gradcheck(lambda x, y: f(x, y), x, y, order=2)
+
+
+def test_complex_erf():
+    z = rand((3,), seed=4, complex=True) / 2
+    gradcheck(lambda z: sp.erf(z), z, order=2)
+
+
+def test_values():
+    x = np.array([0.0, 1.0])
+    assert np.allclose(zygcy.gradient(lambda x: np.sum(sp.erf(x)), x)[0], 2 / np.sqrt(np.pi) * np.exp(-x * x))
+    assert np.allclose(zygcy.gradient(lambda x: np.sum(sp.expit(x)), x)[0], sp.expit(x) * sp.expit(-x))
+    assert np.allclose(zygcy.gradient(lambda x: np.sum(sp.gammaln(x)), np.array([1.0]))[0], -np.euler_gamma)
+    assert np.allclose(zygcy.gradient(lambda x: np.sum(sp.i1(x)), x)[0], [0.5, sp.i0(1.0) - sp.i1(1.0)])
+    gx, gy = zygcy.gradient(lambda x, y: np.sum(sp.xlogy(x, y)), np.array([0.0, 2.0]), np.array([3.0, 4.0]))
+    assert np.allclose(gx, np.log([3.0, 4.0])) and np.allclose(gy, [0.0, 0.5])
+
+
+# ---------------------------------------------------------------------------
+# The wrapped functions
+
+@pytest.mark.parametrize("case", [((3,), None), ((3, 2), None), ((3, 2), 0), ((3, 2), -1),
+                                  ((2, 3, 2), (0, 2))], ids=lambda c: "%s-ax%s" % c)
+def test_logsumexp(case):
+    shape, axis = case
+    a = rand(shape, seed=5)
+    gradcheck(lambda a: sp.logsumexp(a, axis=axis), a, order=2)
+    gradcheck(lambda a: sp.logsumexp(a, axis=axis, keepdims=True), a, order=2)
+    b = rand(shape, seed=6, positive=True)
+    gradcheck(lambda a, b: sp.logsumexp(a, axis=axis, b=b), a, b, order=2)
+    gradcheck(lambda a, b: sp.logsumexp(a, axis, b - 1.0, False, True), a, b, order=2)
+    b1 = rand(shape[-1:], seed=7, positive=True)       # b broadcast against a
+    gradcheck(lambda a, b: sp.logsumexp(a, axis=axis, b=b), a, b1, order=2)
+
+
+def test_logsumexp_value():
+    a = np.array([1.0, 2.0, 3.0])
+    assert np.allclose(zygcy.gradient(lambda a: sp.logsumexp(a), a)[0], sp.softmax(a))
+    ga, gb = zygcy.gradient(lambda a, b: sp.logsumexp(a, b=b), a, np.array([1.0, 2.0, 0.5]))
+    s = np.sum(np.array([1.0, 2.0, 0.5]) * np.exp(a))
+    assert np.allclose(gb, np.exp(a) / s)
+
+
+@pytest.mark.parametrize("f", [sp.softmax, sp.log_softmax], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("case", [((3,), None), ((3, 2), None), ((3, 2), 0), ((3, 2), 1),
+                                  ((2, 3, 2), (1, 2))], ids=lambda c: "%s-ax%s" % c)
+def test_softmax(f, case):
+    shape, axis = case
+    gradcheck(lambda x: f(x, axis=axis), rand(shape, seed=8), order=2)
+
+
+def test_polygamma():
+    for n in (0, 1, 2):
+        gradcheck(lambda x: sp.polygamma(n, x), rand((3, 2), seed=9, positive=True), order=2)
+    gradcheck(lambda x: sp.polygamma(np.array([0, 1]), x), rand((3, 2), seed=9, positive=True), order=2)
+    g = zygcy.gradient(lambda x: np.sum(sp.polygamma(0, x)), np.array([1.0]))[0]
+    assert np.allclose(g, np.pi ** 2 / 6)
+
+
+def test_softplus_needs_no_rule():
+    gradcheck(lambda x: sp.softplus(x), rand((3, 2), seed=10), order=2)
+
+
+def test_wrappers_leave_plain_calls_alone():
+    a = rand((3, 2), seed=11)
+    for name, f in S.WRAPPED.items():
+        assert f.__wrapped__ is not f and f.__name__ == name
+    assert sp.logsumexp(a, axis=0).tolist() == sp.logsumexp.__wrapped__(a, axis=0).tolist()
+    assert np.array_equal(sp.softmax(a), sp.softmax.__wrapped__(a))
+
+
+def test_without_scipy_registers_nothing():
+    code = ("import sys; sys.modules['scipy'] = None; sys.modules['scipy.special'] = None\n"
+            "import zygcy, numpy as np\n"
+            "from zygcy.rules import special as S\n"
+            "assert S.sp is None and not S.UNARY and not S.BINARY and not S.WRAPPED\n"
+            "assert zygcy.gradient(lambda x: np.sum(np.exp(x)), np.ones(2))[0].tolist() == [np.e, np.e]\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------------------
+# Properties
+
+@given(st.lists(st.floats(-20, 20), min_size=1, max_size=6))
+def test_property_softmax(xs):
+    x = np.array(xs)
+    g = zygcy.gradient(lambda x: sp.logsumexp(x), x)[0]
+    assert np.allclose(g, sp.softmax(x)) and np.isclose(np.sum(g), 1.0)
+    g = zygcy.gradient(lambda x: np.sum(sp.log_softmax(x)), x)[0]
+    assert np.allclose(g, 1 - len(x) * sp.softmax(x))

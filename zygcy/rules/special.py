@@ -1,0 +1,188 @@
+"""Rules for scipy.special, when scipy is installed (without it nothing is registered).
+
+The special functions that are ufuncs (erf, gammaln, xlogy, ...) dispatch like
+numpy's own: their rules are tables of derivatives, as in ``ufuncs``.
+
+``logsumexp``, ``softmax``, ``log_softmax`` and ``polygamma`` are plain Python
+functions that convert their input with ``np.asarray``, which a tracked value
+refuses. Importing this module therefore replaces them in the ``scipy.special``
+namespace by thin wrappers: on plain inputs a wrapper calls the original
+unchanged; on tracked inputs it records one node with the rule below (every
+argument passed by position, so a tracked ``b=`` of logsumexp is differentiated
+too). Code that did ``from scipy.special import logsumexp`` before zygcy was
+imported keeps the original, which refuses tracked values with an error.
+``softplus`` needs no wrapper: it is ``np.logaddexp(0, x)``.
+"""
+import functools
+
+import numpy as np
+
+from .._core import Tracked, apply, defvjp, value
+from ._util import unbroadcast
+from .ufuncs import _binary_side, _nonzero, _unary_maker, expand, reshape
+
+try:
+    import scipy.special as sp
+except ImportError:         # no scipy: register nothing
+    sp = None
+
+SQRT_PI = np.sqrt(np.pi)
+SQRT_2PI = np.sqrt(2 * np.pi)
+
+# Filled below when scipy is present: what this module registered.
+UNARY = {}
+BINARY = {}
+WRAPPED = {}
+
+
+def _wrap(name, positional):
+    """Replace scipy.special.<name> by a wrapper that records tracked calls.
+
+    ``positional(*args, **kwargs)`` returns the full argument tuple, by position.
+    """
+    orig = getattr(sp, name)
+    orig = getattr(orig, "__wrapped__", orig) if getattr(orig, "_zygcy", False) else orig
+
+    @functools.wraps(orig)
+    def wrapper(*args, **kwargs):
+        if not (any(type(v) is Tracked for v in args)
+                or any(type(v) is Tracked for v in kwargs.values())):
+            return orig(*args, **kwargs)
+        return apply(wrapper, positional(*args, **kwargs))
+
+    wrapper._zygcy = True
+    setattr(sp, name, wrapper)
+    WRAPPED[name] = wrapper
+    return wrapper
+
+
+def _kept_shape(shape, axes):
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _axes(shape, axis):
+    from numpy.lib.array_utils import normalize_axis_tuple
+    if axis is None:
+        return tuple(range(len(shape)))
+    return tuple(sorted(normalize_axis_tuple(axis, len(shape))))
+
+
+# ---------------------------------------------------------------------------
+# logsumexp, softmax, log_softmax
+
+def _logsumexp_weights(ans, a, axis, b, keepdims, return_sign):
+    """(shape, axes, w) with w = sign * exp(a - lse): d lse / d b, and b w = d lse / d a."""
+    shape = np.broadcast_shapes(np.shape(value(a)), np.shape(value(b)) if b is not None else ())
+    axes = _axes(shape, axis)
+    lse, sign = (ans[0], value(ans[1])) if return_sign else (ans, 1.0)
+    kept = _kept_shape(shape, axes)
+    w = np.exp(a - reshape(lse, kept)) * np.reshape(sign, kept if np.ndim(sign) else ())
+    return shape, axes, w
+
+
+def logsumexp_maker_a(ans, a, axis=None, b=None, keepdims=False, return_sign=False):
+    shape, axes, w = _logsumexp_weights(ans, a, axis, b, keepdims, return_sign)
+    d = w if b is None else w * b
+
+    def logsumexp_pullback(g):
+        if return_sign:
+            g = g[0]
+        return None if g is None else unbroadcast(a, expand(g, shape, axes, keepdims) * d)
+    return logsumexp_pullback
+
+
+def logsumexp_maker_b(ans, a, axis=None, b=None, keepdims=False, return_sign=False):
+    shape, axes, w = _logsumexp_weights(ans, a, axis, b, keepdims, return_sign)
+
+    def logsumexp_b_pullback(g):
+        if return_sign:
+            g = g[0]
+        return None if g is None else unbroadcast(b, expand(g, shape, axes, keepdims) * w)
+    return logsumexp_b_pullback
+
+
+def softmax_maker(ans, x, axis=None):
+    # J^T g = s * (g - sum(g s))
+    return lambda g: ans * (g - np.sum(g * ans, axis=axis, keepdims=True))
+
+
+def log_softmax_maker(ans, x, axis=None):
+    # J^T g = g - softmax(x) * sum(g)
+    return lambda g: g - np.exp(ans) * np.sum(g, axis=axis, keepdims=True)
+
+
+# ---------------------------------------------------------------------------
+# Derivative tables (f'(x) as a function of (ans, x)), registered when scipy is present
+
+def _tables():
+    UNARY.update({
+        # error functions
+        sp.erf: lambda ans, x: 2 / SQRT_PI * np.exp(-x * x),
+        sp.erfc: lambda ans, x: -2 / SQRT_PI * np.exp(-x * x),
+        sp.erfinv: lambda ans, x: SQRT_PI / 2 * np.exp(ans * ans),
+        sp.erfcinv: lambda ans, x: -SQRT_PI / 2 * np.exp(ans * ans),
+        sp.erfcx: lambda ans, x: 2 * x * ans - 2 / SQRT_PI,
+        sp.erfi: lambda ans, x: 2 / SQRT_PI * np.exp(x * x),
+        sp.dawsn: lambda ans, x: 1 - 2 * x * ans,
+        # the normal distribution
+        sp.ndtr: lambda ans, x: np.exp(-x * x / 2) / SQRT_2PI,
+        sp.ndtri: lambda ans, x: SQRT_2PI * np.exp(ans * ans / 2),
+        sp.log_ndtr: lambda ans, x: np.exp(-x * x / 2 - ans) / SQRT_2PI,
+        # logistic
+        sp.expit: lambda ans, x: ans * (1 - ans),
+        sp.logit: lambda ans, x: 1 / (x * (1 - x)),
+        sp.log_expit: lambda ans, x: sp.expit(-x),
+        # gamma family
+        sp.gamma: lambda ans, x: ans * sp.digamma(x),
+        sp.gammaln: lambda ans, x: sp.digamma(x),
+        sp.rgamma: lambda ans, x: -ans * sp.digamma(x),
+        sp.digamma: lambda ans, x: sp.polygamma(1, x),
+        # Bessel functions
+        sp.i0: lambda ans, x: sp.i1(x),
+        sp.i1: lambda ans, x: sp.i0(x) - _over_x(ans, x, 0.5),
+        sp.i0e: lambda ans, x: sp.i1e(x) - np.sign(value(x)) * ans,
+        sp.i1e: lambda ans, x: sp.i0e(x) - np.sign(value(x)) * ans - _over_x(ans, x, 0.5),
+        sp.j0: lambda ans, x: -sp.j1(x),
+        sp.j1: lambda ans, x: sp.j0(x) - _over_x(ans, x, 0.5),
+        sp.y0: lambda ans, x: -sp.y1(x),
+        sp.y1: lambda ans, x: sp.y0(x) - ans / x,
+        # entropy, and the scipy versions of numpy's functions
+        sp.entr: lambda ans, x: -(np.log(x) + 1),
+        sp.expm1: lambda ans, x: ans + 1,
+        sp.log1p: lambda ans, x: 1 / (1 + x),
+    })
+    BINARY.update({
+        sp.xlogy: (lambda ans, x, y: np.log(y), lambda ans, x, y: x / y),
+        sp.xlog1py: (lambda ans, x, y: np.log1p(y), lambda ans, x, y: x / (1 + y)),
+        sp.rel_entr: (lambda ans, x, y: np.log(x / y) + 1, lambda ans, x, y: -x / y),
+        sp.kl_div: (lambda ans, x, y: np.log(x / y), lambda ans, x, y: 1 - x / y),
+        sp.beta: (lambda ans, a, b: ans * (sp.digamma(a) - sp.digamma(a + b)),
+                  lambda ans, a, b: ans * (sp.digamma(b) - sp.digamma(a + b))),
+        sp.betaln: (lambda ans, a, b: sp.digamma(a) - sp.digamma(a + b),
+                    lambda ans, a, b: sp.digamma(b) - sp.digamma(a + b)),
+    })
+
+
+def _over_x(ans, x, at_zero):
+    """ans / x for the Bessel recurrences, with the limit ``at_zero`` (ans ~ x/2) at x == 0."""
+    zero = value(x) == 0
+    return ans / _nonzero(x) + at_zero * zero
+
+
+if sp is not None:
+    _tables()
+    for _uf, _d in UNARY.items():
+        defvjp(_uf, _unary_maker(_uf, _d))
+    for _uf, (_dx, _dy) in BINARY.items():
+        defvjp(_uf, _binary_side(_uf, _dx, 0), _binary_side(_uf, _dy, 1))
+
+    logsumexp = _wrap("logsumexp", lambda a, axis=None, b=None, keepdims=False, return_sign=False:
+                      (a, axis, b, keepdims, return_sign))
+    defvjp(logsumexp, logsumexp_maker_a, None, logsumexp_maker_b)
+    softmax = _wrap("softmax", lambda x, axis=None: (x, axis))
+    defvjp(softmax, softmax_maker)
+    log_softmax = _wrap("log_softmax", lambda x, axis=None: (x, axis))
+    defvjp(log_softmax, log_softmax_maker)
+    polygamma = _wrap("polygamma", lambda n, x: (n, x))
+    defvjp(polygamma, lambda ans, n, x: lambda g: None,
+           lambda ans, n, x: lambda g: unbroadcast(x, g * sp.polygamma(value(n) + 1, x)))
