@@ -1,0 +1,501 @@
+"""Rules for indexing: ``x[index]``, ``x[index] = v``, and the numpy functions that
+select elements (take, where, select, choose, compress, extract, unique, ...).
+
+Reading ``x[index]`` records one node whose pullback returns an ``IndexGrad``:
+the cotangent ``g`` together with the index, kept sparse until the engine needs
+it dense. Reading ``x[i]`` n times in a loop therefore costs time linear in n;
+the ``densify`` hook turns the pieces into one array by scatter-adding them
+(entries repeated in a fancy index add up, as in ``np.add.at``).
+
+Assigning ``x[index] = v`` has the semantics of a *value*, as in JAX: the
+tracked array becomes a new node holding a copy of the old value with the
+assignment applied. Nothing that another node, a saved value or the caller
+holds is ever written to; in particular a slice taken from ``x`` before the
+assignment keeps its old values (numpy's views would see the new ones).
+Each assignment copies the array, so a loop assigning n elements of an array
+of size n costs O(n^2) time.
+
+Indices carry no derivative: a tracked index is used through its plain value.
+Functions that mutate an argument in place (``np.put``, ``np.place``,
+``np.copyto``, ``np.put_along_axis``) have no rule, so the engine refuses
+them on tracked arrays before anything is written; use ``x[idx] = v``.
+"""
+import warnings
+
+import numpy as np
+
+from .._core import IndexGrad, Tracked, adopt, apply, defvjp, nondifferentiable, node_tape_active
+from .._core import rebind, set_hook, value
+from ._util import unbroadcast
+
+_ndarray = np.ndarray
+_generic = np.generic
+
+
+# ---------------------------------------------------------------------------
+# Small helpers
+
+def _plain_index(index):
+    """The index with every tracked part replaced by its plain value."""
+    t = type(index)
+    if t is int or t is slice:
+        return index
+    if t is Tracked:
+        return value(index)
+    if t is tuple:
+        return tuple([_plain_index(i) for i in index])
+    if t is list:
+        return [_plain_index(i) for i in index]
+    return index
+
+
+def _is_fancy_int(part):
+    """True if one part of an index is an integer array (may repeat positions)."""
+    if isinstance(part, _ndarray):
+        return part.dtype.kind != "b" and part.ndim > 0
+    if type(part) is list:
+        return len(part) > 0 and np.asarray(part).dtype.kind != "b"
+    return False
+
+
+def _may_repeat(index):
+    """True if the index may name one position twice (integer-array parts)."""
+    if type(index) is tuple:
+        return any(_is_fancy_int(p) for p in index)
+    return _is_fancy_int(index)
+
+
+def _is_complex(x):
+    v = value(x)
+    return isinstance(v, complex) or (isinstance(v, (_ndarray, _generic)) and v.dtype.kind == "c")
+
+
+def _real_if_complex(g):
+    """The real part of a cotangent arriving at a real value (its imaginary part
+    corresponds to no direction of a real input)."""
+    return g.real if _is_complex(g) else g
+
+
+def _none_maker(*args, **kwargs):
+    """For arguments that carry no derivative (indices, conditions): no cotangent."""
+    return _no_gradient
+
+
+def _no_gradient(g):
+    return None
+
+
+def _gather_maker(x, index):
+    """The pullback of ``x[index]``: a sparse cotangent with g at index."""
+    xv = value(x)
+    if not isinstance(xv, _ndarray):
+        return lambda g: g          # x[()] or x[...] of a numpy scalar
+    shape, dtype = xv.shape, xv.dtype
+
+    def gather_pullback(g):
+        return IndexGrad(shape, dtype, index, g)
+
+    return gather_pullback
+
+
+def _where_zero(mask, g):
+    """g where mask holds, 0 elsewhere (differentiable in g)."""
+    return np.where(mask, g, 0)
+
+
+# ---------------------------------------------------------------------------
+# x[index]
+
+def _getitem(x, index):
+    """x[index] as a primitive: recorded when x is tracked."""
+    if type(x) is Tracked:
+        return apply(_getitem, (x, index))
+    return x[index]
+
+
+defvjp(_getitem, lambda ans, x, index: _gather_maker(x, index), None)
+
+
+def _hook_getitem(x, index):
+    xv = value(x)
+    if not isinstance(xv, (_ndarray, _generic)):
+        return xv[index]          # raises as the plain value does ('float' is not subscriptable)
+    if type(index) is not int:
+        index = _plain_index(index)
+    return apply(_getitem, (x, index))
+
+
+set_hook("getitem", _hook_getitem)
+
+
+# ---------------------------------------------------------------------------
+# Making an IndexGrad dense: zeros, then every entry scatter-added
+
+def _is_basic(index):
+    """True if the index is made of ints, slices, Ellipsis and None only
+    (then one entry cannot name a position twice and += is exact)."""
+    if type(index) is tuple:
+        return all(p is None or p is Ellipsis or type(p) is int or type(p) is slice
+                   or isinstance(p, np.integer) for p in index)
+    return index is None or index is Ellipsis or type(index) is int or type(index) is slice or \
+        isinstance(index, np.integer)
+
+
+def _result_dtype(dtype, vals):
+    seen = {}
+    for v in vals:
+        d = getattr(v, "dtype", None)
+        key = d if d is not None else type(v)
+        if key not in seen:
+            seen[key] = d if d is not None else v
+    return np.result_type(dtype, *seen.values())
+
+
+def _scatter(shape, dtype, indices, vals):
+    """zeros(shape) with vals[k] added at indices[k] for every k (as np.add.at).
+
+    A primitive of its own so that densifying cotangents that are tracked (nested
+    derivatives) is differentiable: its pullback gathers g[indices[k]]."""
+    for v in vals:
+        if type(v) is Tracked:
+            return apply(_scatter, (shape, dtype, indices, vals))
+    out = np.zeros(shape, _result_dtype(dtype, vals))
+    if len(shape) == 1 and len(indices) > 8:
+        # Many single elements of a vector (x[i] in a loop): one add.at for all.
+        pos, pv, rest = [], [], []
+        for idx, v in zip(indices, vals):
+            if (type(idx) is int or isinstance(idx, np.integer)) and np.ndim(v) == 0:
+                pos.append(idx)
+                pv.append(v)
+            else:
+                rest.append((idx, v))
+        if pos:
+            np.add.at(out, np.array(pos, dtype=np.intp), np.array(pv, dtype=out.dtype))
+        pairs = rest
+    else:
+        pairs = zip(indices, vals)
+    for idx, v in pairs:
+        if _is_basic(idx):
+            out[idx] += v
+        else:
+            np.add.at(out, idx, v)
+    return out
+
+
+def _scatter_vals_maker(ans, shape, dtype, indices, vals):
+    real = [not _is_complex(v) for v in vals]
+
+    def scatter_pullback(g):
+        out = []
+        for idx, v, r in zip(indices, vals, real):
+            ct = unbroadcast(v, g[idx])
+            out.append(_real_if_complex(ct) if r else ct)
+        return out
+
+    return scatter_pullback
+
+
+defvjp(_scatter, None, None, None, _scatter_vals_maker)
+
+
+def _hook_densify(ig):
+    entries = ig.entries
+    return _scatter(ig.shape, ig.dtype, [e[0] for e in entries], [e[1] for e in entries])
+
+
+set_hook("densify", _hook_densify)
+
+
+# ---------------------------------------------------------------------------
+# x[index] = v
+
+def _setitem(x, index, v):
+    """A copy of x with x[index] = v: the value of x after the assignment."""
+    if type(x) is Tracked or type(v) is Tracked:
+        return apply(_setitem, (x, index, v))
+    r = np.array(x, copy=True)
+    r[index] = v
+    return r
+
+
+def _setitem_x_maker(ans, x, index, v):
+    def setitem_pullback_x(g):
+        return _setitem(g, index, 0)      # the overwritten elements do not reach x
+
+    return setitem_pullback_x
+
+
+def _winners(shape, index, tshape):
+    """Where an integer-array index names a position twice, numpy keeps the last
+    value written: a mask over x[index] of the elements that were kept (None: all)."""
+    n = int(np.prod(tshape, dtype=np.intp))
+    probe = np.full(shape, -1, dtype=np.intp)
+    ids = np.arange(n, dtype=np.intp).reshape(tshape)
+    probe[index] = ids
+    kept = probe[index] == ids
+    return None if kept.all() else kept
+
+
+def _setitem_v_maker(ans, x, index, v):
+    xv, vv = value(x), value(v)
+    if xv.dtype.kind in "biu" and np.asarray(vv).dtype.kind in "fc":
+        return _no_gradient             # the assignment truncates: derivative zero
+    tshape = np.shape(xv[index])
+    kept = _winners(xv.shape, index, tshape) if _may_repeat(index) else None
+    real = xv.dtype.kind != "c"         # a complex v written into a real array keeps its real part
+    vndim = np.ndim(vv)
+    extra = vndim - len(tshape)         # numpy lets v carry extra leading axes of length 1
+
+    def setitem_pullback_v(g):
+        ct = g[index]
+        if kept is not None:
+            ct = _where_zero(kept, ct)
+        if real:
+            ct = _real_if_complex(ct)
+        if extra > 0:
+            ct = ct[(None,) * extra + (Ellipsis,)]
+        return unbroadcast(v, ct)
+
+    return setitem_pullback_v
+
+
+defvjp(_setitem, _setitem_x_maker, None, _setitem_v_maker)
+
+
+def _check_assignment(xv, index, vv):
+    """Raise numpy's error for a bad x[index] = v before anything is recorded."""
+    probe = np.empty(np.shape(xv[index]), xv.dtype)
+    if xv.dtype.kind != "c" and _is_complex(vv):
+        with warnings.catch_warnings():      # numpy warns once, when the value is computed
+            warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+            probe[...] = vv
+    else:
+        probe[...] = vv
+
+
+def _hook_setitem(x, index, v):
+    xv = value(x)
+    if not isinstance(xv, _ndarray):
+        raise TypeError("%r object does not support item assignment" % type(xv).__name__)
+    index = _plain_index(index)
+    _check_assignment(xv, index, value(v))
+    if not node_tape_active(x) and not node_tape_active(v):
+        raise TypeError(
+            "this tracked array belongs to a differentiation that has finished, so it "
+            "cannot record an assignment; take its plain value with zygcy.value(x) first")
+    old = rebind(x, None)       # the node x was moves to `old`; earlier nodes now use it
+    adopt(x, apply(_setitem, (old, index, v)))
+
+
+set_hook("setitem", _hook_setitem)
+
+
+# ---------------------------------------------------------------------------
+# numpy functions that select elements: each is a gather, with an IndexGrad pullback
+
+def _axis_index(ndim, axis, idx):
+    """The index of x that selects idx along axis (all of the other axes)."""
+    axis = axis % ndim if ndim else 0
+    return (slice(None),) * axis + (idx,)
+
+
+def _wrap_mode(idx, n, mode):
+    if mode == "wrap":
+        return np.mod(idx, n)
+    if mode == "clip":
+        return np.clip(idx, 0, n - 1)
+    return idx
+
+
+def _take_maker(ans, a, indices, axis=None, out=None, mode="raise"):
+    av = value(a)
+    ind = np.asarray(value(indices))
+    if axis is None:
+        ind = _wrap_mode(ind, av.size, mode)
+        index = np.unravel_index(ind, av.shape) if av.ndim != 1 else ind
+    else:
+        ind = _wrap_mode(ind, av.shape[axis], mode)
+        index = _axis_index(av.ndim, axis, ind)
+    return _gather_maker(a, index)
+
+
+defvjp(np.take, _take_maker, _none_maker)
+
+
+def _along_axis_index(shape, indices, axis):
+    """The fancy index equal to take_along_axis(x, indices, axis) for x of shape."""
+    ndim = len(shape)
+    parts = []
+    for k in range(ndim):
+        if k == axis:
+            parts.append(indices)
+        else:
+            s = [1] * ndim
+            s[k] = shape[k]
+            parts.append(np.arange(shape[k]).reshape(s))
+    return tuple(parts)
+
+
+def _take_along_axis_maker(ans, arr, indices, axis=-1):
+    av = value(arr)
+    ind = np.asarray(value(indices))
+    if axis is None:
+        index = np.unravel_index(ind, av.shape)
+    else:
+        index = _along_axis_index(av.shape, ind, axis % av.ndim)
+    return _gather_maker(arr, index)
+
+
+defvjp(np.take_along_axis, _take_along_axis_maker, _none_maker)
+
+
+def _compress_maker(ans, condition, a, axis=None):
+    av = value(a)
+    pos = np.nonzero(np.ravel(value(condition)))[0]
+    index = np.unravel_index(pos, av.shape) if axis is None else _axis_index(av.ndim, axis, pos)
+    return _gather_maker(a, index)
+
+
+defvjp(np.compress, _none_maker, _compress_maker)
+
+
+def _extract_maker(ans, condition, arr):
+    av = value(arr)
+    pos = np.nonzero(np.ravel(value(condition)))[0]
+    return _gather_maker(arr, np.unravel_index(pos, av.shape))
+
+
+defvjp(np.extract, _none_maker, _extract_maker)
+
+
+# unique: the values are elements of x (each at its first occurrence), so they
+# are differentiable: the gradient of a unique value goes to its first occurrence.
+
+def _unique_maker(ans, ar, return_index=False, return_inverse=False, return_counts=False,
+                  axis=None, **kwargs):
+    av = value(ar)
+    _, first = np.unique(av, return_index=True, axis=axis, **kwargs)
+    if axis is None:
+        index = np.unravel_index(first, av.shape)
+    else:
+        index = _axis_index(av.ndim, axis, first)
+    pull = _gather_maker(ar, index)
+    several = return_index or return_inverse or return_counts
+
+    def unique_pullback(g):
+        if several:
+            g = g[0]
+            if g is None:
+                return None
+        return pull(g)
+
+    return unique_pullback
+
+
+defvjp(np.unique, _unique_maker)
+
+
+# where / select / choose: every output element comes from one of the inputs
+
+def _where_x_maker(ans, condition, x=None, y=None):
+    mask = np.asarray(value(condition), dtype=bool)
+    return lambda g: unbroadcast(x, _where_zero(mask, g))
+
+
+def _where_y_maker(ans, condition, x=None, y=None):
+    mask = ~np.asarray(value(condition), dtype=bool)
+    return lambda g: unbroadcast(y, _where_zero(mask, g))
+
+
+defvjp(np.where, _none_maker, _where_x_maker, _where_y_maker)
+
+
+def _select_masks(condlist):
+    """For each condition, where it is the first one that holds; and where none holds."""
+    taken = None
+    masks = []
+    for c in condlist:
+        c = np.asarray(value(c), dtype=bool)
+        masks.append(c if taken is None else c & ~taken)
+        taken = c if taken is None else taken | c
+    return masks, ~taken if taken is not None else True
+
+
+def _select_choices_maker(ans, condlist, choicelist, default=0):
+    masks, _ = _select_masks(condlist)
+
+    def select_pullback_choices(g):
+        return [unbroadcast(c, _where_zero(m, g)) for m, c in zip(masks, choicelist)]
+
+    return select_pullback_choices
+
+
+def _select_default_maker(ans, condlist, choicelist, default=0):
+    _, none = _select_masks(condlist)
+    return lambda g: unbroadcast(default, _where_zero(none, g))
+
+
+defvjp(np.select, _none_maker, _select_choices_maker, _select_default_maker)
+
+
+def _choose_maker(ans, a, choices, out=None, mode="raise"):
+    av = np.asarray(value(a))
+    n = len(value(choices)) if isinstance(value(choices), _ndarray) else len(choices)
+    av = _wrap_mode(av, n, mode)
+    if isinstance(value(choices), _ndarray):
+        cshape = value(choices).shape
+        bshape = np.broadcast_shapes(av.shape, cshape[1:])
+        # one mask per choice, on a leading axis, then the broadcasting undone
+        ks = np.arange(n).reshape((n,) + (1,) * len(bshape))
+        mask = np.broadcast_to(av, bshape)[None] == ks
+        extra = len(bshape) - (len(cshape) - 1)
+
+        def choose_pullback_array(g):
+            ct = _where_zero(mask, g[None])
+            if extra > 0:
+                ct = np.sum(ct, axis=tuple(range(1, 1 + extra)))
+            axes = tuple(i for i in range(1, len(cshape)) if cshape[i] == 1 and np.shape(value(ct))[i] != 1)
+            return np.sum(ct, axis=axes, keepdims=True) if axes else ct
+
+        return choose_pullback_array
+
+    def choose_pullback(g):
+        return [unbroadcast(c, _where_zero(av == k, g)) for k, c in enumerate(choices)]
+
+    return choose_pullback
+
+
+defvjp(np.choose, _none_maker, _choose_maker)
+
+
+# full_like: the result is the fill value everywhere; the prototype gives only a shape
+
+def _full_like_fill_maker(ans, a, fill_value, *args, **kwargs):
+    if np.asarray(value(ans)).dtype.kind in "biu" and np.asarray(value(fill_value)).dtype.kind in "fc":
+        return _no_gradient
+    real = not _is_complex(ans)
+
+    def full_like_pullback(g):
+        return unbroadcast(fill_value, _real_if_complex(g) if real else g)
+
+    return full_like_pullback
+
+
+defvjp(np.full_like, _none_maker, _full_like_fill_maker)
+
+
+# ---------------------------------------------------------------------------
+# Functions whose result carries no derivative: indices, shapes, booleans,
+# counts, and piecewise-constant values (round). They run on plain values.
+
+nondifferentiable(
+    np.nonzero, np.argwhere, np.flatnonzero, np.argmax, np.argmin, np.nanargmax, np.nanargmin,
+    np.argsort, np.argpartition, np.lexsort, np.searchsorted, np.digitize,
+    np.shape, np.ndim, np.size, np.iscomplexobj, np.isrealobj, np.iscomplex, np.isreal,
+    np.result_type, np.can_cast, np.min_scalar_type,
+    np.zeros_like, np.ones_like, np.empty_like,
+    np.count_nonzero, np.any, np.all, np.isclose, np.allclose, np.array_equal, np.array_equiv,
+    np.isin, np.ravel_multi_index, np.unravel_index,
+    np.round, np.around, np.fix,
+)
+
