@@ -6,29 +6,32 @@ cdef class Tape:
     cdef readonly bint active
 
 
-cdef class Tracked:
-    # What the user sees: the value (a plain number or ndarray, or a Tracked of an
-    # outer differentiation when derivatives are nested).
-    cdef readonly object value
-    cdef long tid            # id of the Tape this node was recorded on
-    cdef char kind           # K_FLOAT, K_SCALAR or K_ARRAY: which fast paths apply
-    cdef char op             # OP_LEAF, OP_LIN, OP_RULE, OP_PROJ
-    cdef Py_ssize_t pos      # index in the tape's node list
-    # OP_LIN: y depends on parents a, b with (already conjugated) local partials.
-    cdef bint fast           # partials are the C doubles da, db (else the objects oa, ob)
-    cdef Tracked a
-    cdef Tracked b
-    cdef double da
-    cdef double db
-    cdef object oa
-    cdef object ob
-    # OP_RULE / OP_PROJ: pullbacks made by a rule.
+cdef class Rec:
+    # What a rule node (OP_RULE) or a projection (OP_PROJ) needs on the way back.
     cdef tuple parents
     cdef tuple argpos        # per parent: argument index * 65536 + (element index + 1)
     cdef object pbs          # tuple of per-argument pullbacks, or one joint pullback
     cdef bint joint
     cdef Py_ssize_t nargs
     cdef object name         # the function, for error messages
+
+
+cdef class Tracked:
+    # What the user sees: the value (a plain number or ndarray, or a Tracked of an
+    # outer differentiation when derivatives are nested).
+    cdef readonly object value
+    cdef long tid            # id of the Tape this node was recorded on
+    cdef char kind           # K_FLOAT, K_SCALAR, K_ARRAY or K_MULTI: which fast paths apply
+    cdef char op             # OP_LEAF, OP_LIN, OP_RULE, OP_PROJ
+    cdef bint fast           # OP_LIN: the partials are the C doubles da, db
+    cdef Py_ssize_t pos      # index in the tape's node list
+    # OP_LIN: y depends on parents a, b with (already conjugated) local partials,
+    # C doubles in da, db, or Python objects in ext = (oa, ob).
+    cdef Tracked a
+    cdef Tracked b
+    cdef double da
+    cdef double db
+    cdef object ext          # OP_LIN: (oa, ob); OP_RULE, OP_PROJ: a Rec
     # Reverse sweep state: the gradient arriving at this node in sweep `epoch`.
     cdef long epoch
     cdef char gstate         # G_DOUBLE: in gd; G_OBJECT: in go
