@@ -132,6 +132,19 @@ def test_without_scipy_registers_nothing():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.parametrize("first", ["zygcy", "scipy"])
+def test_registered_whichever_is_imported_first(first):
+    code = ("import sys\n"
+            "import %s\n"
+            "import zygcy, numpy as np\n"
+            "assert ('scipy.special' in sys.modules) == %r\n"
+            "from scipy.special import logsumexp, erf\n"
+            "g = zygcy.gradient(lambda x: logsumexp(x) + np.sum(erf(x)), np.zeros(2))[0]\n"
+            "assert np.allclose(g, 0.5 + 2 / np.sqrt(np.pi))\n"
+            % ("zygcy" if first == "zygcy" else "scipy.special", first == "scipy"))
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 # ---------------------------------------------------------------------------
 # Properties
 

@@ -5,15 +5,22 @@ numpy's own: their rules are tables of derivatives, as in ``ufuncs``.
 
 ``logsumexp``, ``softmax``, ``log_softmax`` and ``polygamma`` are plain Python
 functions that convert their input with ``np.asarray``, which a tracked value
-refuses. Importing this module therefore replaces them in the ``scipy.special``
-namespace by thin wrappers: on plain inputs a wrapper calls the original
-unchanged; on tracked inputs it records one node with the rule below (every
-argument passed by position, so a tracked ``b=`` of logsumexp is differentiated
-too). Code that did ``from scipy.special import logsumexp`` before zygcy was
-imported keeps the original, which refuses tracked values with an error.
+refuses. They are therefore replaced in the ``scipy.special`` namespace by thin
+wrappers: on plain inputs a wrapper calls the original unchanged; on tracked
+inputs it records one node with the rule below (every argument passed by
+position, so a tracked ``b=`` of logsumexp is differentiated too). Code that
+did ``from scipy.special import logsumexp`` before zygcy was imported keeps the
+original, which refuses tracked values with an error.
 ``softplus`` needs no wrapper: it is ``np.logaddexp(0, x)``.
+
+The rules are registered when scipy.special is imported, whether before or
+after zygcy, so that ``import zygcy`` does not pay for importing scipy.
 """
 import functools
+import importlib.abc
+import importlib.util
+import sys
+import warnings
 
 import numpy as np
 
@@ -21,10 +28,7 @@ from .._core import Tracked, apply, defvjp, value
 from ._util import unbroadcast
 from .ufuncs import _binary_side, _nonzero, _unary_maker, expand, reshape
 
-try:
-    import scipy.special as sp
-except ImportError:         # no scipy: register nothing
-    sp = None
+sp = None       # scipy.special, once it is imported and its rules are registered
 
 SQRT_PI = np.sqrt(np.pi)
 SQRT_2PI = np.sqrt(2 * np.pi)
@@ -169,12 +173,17 @@ def _over_x(ans, x, at_zero):
     return ans / _nonzero(x) + at_zero * zero
 
 
-if sp is not None:
+def _register(module):
+    """Register every rule above for the scipy.special module ``module``."""
+    global sp, logsumexp, softmax, log_softmax, polygamma
+    if sp is not None:
+        return
+    sp = module
     _tables()
-    for _uf, _d in UNARY.items():
-        defvjp(_uf, _unary_maker(_uf, _d))
-    for _uf, (_dx, _dy) in BINARY.items():
-        defvjp(_uf, _binary_side(_uf, _dx, 0), _binary_side(_uf, _dy, 1))
+    for uf, d in UNARY.items():
+        defvjp(uf, _unary_maker(uf, d))
+    for uf, (dx, dy) in BINARY.items():
+        defvjp(uf, _binary_side(uf, dx, 0), _binary_side(uf, dy, 1))
 
     logsumexp = _wrap("logsumexp", lambda a, axis=None, b=None, keepdims=False, return_sign=False:
                       (a, axis, b, keepdims, return_sign))
@@ -186,3 +195,53 @@ if sp is not None:
     polygamma = _wrap("polygamma", lambda n, x: (n, x))
     defvjp(polygamma, lambda ans, n, x: lambda g: None,
            lambda ans, n, x: lambda g: unbroadcast(x, g * sp.polygamma(value(n) + 1, x)))
+
+
+# ---------------------------------------------------------------------------
+# Registering when scipy.special is imported, not before: importing it costs
+# more than importing numpy and zygcy together, and most programs never use it.
+# A finder placed first on sys.meta_path wraps the loader of scipy.special so
+# that the rules are registered as soon as the module has run, before any
+# ``from scipy.special import ...`` can read its names.
+
+class _RegisteringLoader(importlib.abc.Loader):
+    def __init__(self, inner):
+        self._inner = inner
+
+    def create_module(self, spec):
+        return self._inner.create_module(spec)
+
+    def exec_module(self, module):
+        self._inner.exec_module(module)
+        try:
+            _register(module)
+        except Exception as e:     # never break the import of scipy itself
+            warnings.warn("zygcy could not register the scipy.special rules: %r" % (e,))
+
+    def __getattr__(self, name):   # everything else (resources, source) is the real loader's
+        return getattr(self._inner, name)
+
+
+class _ScipySpecialFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name != "scipy.special":
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)     # one use; the real finders locate the module
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _RegisteringLoader(spec.loader)
+        return spec
+
+
+def _scipy_installed():
+    try:
+        return importlib.util.find_spec("scipy") is not None
+    except (ImportError, ValueError):      # scipy blocked (sys.modules["scipy"] = None)
+        return False
+
+
+if sys.modules.get("scipy.special") is not None:
+    _register(sys.modules["scipy.special"])
+elif _scipy_installed():
+    sys.meta_path.insert(0, _ScipySpecialFinder())
