@@ -295,6 +295,18 @@ def test_setitem_tracked_scalar_into_tracked_array():
     np.testing.assert_allclose(gs, 2 * 1.5 + 2 * 1.5 * 1.0 * 1.0)
 
 
+def test_setitem_list_of_tracked_numbers():
+    def f(x, a, b):
+        y = x * 1.0
+        y[:2] = [a * b, b]
+        y[2:, :] = [[a, 1.0]]
+        return np.sum(y * y)
+
+    g = gradient(f, np.ones((4, 2)), 2.0, 3.0)
+    assert (g[1], g[2]) == (80.0, 60.0)
+    gradcheck(f, np.ones((4, 2)), 2.0, 3.0, order=2)
+
+
 def test_setitem_loop_on_intermediate():
     def f(x):
         y = x * 1.0

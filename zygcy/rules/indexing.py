@@ -273,11 +273,22 @@ def _check_assignment(xv, index, vv):
         probe[...] = vv
 
 
+def _has_tracked(seq):
+    return any(type(e) is Tracked or (type(e) in (list, tuple) and _has_tracked(e)) for e in seq)
+
+
+def _stack_nested(seq):
+    """A (nested) list of numbers, some tracked, as one tracked array (np.stack)."""
+    return np.stack([_stack_nested(e) if type(e) in (list, tuple) else e for e in seq])
+
+
 def _hook_setitem(x, index, v):
     xv = value(x)
     if not isinstance(xv, _ndarray):
         raise TypeError("%r object does not support item assignment" % type(xv).__name__)
     index = _plain_index(index)
+    if type(v) in (list, tuple) and _has_tracked(v):
+        v = _stack_nested(v)          # x[:2] = [a, b] with a, b tracked
     _check_assignment(xv, index, value(v))
     if not node_tape_active(x) and not node_tape_active(v):
         raise TypeError(
