@@ -27,11 +27,12 @@ CUMULATIVE_1D = [np.cumulative_sum, np.cumulative_prod]
 REDUCE = [np.add.reduce, np.multiply.reduce, np.maximum.reduce, np.minimum.reduce,
           np.fmax.reduce, np.fmin.reduce, np.logaddexp.reduce, np.logaddexp2.reduce]
 ACCUMULATE = [np.add.accumulate, np.multiply.accumulate]
+RUNNING = [np.maximum.accumulate, np.minimum.accumulate, np.fmax.accumulate, np.fmin.accumulate]
 OTHER = [np.trace, np.average]
 PLUMBING = [R._revcumsum_plain]
 
 COVERED = (SMOOTH + VARIANCE + EXTREMES + ORDER_STATS + QUANTILES + CUMULATIVE + CUMULATIVE_1D
-           + REDUCE + ACCUMULATE + OTHER + PLUMBING)
+           + REDUCE + ACCUMULATE + RUNNING + OTHER + PLUMBING)
 
 
 def _name(f):
@@ -124,6 +125,46 @@ def test_ufunc_methods(f, case):
     gradcheck(lambda x: f(x), x, order=2 if smooth else 1)       # the default axis=0
     if f in REDUCE:
         gradcheck(lambda x: f(x, axis=axis, keepdims=True), x, order=2 if smooth else 1)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("f", RUNNING, ids=_name)
+def test_running_extremes(f, axis):
+    x = rand((4, 3, 5), seed=17)
+    gradcheck(lambda x: f(x, axis), x, order=2)         # piecewise linear: the second derivative is 0
+
+
+def test_running_extreme_values():
+    x = np.array([1.0, 3.0, 2.0, 3.0, 5.0, 4.0])
+    w = np.arange(6.0)
+    assert zygcy.gradient(lambda x: np.sum(np.maximum.accumulate(x) * w), x)[0].tolist() == \
+        [0.0, 1 + 2 + 3, 0.0, 0.0, 4 + 5, 0.0]               # the first of tied maxima gets it
+    assert zygcy.gradient(lambda x: np.sum(np.minimum.accumulate(x) * w), x)[0].tolist() == \
+        [15.0, 0, 0, 0, 0, 0]
+    z = np.array([1.0 + 1j, 2.0 - 1j])        # complex numbers compare lexicographically
+    g = zygcy.forward(lambda x: np.maximum.accumulate(x), z)[1](np.array([1j, 2.0]))[0]
+    assert g.tolist() == [1j, 2.0]
+
+
+def test_where():
+    x = rand((3, 2), seed=18)
+    m = np.array([[True, False], [True, True], [False, True]])
+    for f in (np.sum, np.mean, np.nansum, np.nanmean):
+        gradcheck(lambda x: f(x, axis=0, where=m), x, order=2)
+    gradcheck(lambda x: np.max(x, axis=1, where=m, initial=-10.0), x)
+    gradcheck(lambda x: np.add.reduce(x, 1, where=m), x, order=2)
+    g = zygcy.gradient(lambda x: np.max(x, initial=10.0), x)[0]
+    assert not g.any()          # the initial value wins: nothing reaches x
+    for f in (np.var, np.std, np.prod, np.nanprod, np.nanvar):
+        with pytest.raises(NotImplementedError, match="where="):
+            zygcy.gradient(lambda x: f(x, where=m), x)
+
+
+def test_var_given_mean():
+    x = rand((3, 2), seed=19)
+    m = np.mean(x, axis=0, keepdims=True) + 0.1
+    gradcheck(lambda x: np.var(x, axis=0, mean=m), x, order=2)
+    gradcheck(lambda x: np.nanstd(x, axis=0, mean=m), x, order=2)
 
 
 def test_complex():

@@ -10,7 +10,8 @@ everything that depends on the inputs is written with numpy functions, so the
 pullbacks are differentiable again.
 
 ``axis`` may be None, an int, a negative int or a tuple; ``keepdims`` is
-honoured everywhere. ``where=`` is honoured by sum and mean.
+honoured everywhere. ``where=`` is honoured by sum, mean, nansum, nanmean,
+max/min and their ufunc.reduce forms; the others refuse it with an error.
 """
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
@@ -51,6 +52,13 @@ def _is_all(where):
     return isinstance(where, (bool, np.bool_)) and bool(where)
 
 
+def _no_where(where, name):
+    if not _is_all(where):
+        raise NotImplementedError(
+            "zygcy: the gradient of %s with where= is not supported; multiply by the mask "
+            "instead (np.%s(x * mask, ...))" % (name, name))
+
+
 def _safe_count(n):
     """A count with 0 replaced by 1 (for slices with nothing in them)."""
     return n + (np.asarray(n) == 0)
@@ -86,12 +94,13 @@ def _notnan(x):
 def nansum_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue,
                  where=True):
     shape, axes = np.shape(value(x)), _axes(x, axis)
-    return lambda g: expand(g, shape, axes, keepdims) * _notnan(x)
+    ok = _notnan(x) if _is_all(where) else _notnan(x) & value(where)
+    return lambda g: expand(g, shape, axes, keepdims) * ok
 
 
 def nanmean_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     shape, axes = np.shape(value(x)), _axes(x, axis)
-    ok = _notnan(x)
+    ok = _notnan(x) if _is_all(where) else _notnan(x) & value(where)
     n = _safe_count(np.sum(ok, axis=axes, keepdims=True))
     return lambda g: expand(g, shape, axes, keepdims) * (ok / n)
 
@@ -105,8 +114,12 @@ defvjp(np.nanmean, nanmean_maker)
 # ---------------------------------------------------------------------------
 # Variance and standard deviation: d var = 2 (x - mean) / (n - ddof)
 
-def _var_parts(x, axis, ddof, correction, nan):
+def _var_parts(x, axis, ddof, correction, nan, where, mean):
     """(shape, axes, centred x with nan entries 0, n - ddof) for var/std."""
+    _no_where(where, "var" if not nan else "nanvar")
+    if mean is not _NoValue and mean is not None:
+        # numpy takes a given mean as it is: a constant here (tracked keywords are refused)
+        return _given_mean_parts(x, axis, ddof, correction, nan, mean)
     if correction is not None and correction is not _NoValue:
         ddof = correction
     shape, axes = np.shape(value(x)), _axes(x, axis)
@@ -120,10 +133,21 @@ def _var_parts(x, axis, ddof, correction, nan):
     return shape, axes, xc, n - ddof
 
 
+def _given_mean_parts(x, axis, ddof, correction, nan, mean):
+    if correction is not None and correction is not _NoValue:
+        ddof = correction
+    shape, axes = np.shape(value(x)), _axes(x, axis)
+    m = value(mean)                 # numpy requires the keepdims shape
+    if nan:
+        ok = _notnan(x)
+        return shape, axes, (np.nan_to_num(x) - m) * ok, np.sum(ok, axis=axes, keepdims=True) - ddof
+    return shape, axes, x - m, _count(shape, axes) - ddof
+
+
 def _var_maker(nan):
     def var_maker(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
                   where=True, mean=_NoValue, correction=_NoValue):
-        shape, axes, xc, dof = _var_parts(x, axis, ddof, correction, nan)
+        shape, axes, xc, dof = _var_parts(x, axis, ddof, correction, nan, where, mean)
 
         def var_pullback(g):
             return expand(np.real(g), shape, axes, keepdims) * (2 * xc / dof)
@@ -134,7 +158,7 @@ def _var_maker(nan):
 def _std_maker(nan):
     def std_maker(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
                   where=True, mean=_NoValue, correction=_NoValue):
-        shape, axes, xc, dof = _var_parts(x, axis, ddof, correction, nan)
+        shape, axes, xc, dof = _var_parts(x, axis, ddof, correction, nan, where, mean)
         s = reshape(ans, _keep(ans, shape, axes, keepdims).shape)
 
         def std_pullback(g):
@@ -154,6 +178,7 @@ defvjp(np.nanstd, _std_maker(True))
 
 def prod_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue,
                where=True):
+    _no_where(where, "prod")
     shape, axes = np.shape(value(x)), _axes(x, axis)
     zero = value(x) == 0
     if not np.any(zero):
@@ -174,6 +199,7 @@ def prod_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=
 
 def nanprod_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue,
                   where=True):
+    _no_where(where, "nanprod")
     inner = prod_maker(ans, np.nan_to_num(x, nan=1.0), axis, dtype, out, keepdims, initial)
     ok = _notnan(x)
     return lambda g: inner(g) * ok
@@ -186,15 +212,17 @@ defvjp(np.nanprod, nanprod_maker)
 # ---------------------------------------------------------------------------
 # Max and min: the gradient goes to the elements equal to the result, shared on ties
 
-def _extreme_pullback(ans, x, axes, keepdims):
+def _extreme_pullback(ans, x, axes, keepdims, where=True):
     shape = np.shape(value(x))
     hit = value(x) == _keep(ans, shape, axes, keepdims)    # nan entries never hit
+    if not _is_all(where):
+        hit = hit & value(where)
     share = hit / _safe_count(np.sum(hit, axis=axes, keepdims=True))
     return lambda g: expand(g, shape, axes, keepdims) * share
 
 
 def max_maker(ans, x, axis=None, out=None, keepdims=False, initial=_NoValue, where=True):
-    return _extreme_pullback(ans, x, _axes(x, axis), keepdims)
+    return _extreme_pullback(ans, x, _axes(x, axis), keepdims, where)
 
 
 def ptp_maker(ans, x, axis=None, out=None, keepdims=False):
@@ -445,7 +473,7 @@ def _axis0(maker):
 
 def _extreme_reduce(ans, x, axis=0, dtype=None, out=None, keepdims=False, initial=_NoValue,
                     where=True):
-    return _extreme_pullback(ans, x, _axes(x, axis), keepdims)
+    return _extreme_pullback(ans, x, _axes(x, axis), keepdims, where)
 
 
 def _logaddexp_reduce(base):
@@ -466,3 +494,42 @@ defvjp(np.logaddexp.reduce, _logaddexp_reduce("e"))
 defvjp(np.logaddexp2.reduce, _logaddexp_reduce("2"))
 defvjp(np.add.accumulate, _axis0(cumsum_maker))
 defvjp(np.multiply.accumulate, _axis0(cumprod_maker))
+
+
+# Running max/min: out[k] is x[j(k)] for the j(k) <= k where the running extreme
+# was (first) attained, so x[j] gets the sum of g[k] over the k with j(k) == j.
+
+def _attained_at(xv, ans, ax):
+    """Plain int array j(k) along axis ax (x moved so that ax is last)."""
+    xv, ans = np.moveaxis(xv, ax, -1), np.moveaxis(ans, ax, -1)
+    n = xv.shape[-1]
+    new = np.ones(xv.shape, dtype=bool)
+    new[..., 1:] = ans[..., 1:] != ans[..., :-1]      # the running extreme changed here
+    return np.maximum.accumulate(np.where(new, np.arange(n), 0), axis=-1)
+
+
+def running_extreme_maker(ans, x, axis=0, dtype=None, out=None):
+    xv, av = value(x), value(ans)
+    ax = normalize_axis_tuple(axis, np.ndim(xv))[0]
+    j = _attained_at(xv, av, ax)                      # shape: x with ax moved last
+    n = xv.shape[ax]
+    # one-hot[..., k, i] = (j(k) == i), with k at ax and i next to it
+    onehot = np.moveaxis(j[..., None] == np.arange(n), (-2, -1), (ax, ax + 1))
+    kshape = xv.shape[:ax + 1] + (1,) + xv.shape[ax + 1:]
+
+    def running_extreme_pullback(g):
+        if type(g) is not Tracked:
+            # first derivatives: scatter-add, without the n x n one-hot product
+            gm = np.moveaxis(np.asarray(g), ax, -1)
+            rows = np.arange(gm.size // n).reshape(gm.shape[:-1] + (1,)) * n
+            idx = (rows + j).ravel()
+            ct = np.bincount(idx, gm.real.ravel(), minlength=gm.size)
+            if np.iscomplexobj(gm):
+                ct = ct + 1j * np.bincount(idx, gm.imag.ravel(), minlength=gm.size)
+            return np.moveaxis(ct.reshape(gm.shape), -1, ax)
+        return np.sum(reshape(g, kshape) * onehot, axis=ax)
+    return running_extreme_pullback
+
+
+for _uf in (np.maximum, np.minimum, np.fmax, np.fmin):
+    defvjp(_uf.accumulate, running_extreme_maker)
