@@ -680,6 +680,7 @@ cdef double _LN10 = c_log(10.0)
 cdef double _TWO_OVER_SQRT_PI = 2.0 / sqrt(M_PI)
 
 
+@cython.cdivision(True)     # IEEE division (x / 0 -> inf), caught by the isfinite test below
 cdef inline bint _kernel(int k, double x, double* y, double* d) noexcept nogil:
     if k == 1:
         y[0] = sin(x); d[0] = cos(x)
