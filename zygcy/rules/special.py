@@ -141,6 +141,7 @@ def _tables():
         sp.gammaln: lambda ans, x: sp.digamma(x),
         sp.rgamma: lambda ans, x: -ans * sp.digamma(x),
         sp.digamma: lambda ans, x: sp.polygamma(1, x),
+        sp.loggamma: lambda ans, x: sp.digamma(x),
         # Bessel functions
         sp.i0: lambda ans, x: sp.i1(x),
         sp.i1: lambda ans, x: sp.i0(x) - _over_x(ans, x, 0.5),
@@ -164,7 +165,29 @@ def _tables():
                   lambda ans, a, b: ans * (sp.digamma(b) - sp.digamma(a + b))),
         sp.betaln: (lambda ans, a, b: sp.digamma(a) - sp.digamma(a + b),
                     lambda ans, a, b: sp.digamma(b) - sp.digamma(a + b)),
+        # regularized incomplete gamma: d/dx P(a, x) = x**(a-1) exp(-x) / Gamma(a)
+        sp.gammainc: (_not_implemented("gammainc", "a"),
+                      lambda ans, a, x: np.exp((a - 1) * np.log(x) - x - sp.gammaln(a))),
+        sp.gammaincc: (_not_implemented("gammaincc", "a"),
+                       lambda ans, a, x: -np.exp((a - 1) * np.log(x) - x - sp.gammaln(a))),
     })
+
+
+class _not_implemented:
+    """A table entry for a derivative zygcy does not know: its maker raises, at the
+    forward call, so the error points at the user's line."""
+
+    def __init__(self, name, arg):
+        self.message = ("zygcy: the derivative of scipy.special.%s with respect to %s is not "
+                        "implemented; wrap that argument in zygcy.dropgrad() if it should be a "
+                        "constant" % (name, arg))
+
+    def maker(self, ans, *args, **kwargs):
+        raise NotImplementedError(self.message)
+
+
+def _side(uf, d, which):
+    return d.maker if isinstance(d, _not_implemented) else _binary_side(uf, d, which)
 
 
 def _over_x(ans, x, at_zero):
@@ -183,7 +206,7 @@ def _register(module):
     for uf, d in UNARY.items():
         defvjp(uf, _unary_maker(uf, d))
     for uf, (dx, dy) in BINARY.items():
-        defvjp(uf, _binary_side(uf, dx, 0), _binary_side(uf, dy, 1))
+        defvjp(uf, _side(uf, dx, 0), _side(uf, dy, 1))
 
     logsumexp = _wrap("logsumexp", lambda a, axis=None, b=None, keepdims=False, return_sign=False:
                       (a, axis, b, keepdims, return_sign))
