@@ -14,7 +14,10 @@ from zygcy import (D, Tracked, checkpointed, derivative, dropgrad, forward, grad
                    pullback, value, withgradient)
 from zygcy.testing import gradcheck
 
-COVERED = [zygcy.math.fsum, zygcy.math.hypot, abs]
+from zygcy.rules.scalar import _conj, _imag, _real  # noqa: E402
+
+# rules registered by zygcy.rules.scalar and checked here (.real, .imag, .conjugate(), abs)
+COVERED = [zygcy.math.fsum, zygcy.math.hypot, abs, _real, _imag, _conj]
 
 
 # ---------------------------------------------------------------------------
