@@ -92,6 +92,9 @@ case(la.eigh, "eigh-of-symmetrized", lambda x: la.eigh(sym(x))[0], R(3, 3))
 case(la.svd, "svd-values", lambda a: la.svd(a, compute_uv=False), R(2, 4, 3))
 case(la.svd, "svd-square-default", lambda a: np.abs(la.svd(a)[0]) ** 2, R(3, 3))
 case(la.svdvals, "svdvals", lambda a: la.svdvals(a), C(3, 2))
+case(la.svd, "svd-hermitian", lambda a: [np.abs(x) ** 2 for x in la.svd(a, hermitian=True)], spd(3, complex=True))
+case(la.svd, "svd-hermitian-values", lambda a: la.svd(a, compute_uv=False, hermitian=True), sym(R(3, 3)))
+case(la.pinv, "pinv-hermitian", lambda a: la.pinv(a, hermitian=True), spd(3))
 case(la.qr, "qr-r", lambda a: la.qr(a, mode="r"), R(4, 3))
 case(la.qr, "qr-square", lambda a: la.qr(a, mode="complete"), R(3, 3))
 case(la.lstsq, "lstsq-vector", lambda a, b: la.lstsq(a, b)[:2], R(5, 3), R(5))
@@ -132,6 +135,8 @@ case(la.cross, "linalg.cross", lambda a, b: la.cross(a, b), R(2, 3), R(3))
 case(la.outer, "linalg.outer", lambda a, b: la.outer(a, b), C(3), C(2))
 case(la.matrix_transpose, "linalg.matrix_transpose", lambda a: la.matrix_transpose(a), R(2, 3, 4))
 case(la.diagonal, "linalg.diagonal", lambda a: la.diagonal(a, offset=1), R(2, 3, 4))
+case(la.trace, "linalg.trace", lambda a: la.trace(a), C(2, 3, 3))
+case(la.trace, "linalg.trace-offset", lambda a: la.trace(a, offset=-1), R(3, 2))
 
 COVERED = sorted({p.values[0] for p in CASES}, key=repr)
 
@@ -204,6 +209,8 @@ def test_solve_matches_inverse():
 def test_missing_rule_names_the_function():
     with pytest.raises(TypeError, match="numpy.linalg.cond"):
         gradient(lambda a: la.cond(a), well(3))
+    with pytest.raises(TypeError, match="numpy.linalg.tensorinv"):
+        gradient(lambda a: np.sum(la.tensorinv(a, ind=1)), well(3))
 
 
 def test_matrix_rank_is_constant():

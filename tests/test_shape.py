@@ -64,6 +64,16 @@ case(np.transpose, "transpose-axes", lambda a: np.transpose(a, (2, 0, 1)), R(2, 
 case(np.swapaxes, "swapaxes", lambda a: np.swapaxes(a, 0, -1), C(2, 3, 4))
 case(np.moveaxis, "moveaxis", lambda a: np.moveaxis(a, [0, 1], [-1, 0]), R(2, 3, 4))
 case(np.broadcast_to, "broadcast_to-ones", lambda a: np.broadcast_to(a, (2, 3, 4)), R(3, 1))
+case(np.broadcast_arrays, "broadcast_arrays", lambda a, b: np.broadcast_arrays(a, b), R(3, 1), C(2))
+case(np.rollaxis, "rollaxis", lambda a: np.rollaxis(a, 2, 0), R(2, 3, 4))
+case(np.rollaxis, "rollaxis-forward", lambda a: np.rollaxis(a, 0, 3), R(2, 3, 4))
+case(np.matrix_transpose, "matrix_transpose", lambda a: np.matrix_transpose(a), R(2, 3, 4))
+case(np.resize, "resize", lambda a: np.resize(a, (4, 3)), R(3, 2))
+case(np.append, "append", lambda a, b: np.append(a, b), R(3, 2), R(2))
+case(np.append, "append-axis", lambda a, b: np.append(a, b, axis=0), R(3, 2), C(1, 2))
+case(np.delete, "delete", lambda a: np.delete(a, [0, 2], axis=1), R(2, 4))
+case(np.delete, "delete-flat", lambda a: np.delete(a, 1), R(3, 2))
+case(np.ediff1d, "ediff1d", lambda a: np.ediff1d(a, to_begin=[1.0, 2.0], to_end=3.0), R(3, 2))
 
 # -- assembly
 case(np.concatenate, "concatenate", lambda a, b: np.concatenate([a, b], axis=1), R(3, 2), C(3, 4))
@@ -159,7 +169,8 @@ case(np.einsum, "einsum-ellipsis", lambda a, b: np.einsum("...ij,...jk->...ik", 
 case(np.einsum, "einsum-ellipsis-implicit", lambda a: np.einsum("i...->...", a), R(3, 2))
 case(np.einsum, "einsum-three", lambda a, b, c: np.einsum("ij,jk,kl->il", a, b, c), R(3, 2), R(2, 4), R(4, 2))
 case(np.einsum, "einsum-scalar", lambda a, b: np.einsum(",ij->ij", a, b), R(), R(3, 2))
-case(np.einsum, "einsum-sublists", lambda a, b: np.einsum(a, [0, 1], b, [1, Ellipsis], [Ellipsis, 0]), R(3, 2), R(2, 4))
+case(np.einsum, "einsum-sublists", lambda a, b: np.einsum(a, [0, 1], b, [1, Ellipsis], [Ellipsis, 0]),
+     R(3, 2), R(2, 4))
 case(np.vecdot, "vecdot", lambda a, b: np.vecdot(a, b), C(4, 3), C(3))
 case(np.vecdot, "vecdot-axis", lambda a, b: np.vecdot(a, b, axis=0), C(3, 2), C(3, 1))
 case(np.matvec, "matvec", lambda a, b: np.matvec(a, b), C(2, 4, 3), C(3))

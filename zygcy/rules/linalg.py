@@ -25,8 +25,8 @@ on possibly tracked values, so they are differentiable again.
 import numpy as np
 
 from .._core import defjoint, defvjp, nondifferentiable, value
-from ._util import unbroadcast, unbroadcast_to
-from .shape import (_H, _axes, _conj, _crop, _cross_maker, _embed_diagonal, _is_complex,
+from ._util import unbroadcast
+from .shape import (_H, _axes, _conj, _crop, _cross_maker, _diag_embed, _is_complex,
                     _matmul_maker, _ndim, _shape, _tensordot_maker, _vecdot_maker)
 
 
@@ -114,7 +114,9 @@ def _pinv_cotangent(a, X, G):
     return out
 
 
-def pinv_pullback_maker(ans, a, *args, **kwargs):
+def pinv_pullback_maker(ans, a, rcond=None, hermitian=False, **kwargs):
+    if hermitian:       # numpy reads the lower triangle only
+        return lambda g: _from_hermitian(_pinv_cotangent(a, ans, g), "L")
     return lambda g: _pinv_cotangent(a, ans, g)
 
 
@@ -384,18 +386,20 @@ def _svd_cotangent(a, U, s, Vh, gU, gs, gVh):
 
 
 def svd_pullback_maker(ans, a, full_matrices=True, compute_uv=True, hermitian=False):
-    if hermitian:
-        raise NotImplementedError("zygcy: numpy.linalg.svd with hermitian=True has no gradient rule; "
-                                  "use hermitian=False")
     if not compute_uv:
-        return svdvals_pullback_maker(ans, a)
-    m, n = _shape(a)[-2:]
-    if full_matrices and m != n:
-        raise NotImplementedError(
-            "zygcy: numpy.linalg.svd of a non-square matrix with full_matrices=True has no "
-            "gradient (the extra singular vectors are not unique); pass full_matrices=False")
-    U, s, Vh = ans
-    return lambda g: _svd_cotangent(a, U, s, Vh, *g)
+        U, s, Vh = np.linalg.svd(a, full_matrices=False, hermitian=hermitian)
+        pullback = lambda g: _svd_cotangent(a, U, s, Vh, None, g, None)      # noqa: E731
+    else:
+        m, n = _shape(a)[-2:]
+        if full_matrices and m != n:
+            raise NotImplementedError(
+                "zygcy: numpy.linalg.svd of a non-square matrix with full_matrices=True has no "
+                "gradient (the extra singular vectors are not unique); pass full_matrices=False")
+        U, s, Vh = ans
+        pullback = lambda g: _svd_cotangent(a, U, s, Vh, *g)                 # noqa: E731
+    if hermitian:       # numpy reads the lower triangle only
+        return lambda g: _from_hermitian(pullback(g), "L")
+    return pullback
 
 
 def svdvals_pullback_maker(ans, a):
@@ -491,7 +495,16 @@ defvjp(np.linalg.vecdot, _vecdot_maker(0), _vecdot_maker(1))
 defvjp(np.linalg.cross, _cross_maker(0), _cross_maker(1))
 defvjp(np.linalg.outer, lambda ans, a, b: lambda g: g @ _conj(b), lambda ans, a, b: lambda g: _conj(a) @ g)
 defvjp(np.linalg.matrix_transpose, lambda ans, x: lambda g: np.swapaxes(g, -1, -2))
-defvjp(np.linalg.diagonal, lambda ans, x, offset=0: lambda g: _embed_diagonal(g, *_shape(x)[-2:], offset))
+defvjp(np.linalg.diagonal, lambda ans, x, offset=0: lambda g: _diag_embed(g, *_shape(x)[-2:], offset))
+
+
+def linalg_trace_pullback_maker(ans, x, offset=0, dtype=None):
+    m, n = _shape(x)[-2:]
+    length = max(0, min(m - max(-offset, 0), n - max(offset, 0)))
+    return lambda g: _diag_embed(_col(g) * np.ones(length), m, n, offset)
+
+
+defvjp(np.linalg.trace, linalg_trace_pullback_maker)
 
 
 nondifferentiable(np.linalg.matrix_rank)

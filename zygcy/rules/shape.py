@@ -23,7 +23,7 @@ import string
 
 import numpy as np
 
-from .._core import Tracked, apply, defvjp, value
+from .._core import Tracked, apply, defvjp, nondifferentiable, value
 from ._util import unbroadcast, unbroadcast_to
 
 
@@ -42,11 +42,6 @@ def _is_complex(x):
 def _conj(x):
     """conj(x) for complex x; x itself otherwise (no copy, no node)."""
     return np.conjugate(x) if _is_complex(x) else x
-
-
-def _T(x):
-    """The transpose of the last two axes."""
-    return np.swapaxes(x, -1, -2)
 
 
 def _H(x):
@@ -153,10 +148,6 @@ def _resize_axis(x, axis, n):
     return _uncrop(x, tuple(new), index)
 
 
-def _embed_diagonal(g, m, n, k):
-    return _diag_embed(g, m, n, k)
-
-
 # ---------------------------------------------------------------------------
 # Reshaping: the pullback reshapes back (the element order is unchanged)
 
@@ -222,6 +213,30 @@ defvjp(np.transpose, _transpose_maker)
 defvjp(np.swapaxes, lambda ans, a, axis1, axis2: lambda g: np.swapaxes(g, axis1, axis2))
 defvjp(np.moveaxis, lambda ans, a, source, destination: lambda g: np.moveaxis(g, destination, source))
 defvjp(np.broadcast_to, lambda ans, array, shape, subok=False: lambda g: unbroadcast(array, g))
+
+
+def _broadcast_arrays_maker(i):
+    def maker(ans, *args, subok=False):
+        return lambda g: None if g[i] is None else unbroadcast(args[i], g[i])
+    return maker
+
+
+def rollaxis_pullback_maker(ans, a, axis, start=0):
+    nd = _ndim(a)
+    axis, start = _axis(axis, nd), _axis(start, nd)
+    order = list(range(nd))
+    if axis < start:
+        start -= 1
+    order.remove(axis)
+    order.insert(start, axis)
+    inverse = tuple(np.argsort(order))
+    return lambda g: np.transpose(g, inverse)
+
+
+defvjp(np.broadcast_arrays, *[_broadcast_arrays_maker(i) for i in range(64)])
+defvjp(np.rollaxis, rollaxis_pullback_maker)
+if hasattr(np, "matrix_transpose"):
+    defvjp(np.matrix_transpose, lambda ans, x: lambda g: np.swapaxes(g, -1, -2))
 
 
 # ---------------------------------------------------------------------------
@@ -336,8 +351,43 @@ def _negated(shift):
     return -shift if np.ndim(shift) == 0 else tuple(-s for s in shift)
 
 
+def resize_pullback_maker(ans, a, new_shape):
+    # np.resize repeats the flattened a cyclically to fill new_shape
+    shape = _shape(a)
+    n = int(np.prod(shape))
+    idx = np.arange(int(np.prod(_shape(ans)))) % max(n, 1)
+    return lambda g: np.reshape(_scatter(np.ravel(g), idx, 0, n), shape)
+
+
 defvjp(np.repeat, repeat_pullback_maker)
 defvjp(np.tile, tile_pullback_maker)
+defvjp(np.resize, resize_pullback_maker)
+
+
+# ---------------------------------------------------------------------------
+# Appending and deleting
+
+def _append_maker(which):
+    def maker(ans, arr, values, axis=None):
+        promote = np.ravel if axis is None else (lambda a: a)
+        pullback = _assembly_pullback([arr, values], promote, 0 if axis is None else axis)
+        return lambda g: pullback(g)[which]
+    return maker
+
+
+def delete_pullback_maker(ans, arr, obj, axis=None):
+    shape = _shape(arr)
+    if axis is None:
+        n = int(np.prod(shape))
+        keep = np.delete(np.arange(n), obj)
+        return lambda g: np.reshape(_scatter(g, keep, 0, n), shape)
+    axis = _axis(axis, len(shape))
+    keep = np.delete(np.arange(shape[axis]), obj)
+    return lambda g: _scatter(g, keep, axis, shape[axis])
+
+
+defvjp(np.append, _append_maker(0), _append_maker(1))
+defvjp(np.delete, delete_pullback_maker)
 
 
 # ---------------------------------------------------------------------------
@@ -357,7 +407,7 @@ def diag_pullback_maker(ans, v, k=0):
     shape = _shape(v)
     if len(shape) == 1:
         return lambda g: np.diagonal(g, k)
-    return lambda g: _embed_diagonal(g, shape[0], shape[1], k)
+    return lambda g: _diag_embed(g, shape[0], shape[1], k)
 
 
 def diagonal_pullback_maker(ans, a, offset=0, axis1=0, axis2=1):
@@ -365,7 +415,7 @@ def diagonal_pullback_maker(ans, a, offset=0, axis1=0, axis2=1):
     a1, a2 = _axis(axis1, len(shape)), _axis(axis2, len(shape))
 
     def diagonal_pullback(g):
-        full = _embed_diagonal(g, shape[a1], shape[a2], offset)
+        full = _diag_embed(g, shape[a1], shape[a2], offset)
         return np.moveaxis(full, (-2, -1), (a1, a2))
     return diagonal_pullback
 
@@ -429,8 +479,20 @@ def diff_pullback_maker(ans, a, n=1, axis=-1, prepend=np._NoValue, append=np._No
     return diff_pullback
 
 
+def ediff1d_pullback_maker(ans, ary, to_end=None, to_begin=None):
+    shape = _shape(ary)
+    n = int(np.prod(shape))
+    before = 0 if to_begin is None else int(np.size(value(to_begin)))
+
+    def ediff1d_pullback(g):
+        g = _crop(g, (slice(before, before + max(n - 1, 0)),))
+        return np.reshape(-np.diff(np.pad(g, (1, 1))), shape)
+    return ediff1d_pullback
+
+
 defvjp(np.pad, pad_pullback_maker)
 defvjp(np.diff, diff_pullback_maker)
+defvjp(np.ediff1d, ediff1d_pullback_maker)
 
 
 # ---------------------------------------------------------------------------
@@ -760,4 +822,5 @@ def _einsum_maker(position):
 
 
 defvjp(np.einsum, *[_einsum_maker(i) for i in range(130)])
+nondifferentiable(np.einsum_path)
 
