@@ -1,0 +1,49 @@
+"""Small models: an MLP, a recurrent cell over many steps (many small array
+operations), and a ``Params``-style training step."""
+from .common import (RNN_STEPS, _GradientSuite, linear_loss, mlp_data, mlp_loss, params_data,
+                     params_model, params_step, rnn_data, rnn_loss)
+
+
+class MLP(_GradientSuite):
+    """``tanh(X @ W1 + b1) @ W2 + b2``, mean squared error; gradient for all four parameters."""
+    workload = "mlp"
+    params = [32]
+    param_names = ["batch"]
+    smoke_params = [4]
+
+    def setup(self, batch):
+        (W1, b1, W2, b2), (X, y) = mlp_data(batch=batch)
+        f = lambda W1, b1, W2, b2: mlp_loss(W1, b1, W2, b2, X, y)  # noqa: E731
+        self.prepare(lambda: mlp_loss(W1, b1, W2, b2, X, y), f, (W1, b1, W2, b2))
+
+
+class RNN(_GradientSuite):
+    """``h = tanh(W @ h + U @ x_t + b)`` for each step; loss the sum of the last ``h``."""
+    workload = "rnn"
+    params = [RNN_STEPS]
+    param_names = ["steps"]
+    smoke_params = [3]
+
+    def setup(self, steps):
+        (W, U, b), (h0, xs) = rnn_data(steps=steps)
+        f = lambda W, U, b: rnn_loss(W, U, b, h0, xs)  # noqa: E731
+        self.prepare(lambda: rnn_loss(W, U, b, h0, xs), f, (W, U, b))
+
+
+class ParamsStep:
+    """``gs = gradient(() -> loss, Params([W, b]))`` then an in-place SGD update."""
+    workload = "params_step"
+    params = [64]
+    param_names = ["batch"]
+    smoke_params = [4]
+
+    def setup(self, batch):
+        (W, b), (self.X, self.y) = params_data(batch=batch)
+        self.W, self.b = W.copy(), b.copy()
+        self.pW, self.pb, self.ps = params_model(W, b)
+
+    def time_primal(self, batch):
+        linear_loss(self.W, self.b, self.X, self.y)
+
+    def time_step(self, batch):
+        params_step(self.ps, self.pW, self.pb, self.X, self.y)

@@ -1,0 +1,836 @@
+"""zygcy side by side with the libraries users would pick instead.
+
+Runs every workload of ``benchmarks/common.py`` in one process: the plain
+primal, zygcy, and each peer that is installed -- PyTorch (CPU), JAX (eager,
+and ``jit`` with the compile time measured apart), autograd, mygrad and
+micrograd. A peer that is not installed is a skipped column, never an error.
+
+Before a cell is timed its gradient is compared with zygcy's (``np.allclose``);
+a mismatch marks the cell ``wrong``, never fast. A library without the
+operations a workload needs (micrograd has no sin, cos, tanh or exp) shows
+``n/a``; one that raises shows ``error: <message>``. A library whose first call
+took over ``TOO_SLOW`` seconds is ``skipped`` on the larger sizes of that workload.
+
+Every time is the median of repeats, each repeat running the call enough
+times to last about 10 ms, with the garbage collector on as in a user's
+program. Every array is float64 (JAX runs with ``jax_enable_x64``).
+
+Usage::
+
+    python asv_benchmarks/compare.py --out asv_benchmarks/results_table.md \\
+        --png asv_benchmarks/comparison.png
+    python asv_benchmarks/compare.py --quick            # tiny sizes, one run each
+    python asv_benchmarks/compare.py --only chain,mlp --libs zygcy,torch
+"""
+import argparse
+import contextlib
+import datetime
+import gc
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+import types
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchmarks import common as C  # noqa: E402
+
+EAGER = ["zygcy", "torch", "jax", "autograd", "mygrad", "micrograd"]
+COMPILED = ["jax.jit"]
+LIBRARIES = ["primal"] + EAGER + COMPILED
+# The module each library column needs, for the skip and the versions line.
+MODULES = {"primal": "numpy", "zygcy": "zygcy", "torch": "torch", "jax": "jax",
+           "jax.jit": "jax", "autograd": "autograd", "mygrad": "mygrad",
+           "micrograd": "micrograd"}
+
+
+# A library whose first call (with compilation) on a row took longer than this
+# is not run on the larger sizes of the same workload (jax at n=10^4).
+TOO_SLOW = 30.0
+
+
+class NotApplicable(Exception):
+    """The library lacks an operation the workload needs (said in the message)."""
+
+
+# ---------------------------------------------------------------------------
+# The rows: a workload at one size, and its data.
+
+def rows(quick):
+    """``(row label, workload name, data factory)`` for every row of the table.
+
+    The factory is called once per library, so a library that updates its
+    parameters in place (the Params step) never disturbs another's data.
+    """
+    def small(full, tiny):
+        return tiny if quick else full
+
+    steps, degree, depth, calls = (small(n, 20) for n in (C.CHAIN_STEPS, C.HORNER_DEGREE,
+                                                          C.RECURSION_DEPTH, C.DISPATCH_CALLS))
+    n_elem = small(C.ELEMENTWISE_SIZE, 1000)
+    n_index = [small(n, n // 100) for n in C.INDEX_SIZES]
+    rnn_steps = small(C.RNN_STEPS, 20)
+    out = [
+        ("chain (200 steps)" if not quick else "chain", "chain",
+         lambda: types.SimpleNamespace(x=C.CHAIN_X, steps=steps)),
+        ("Horner (degree 300)" if not quick else "Horner", "horner",
+         lambda: types.SimpleNamespace(x=C.HORNER_X, coeffs=C.horner_coeffs(degree))),
+        ("recursion (n=200)" if not quick else "recursion", "recursion",
+         lambda: types.SimpleNamespace(x=C.RECURSION_X, n=depth)),
+        ("dict dispatch (300 calls)" if not quick else "dict dispatch", "dispatch",
+         lambda: types.SimpleNamespace(x=C.DISPATCH_X, keys=C.dispatch_keys(calls))),
+        ("MLP (32x16 -> 64 -> 1)" if not quick else "MLP", "mlp",
+         lambda: _ns(*C.mlp_data(batch=small(None, 4)), names="W1 b1 W2 b2 / X y")),
+        ("elementwise (10^6)" if not quick else "elementwise", "elementwise",
+         lambda: types.SimpleNamespace(x=C.elementwise_data(n_elem))),
+    ]
+    for n in n_index:
+        out.append(("scalar indexing (n=%d)" % n, "index_loop",
+                    lambda n=n: types.SimpleNamespace(x=C.index_data(n))))
+    out += [
+        ("RNN (1000 steps, 8x4)" if not quick else "RNN", "rnn",
+         lambda: _ns(*C.rnn_data(steps=rnn_steps), names="W U b / h0 xs")),
+        ("Params SGD step (64x8)" if not quick else "Params SGD step", "params_step",
+         lambda: _ns(*C.params_data(batch=small(None, 4)), names="W b / X y")),
+    ]
+    return out
+
+
+def _ns(params, data, names):
+    pnames, dnames = (part.split() for part in names.split("/"))
+    d = types.SimpleNamespace(**dict(zip(pnames, params)), **dict(zip(dnames, data)))
+    d.params = list(pnames)
+    return d
+
+
+# ---------------------------------------------------------------------------
+# Each library's code. A maker takes the data and returns a function of no
+# arguments that computes the gradient (the value, for the primal) and
+# returns it as a tuple of plain arrays or numbers.
+
+def primal_makers():
+    return {
+        "chain": lambda d: lambda: C.chain(d.x, math, d.steps),
+        "horner": lambda d: lambda: C.horner(d.x, d.coeffs),
+        "recursion": lambda d: lambda: C.power_rec(d.x, d.n),
+        "dispatch": lambda d: _bind(C.dispatch, d.x, C.dispatch_table(math), d.keys),
+        "mlp": lambda d: _bind(C.mlp_loss, d.W1, d.b1, d.W2, d.b2, d.X, d.y),
+        "elementwise": lambda d: _bind(C.elementwise, d.x),
+        "index_loop": lambda d: _bind(C.index_loop, d.x),
+        "rnn": lambda d: _bind(C.rnn_loss, d.W, d.U, d.b, d.h0, d.xs),
+        "params_step": lambda d: _bind(C.linear_loss, d.W, d.b, d.X, d.y),
+    }
+
+
+def _bind(f, *args):
+    return lambda: f(*args)
+
+
+def zygcy_makers():
+    import zygcy
+
+    def scalar(f):
+        return lambda d: lambda: zygcy.gradient(lambda x: f(x, d), d.x)
+
+    def arrays(f):
+        return lambda d: lambda: zygcy.gradient(lambda *p: f(d, *p), *[getattr(d, n) for n in d.params])
+
+    def params_step(d):
+        W, b, ps = C.params_model(d.W, d.b)
+        return lambda: C.params_step(ps, W, b, d.X, d.y)
+
+    tracked = zygcy.math
+    return {
+        "chain": scalar(lambda x, d: C.chain(x, tracked, d.steps)),
+        "horner": scalar(lambda x, d: C.horner(x, d.coeffs)),
+        "recursion": scalar(lambda x, d: C.power_rec(x, d.n)),
+        "dispatch": lambda d: (lambda fs: lambda: zygcy.gradient(
+            lambda x: C.dispatch(x, fs, d.keys), d.x))(C.dispatch_table(tracked)),
+        "mlp": arrays(lambda d, *p: C.mlp_loss(*p, d.X, d.y)),
+        "elementwise": lambda d: lambda: zygcy.gradient(C.elementwise, d.x),
+        "index_loop": lambda d: lambda: zygcy.gradient(C.index_loop, d.x),
+        "rnn": arrays(lambda d, *p: C.rnn_loss(*p, d.h0, d.xs)),
+        "params_step": params_step,
+    }
+
+
+def torch_makers():
+    import torch
+
+    def leaf(v):
+        return torch.tensor(v, dtype=torch.float64, requires_grad=True)
+
+    def const(v):
+        return torch.as_tensor(v, dtype=torch.float64)
+
+    def backprop(f, leaves):
+        """The idiom: clear .grad, run forward, call .backward(), read .grad."""
+        def run():
+            for t in leaves:
+                t.grad = None
+            f(*leaves).backward()
+            return tuple(t.grad.numpy() for t in leaves)
+        return run
+
+    def scalar(f):
+        return lambda d: backprop(lambda x: f(x, d), [leaf(d.x)])
+
+    def params_step(d):
+        W, b, X, y = leaf(d.W), leaf(d.b), const(d.X), const(d.y)
+        opt = torch.optim.SGD([W, b], lr=C.SGD_RATE)
+
+        def run():
+            opt.zero_grad()
+            loss = C.linear_loss(W, b, X, y, xp=torch)
+            loss.backward()
+            grads = (W.grad.numpy().copy(), b.grad.numpy().copy())
+            opt.step()
+            return grads
+        return run
+
+    return {
+        "chain": scalar(lambda x, d: C.chain(x, torch, d.steps)),
+        "horner": scalar(lambda x, d: C.horner(x, d.coeffs)),
+        "recursion": scalar(lambda x, d: C.power_rec(x, d.n)),
+        "dispatch": scalar(lambda x, d: C.dispatch(x, C.dispatch_table(torch), d.keys)),
+        "mlp": lambda d: backprop(lambda *p: C.mlp_loss(*p, const(d.X), const(d.y), xp=torch),
+                                  [leaf(getattr(d, n)) for n in d.params]),
+        "elementwise": lambda d: backprop(lambda x: C.elementwise(x, xp=torch), [leaf(d.x)]),
+        "index_loop": lambda d: backprop(C.index_loop, [leaf(d.x)]),
+        "rnn": lambda d: (lambda h0, xs: backprop(lambda *p: C.rnn_loss(*p, h0, xs, xp=torch),
+                                                  [leaf(getattr(d, n)) for n in d.params]))(
+            const(d.h0), const(d.xs)),
+        "params_step": params_step,
+    }
+
+
+def _jax():
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    return jax, jnp
+
+
+def _jax_functions(jax, jnp):
+    """Each workload as ``(loss, the arguments differentiated, the others)`` for JAX."""
+    def scalar(f):
+        return lambda d: (lambda x: f(x, d), (d.x,), ())
+
+    def arrays(f):
+        return lambda d: (lambda *a: f(*a), tuple(jnp.asarray(getattr(d, n)) for n in d.params), None)
+
+    return {
+        "chain": scalar(lambda x, d: C.chain(x, jnp, d.steps)),
+        "horner": scalar(lambda x, d: C.horner(x, d.coeffs)),
+        "recursion": scalar(lambda x, d: C.power_rec(x, d.n)),
+        "dispatch": scalar(lambda x, d: C.dispatch(x, C.dispatch_table(jnp), d.keys)),
+        "mlp": lambda d: (lambda W1, b1, W2, b2, X, y: C.mlp_loss(W1, b1, W2, b2, X, y, xp=jnp),
+                          tuple(jnp.asarray(getattr(d, n)) for n in d.params),
+                          (jnp.asarray(d.X), jnp.asarray(d.y))),
+        "elementwise": lambda d: (lambda x: C.elementwise(x, xp=jnp), (jnp.asarray(d.x),), ()),
+        "index_loop": lambda d: (C.index_loop, (jnp.asarray(d.x),), ()),
+        "rnn": lambda d: (lambda W, U, b, h0, xs: C.rnn_loss(W, U, b, h0, xs, xp=jnp),
+                          tuple(jnp.asarray(getattr(d, n)) for n in d.params),
+                          (jnp.asarray(d.h0), jnp.asarray(d.xs))),
+    }
+
+
+def _jax_params_step(jax, jnp, d, compiled):
+    """The JAX idiom: parameters in a dict, ``jax.grad`` of the loss, a tree-mapped update."""
+    state = {"params": {"W": jnp.asarray(d.W), "b": jnp.asarray(d.b)}}
+    X, y = jnp.asarray(d.X), jnp.asarray(d.y)
+
+    def loss(params, X, y):
+        return C.linear_loss(params["W"], params["b"], X, y, xp=jnp)
+
+    def step(params, X, y):
+        grads = jax.grad(loss)(params, X, y)
+        new = jax.tree.map(lambda p, g: p - C.SGD_RATE * g, params, grads)
+        return new, grads
+
+    if compiled:
+        step = jax.jit(step).lower(state["params"], X, y).compile()
+
+    def run():
+        state["params"], grads = step(state["params"], X, y)
+        jax.block_until_ready(state["params"])
+        return (np.asarray(grads["W"]), np.asarray(grads["b"]))
+    return run
+
+
+def jax_makers():
+    jax, jnp = _jax()
+    functions = _jax_functions(jax, jnp)
+
+    def eager(name):
+        def make(d):
+            f, wrt, rest = functions[name](d)
+            g = jax.grad(f, argnums=tuple(range(len(wrt))))
+
+            def run():
+                return tuple(np.asarray(v) for v in jax.block_until_ready(g(*wrt, *rest)))
+            return run
+        return make
+
+    makers = {name: eager(name) for name in functions}
+    makers["params_step"] = lambda d: _jax_params_step(jax, jnp, d, compiled=False)
+    return makers
+
+
+def jax_jit_makers():
+    """``jax.jit(jax.grad(f))``, compiled ahead of timing by ``.lower(...).compile()``;
+    the compile time is measured by ``run_cell`` around the maker call and shown apart."""
+    jax, jnp = _jax()
+    functions = _jax_functions(jax, jnp)
+
+    def jitted(name):
+        def make(d):
+            f, wrt, rest = functions[name](d)
+            if name in ("chain", "horner", "recursion", "dispatch"):
+                wrt = tuple(jnp.asarray(v) for v in wrt)
+            g = jax.jit(jax.grad(f, argnums=tuple(range(len(wrt))))).lower(*wrt, *rest).compile()
+
+            def run():
+                return tuple(np.asarray(v) for v in jax.block_until_ready(g(*wrt, *rest)))
+            return run
+        return make
+
+    def rnn_scan(W, U, b, h0, xs):
+        # Under jit the idiom is lax.scan: a Python loop would be unrolled
+        # into 1000 copies of the cell and take minutes to compile.
+        def cell(h, x_t):
+            return jnp.tanh(W @ h + U @ x_t + b), None
+        h, _ = jax.lax.scan(cell, h0, xs)
+        return jnp.sum(h)
+
+    functions["rnn"] = lambda d: (rnn_scan, tuple(jnp.asarray(getattr(d, n)) for n in d.params),
+                                  (jnp.asarray(d.h0), jnp.asarray(d.xs)))
+    makers = {name: jitted(name) for name in functions}
+    makers["params_step"] = lambda d: _jax_params_step(jax, jnp, d, compiled=True)
+    return makers
+
+
+def autograd_makers():
+    import autograd
+    import autograd.numpy as anp
+
+    def scalar(f):
+        return lambda d: _bind(lambda g: (g(d.x),), autograd.grad(lambda x: f(x, d)))
+
+    def arrays(f):
+        def make(d):
+            wrt = [getattr(d, n) for n in d.params]
+            g = autograd.grad(lambda *p: f(d, *p), argnum=tuple(range(len(wrt))))
+            return lambda: g(*wrt)
+        return make
+
+    def params_step(d):
+        params = {"W": d.W, "b": d.b}
+        g = autograd.grad(lambda p: C.linear_loss(p["W"], p["b"], d.X, d.y, xp=anp))
+
+        def run():
+            grads = g(params)
+            for k in params:
+                params[k] -= C.SGD_RATE * grads[k]
+            return (grads["W"], grads["b"])
+        return run
+
+    return {
+        "chain": scalar(lambda x, d: C.chain(x, anp, d.steps)),
+        "horner": scalar(lambda x, d: C.horner(x, d.coeffs)),
+        "recursion": scalar(lambda x, d: C.power_rec(x, d.n)),
+        "dispatch": scalar(lambda x, d: C.dispatch(x, C.dispatch_table(anp), d.keys)),
+        "mlp": arrays(lambda d, *p: C.mlp_loss(*p, d.X, d.y, xp=anp)),
+        "elementwise": lambda d: _bind(lambda g: (g(d.x),), autograd.grad(lambda x: C.elementwise(x, xp=anp))),
+        "index_loop": lambda d: _bind(lambda g: (g(d.x),), autograd.grad(C.index_loop)),
+        "rnn": arrays(lambda d, *p: C.rnn_loss(*p, d.h0, d.xs, xp=anp)),
+        "params_step": params_step,
+    }
+
+
+def mygrad_makers():
+    import mygrad as mg
+
+    def backprop(f, leaves):
+        def run():
+            f(*leaves).backward()
+            return tuple(np.array(t.grad) for t in leaves)
+        return run
+
+    def scalar(f):
+        return lambda d: backprop(lambda x: f(x, d), [mg.tensor(d.x)])
+
+    def arrays(f):
+        return lambda d: backprop(lambda *p: f(d, *p), [mg.tensor(getattr(d, n)) for n in d.params])
+
+    def params_step(d):
+        W, b = mg.tensor(d.W), mg.tensor(d.b)
+
+        def run():
+            C.linear_loss(W, b, d.X, d.y, xp=mg).backward()
+            grads = (np.array(W.grad), np.array(b.grad))
+            W.data -= C.SGD_RATE * W.grad
+            b.data -= C.SGD_RATE * b.grad
+            return grads
+        return run
+
+    return {
+        "chain": scalar(lambda x, d: C.chain(x, mg, d.steps)),
+        "horner": scalar(lambda x, d: C.horner(x, d.coeffs)),
+        "recursion": scalar(lambda x, d: C.power_rec(x, d.n)),
+        "dispatch": scalar(lambda x, d: C.dispatch(x, C.dispatch_table(mg), d.keys)),
+        "mlp": arrays(lambda d, *p: C.mlp_loss(*p, d.X, d.y, xp=mg)),
+        "elementwise": lambda d: backprop(lambda x: C.elementwise(x, xp=mg), [mg.tensor(d.x)]),
+        "index_loop": lambda d: backprop(C.index_loop, [mg.tensor(d.x)]),
+        "rnn": arrays(lambda d, *p: C.rnn_loss(*p, d.h0, d.xs, xp=mg)),
+        "params_step": params_step,
+    }
+
+
+def micrograd_makers():
+    """micrograd's ``Value`` has +, -, *, /, ** and relu: enough for the polynomial,
+    the recursion, the indexing loop and a linear model, not for sin, cos, tanh or exp."""
+    from micrograd.engine import Value
+
+    def scalar(f):
+        def make(d):
+            def run():
+                x = Value(d.x)
+                f(x, d).backward()
+                return (x.grad,)
+            return run
+        return make
+
+    def index_loop(d):
+        xs = [Value(float(v)) for v in d.x]
+
+        def run():
+            for v in xs:
+                v.grad = 0.0
+            with _recursion_limit(10 * len(xs) + 1000):   # its backward() recurses once per node
+                C.index_loop(xs).backward()
+            return (np.array([v.grad for v in xs]),)
+        return run
+
+    def params_step(d):
+        W = [Value(float(v)) for v in d.W[:, 0]]
+        b = Value(float(d.b[0]))
+        X, y = d.X.tolist(), d.y[:, 0].tolist()
+
+        def run():
+            for p in W + [b]:
+                p.grad = 0.0
+            loss = sum((sum(w * xij for w, xij in zip(W, xi)) + b - yi) ** 2
+                       for xi, yi in zip(X, y)) / len(X)
+            loss.backward()
+            grads = (np.array([[w.grad] for w in W]), np.array([b.grad]))
+            for p in W + [b]:
+                p.data -= C.SGD_RATE * p.grad
+            return grads
+        return run
+
+    def lacks(what):
+        def make(d):
+            raise NotApplicable("micrograd has no " + what)
+        return make
+
+    return {
+        "chain": lacks("sin or cos"),
+        "horner": scalar(lambda x, d: C.horner(x, d.coeffs)),
+        "recursion": scalar(lambda x, d: C.power_rec(x, d.n)),
+        "dispatch": lacks("sin, cos or tan"),
+        "mlp": lacks("tanh"),
+        "elementwise": lacks("tanh or exp"),
+        "index_loop": index_loop,
+        "rnn": lacks("tanh"),
+        "params_step": params_step,
+    }
+
+
+MAKERS = {"primal": primal_makers, "zygcy": zygcy_makers, "torch": torch_makers,
+          "jax": jax_makers, "jax.jit": jax_jit_makers, "autograd": autograd_makers,
+          "mygrad": mygrad_makers, "micrograd": micrograd_makers}
+
+
+@contextlib.contextmanager
+def _recursion_limit(n):
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, n))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+# ---------------------------------------------------------------------------
+# Timing and checking
+
+def time_row(fns, quick, budget=3.0, sample=0.01, min_rounds=5, max_rounds=25):
+    """Median seconds per call of each function of ``fns`` (a dict; all warmed up).
+
+    The functions are timed in interleaved rounds -- one repeat of each per
+    round -- so that a change in the machine's load (it is shared) falls on
+    all of them alike and the ratios stay fair. A repeat runs the function
+    ``number`` times, ``number`` chosen so that a repeat lasts about ``sample``
+    seconds; there are as many rounds as fit in ``budget`` seconds, within
+    ``[min_rounds, max_rounds]``, but only 3 when one round takes over 2 s.
+    """
+    if quick:
+        min_rounds = max_rounds = 1
+    number, once = {}, {}
+    for k, fn in fns.items():
+        t0 = time.perf_counter()
+        fn()
+        once[k] = max(time.perf_counter() - t0, 1e-9)
+        number[k] = 1 if quick else max(1, int(sample / once[k]))
+    per_round = sum(once[k] * number[k] for k in fns)
+    rounds = int(min(max(budget / per_round, min_rounds), max_rounds))
+    if per_round > 2.0 and not quick:
+        rounds = 3
+    samples = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            n = number[k]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[k].append((time.perf_counter() - t0) / n)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def as_arrays(grads):
+    """A gradient as a list of float64 arrays, whatever library made it."""
+    if not isinstance(grads, (tuple, list)):
+        grads = (grads,)
+    out = []
+    for g in grads:
+        if hasattr(g, "detach"):             # torch
+            g = g.detach().numpy()
+        g = getattr(g, "data", g) if type(g).__module__.startswith("mygrad") else g
+        out.append(np.asarray(g, dtype=np.float64))
+    return out
+
+
+def max_error(got, ref):
+    """``None`` when the gradients agree (np.allclose), else the largest absolute difference."""
+    got, ref = as_arrays(got), as_arrays(ref)
+    if len(got) != len(ref):
+        return math.inf
+    worst = 0.0
+    ok = True
+    for g, r in zip(got, ref):
+        if g.shape != r.shape and g.size == r.size:
+            g = g.reshape(r.shape)
+        if g.shape != r.shape:
+            return math.inf
+        if not np.allclose(g, r, rtol=1e-6, atol=1e-9):
+            ok = False
+            worst = max(worst, float(np.max(np.abs(g - r))))
+    return None if ok else worst
+
+
+class Cell:
+    """One library on one row: a time, or why there is none."""
+
+    def __init__(self, seconds=None, status="ok", note="", compile_seconds=None, grads=None):
+        self.seconds, self.status, self.note = seconds, status, note
+        self.compile_seconds, self.grads = compile_seconds, grads
+
+    def timed(self):
+        return self.status == "ok" and self.seconds is not None
+
+
+def short(e):
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    msg = "%s: %s" % (type(e).__name__, msg) if msg else type(e).__name__
+    return msg if len(msg) <= 90 else msg[:87] + "..."
+
+
+def run_cell(makers, workload, factory, quick):
+    """Build, warm up (the warm-up's gradient is the one checked), and time."""
+    try:
+        maker, data = makers[workload], factory()
+        gc.collect()
+        t0 = time.perf_counter()
+        fn = maker(data)
+        build = time.perf_counter() - t0
+        grads = fn()
+    except NotApplicable as e:
+        return Cell(status="n/a", note=str(e))
+    except Exception as e:
+        return Cell(status="error", note=short(e))
+    cell = Cell(grads=grads, compile_seconds=build)
+    cell.fn = fn
+    cell.cost = time.perf_counter() - t0
+    return cell
+
+
+def run(libraries, only, quick, log=print):
+    """Every row for every library: ``(rows, {(label, library): Cell}, reference notes)``."""
+    available = {}
+    for lib in libraries:
+        try:
+            available[lib] = MAKERS[lib]()
+        except ImportError as e:
+            log("  %-9s not installed (%s): column skipped" % (lib, e.name or e))
+    table_rows = [r for r in rows(quick) if not only or r[1] in only]
+    cells, notes, cost = {}, [], {}
+    for label, workload, factory in table_rows:
+        log("%s" % label)
+        built = {}
+        for lib, m in available.items():
+            prev = cost.get((workload, lib))
+            if prev is not None and prev[1] > TOO_SLOW and not quick:
+                built[lib] = Cell(status="skipped", note="the first call took %s at %s" % (
+                    fmt_time(prev[1]), prev[0]))
+                continue
+            built[lib] = run_cell(m, workload, factory, quick)
+            cost[workload, lib] = (label, getattr(built[lib], "cost", 0.0))
+        ref_lib = next((lib for lib in ["zygcy"] + EAGER + COMPILED
+                        if lib in built and built[lib].status == "ok"), None)
+        if ref_lib not in (None, "zygcy") and workload != "primal":
+            notes.append("%s: zygcy failed, so gradients were checked against %s" % (label, ref_lib))
+        for lib, cell in built.items():
+            if lib != "primal" and cell.status == "ok" and ref_lib is not None:
+                err = max_error(cell.grads, built[ref_lib].grads)
+                if err is not None:
+                    cell.status, cell.note = "wrong", "gradient differs by %.3g" % err
+        timed = {lib: cell for lib, cell in built.items() if cell.status == "ok"}
+        try:
+            times = time_row({lib: cell.fn for lib, cell in timed.items()}, quick)
+        except Exception:     # a call that worked once, then failed: time each alone
+            times = {}
+            for lib, cell in timed.items():
+                try:
+                    times[lib] = time_row({lib: cell.fn}, quick)[lib]
+                except Exception as e:
+                    cell.status, cell.note = "error", short(e)
+        for lib, cell in built.items():
+            cell.fn = None
+            if lib in times:
+                cell.seconds = times[lib]
+            cells[label, lib] = cell
+            log("  %-9s %s" % (lib, describe(cell, built.get("primal"), lib)))
+    return table_rows, cells, notes
+
+
+# ---------------------------------------------------------------------------
+# Reporting
+
+def fmt_time(s):
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if s >= scale:
+            return "%.3g %s" % (s / scale, unit)
+    return "%.3g ns" % (s / 1e-9)
+
+
+def describe(cell, primal, lib):
+    if cell.status in ("n/a", "skipped"):
+        return "%s (%s)" % (cell.status, cell.note)
+    if cell.status in ("error", "wrong"):
+        return "%s: %s" % (cell.status, cell.note)
+    text = fmt_time(cell.seconds)
+    if lib != "primal" and primal is not None and primal.timed():
+        text += " (%.3gx)" % (cell.seconds / primal.seconds)
+    return text
+
+
+def ratio(cells, label, lib):
+    c, p = cells.get((label, lib)), cells.get((label, "primal"))
+    if c is None or p is None or not c.timed() or not p.timed():
+        return None
+    return c.seconds / p.seconds
+
+
+def markdown_table(table_rows, cells, libraries):
+    cols = [lib for lib in libraries if any((r[0], lib) in cells for r in table_rows)]
+    head = "| workload | " + " | ".join(cols) + " |"
+    lines = [head, "|" + "---|" * (len(cols) + 1)]
+    for label, _, _ in table_rows:
+        out = []
+        for lib in cols:
+            c = cells.get((label, lib))
+            out.append("" if c is None else describe(c, cells.get((label, "primal")), lib).replace("|", "\\|"))
+        lines.append("| %s | %s |" % (label, " | ".join(out)))
+    return lines
+
+
+def compile_lines(table_rows, cells):
+    lines = []
+    for label, _, _ in table_rows:
+        c = cells.get((label, "jax.jit"))
+        if c is not None and c.status == "ok" and c.compile_seconds is not None:
+            lines.append("| %s | %s |" % (label, fmt_time(c.compile_seconds)))
+    if lines:
+        lines = ["| workload | jax.jit trace + compile |", "|---|---|"] + lines
+    return lines
+
+
+SCALAR = ("chain", "horner", "recursion", "dispatch")
+
+
+def targets(table_rows, cells):
+    """The issue's targets, each as ``(met: bool or None, text)``."""
+    out = []
+    for label, workload, _ in table_rows:
+        r = ratio(cells, label, "zygcy")
+        if r is None:
+            out.append((None, "%s: zygcy has no time (%s)" % (
+                label, describe(cells.get((label, "zygcy"), Cell(status="error", note="not run")), None, "zygcy"))))
+            continue
+        limit = {"mlp": 3.0, "elementwise": 2.5}.get(workload, 10.0 if workload in SCALAR else None)
+        if limit is not None:
+            out.append((r <= limit, "%s: zygcy %.3gx primal (target <= %gx)" % (label, r, limit)))
+        if workload in SCALAR:
+            tr = ratio(cells, label, "torch")
+            if tr is not None:
+                out.append((tr / r >= 30, "%s: %.3gx faster than torch (target >= 30x)" % (label, tr / r)))
+        eager = {lib: cells[label, lib].seconds for lib in EAGER if (label, lib) in cells and cells[label, lib].timed()}
+        best = min(eager, key=eager.get)
+        slack = eager["zygcy"] / eager[best]
+        out.append((slack <= 1.1, "%s: among eager libraries %s is first; zygcy %s" % (
+            label, best, "is first" if best == "zygcy" else "takes %.3gx its time (target <= 1.1x)" % slack)))
+    index = [r[0] for r in table_rows if r[1] == "index_loop"]
+    if len(index) == 2:
+        for lib in EAGER:
+            a, b = cells.get((index[0], lib)), cells.get((index[1], lib))
+            if a is not None and b is not None and a.timed() and b.timed():
+                growth = b.seconds / a.seconds
+                if lib == "zygcy":
+                    out.append((growth <= 20, "scalar indexing: zygcy's time grows %.3gx from %s to %s "
+                                "(10x is linear, 100x quadratic; target ~10x)" % (growth, index[0], index[1])))
+    return out
+
+
+def machine_lines(libraries):
+    import importlib
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = ["Python %s" % platform.python_version()]
+    seen = set()
+    for lib in ["zygcy", "numpy"] + libraries:
+        mod = MODULES.get(lib, lib)
+        if mod in seen:
+            continue
+        seen.add(mod)
+        try:
+            m = importlib.import_module(mod)
+            versions.append("%s %s" % (mod, getattr(m, "__version__", "(no version)")))
+        except ImportError:
+            pass
+    return ["- Machine: %s, %d cores, %s" % (cpu, os.cpu_count() or 0, platform.platform()),
+            "- Versions: " + ", ".join(versions),
+            "- Date: %s" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")]
+
+
+def write_markdown(path, table_rows, cells, notes, libraries, quick):
+    lines = ["# zygcy side by side", "",
+             "Median time of one gradient (the value, for primal) and, in parentheses, its ratio "
+             "to the primal: the same code run on plain floats and numpy arrays. Made by "
+             "`python asv_benchmarks/compare.py%s`." % (" --quick" if quick else ""), ""]
+    lines += machine_lines(libraries) + [""]
+    lines += markdown_table(table_rows, cells, libraries) + [""]
+    comp = compile_lines(table_rows, cells)
+    if comp:
+        lines += ["jax.jit times exclude tracing and compilation, which happen once per "
+                  "shape and are timed apart:", ""] + comp + [""]
+    lines += ["## Targets", ""]
+    for met, text in targets(table_rows, cells):
+        lines.append("- %s %s" % ({True: "met:", False: "**missed:**", None: "not measured:"}[met], text))
+    lines += ["", "## Notes", "",
+              "- Every gradient was compared with zygcy's (np.allclose, rtol 1e-6) before it "
+              "was timed; `wrong` marks a mismatch.",
+              "- `n/a`: the library lacks an operation the workload needs. `skipped`: its "
+              "first call on the smaller size took over %d s (jax's eager indexing compiles a "
+              "kernel per index and its gradient is quadratic)." % TOO_SLOW,
+              "- jax.jit runs the RNN as `jax.lax.scan` (the idiom under jit; the Python loop "
+              "unrolls into 1000 cells); every other workload is the same code as for the "
+              "eager libraries.",
+              "- Eager libraries: zygcy, torch, jax (without jit), autograd, mygrad, micrograd.",
+              "- micrograd's `backward()` recurses once per node; the indexing loop raises the "
+              "recursion limit for it (it fails at n=10^4 otherwise).",
+              "- Timing: median of repeats of about 10 ms each, garbage collector on, all "
+              "libraries in one process, float64 everywhere, default thread settings."]
+    lines += ["- " + n for n in notes]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def draw_png(path, table_rows, cells, libraries):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    libs = [lib for lib in libraries if lib != "primal"
+            and any((r[0], lib) in cells for r in table_rows)]
+    labels = [r[0] for r in table_rows]
+    fig, ax = plt.subplots(figsize=(max(10, 1.3 * len(labels)), 5.5))
+    width = 0.8 / max(1, len(libs))
+    for k, lib in enumerate(libs):
+        xs, ys = [], []
+        for i, label in enumerate(labels):
+            r = ratio(cells, label, lib)
+            if r is not None:
+                xs.append(i - 0.4 + width * (k + 0.5))
+                ys.append(r)
+        ax.bar(xs, ys, width, label=lib, color="black" if lib == "zygcy" else None,
+               zorder=3 if lib == "zygcy" else 2)
+    ax.set_yscale("log")
+    ax.axhline(1.0, color="grey", lw=0.8)
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("time of gradient / time of primal (log scale)")
+    ax.set_title("Cost of a gradient relative to the plain computation (lower is better)")
+    ax.grid(axis="y", which="major", alpha=0.3)
+    ax.legend(fontsize=8, ncol=4)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", help="write the table as Markdown to this file")
+    p.add_argument("--png", help="draw the bar chart (log scale) to this PNG file")
+    p.add_argument("--quick", action="store_true", help="tiny sizes, one call each: a smoke run")
+    p.add_argument("--only", help="comma-separated workloads (%s)" % ",".join(C.WORKLOADS))
+    p.add_argument("--libs", help="comma-separated libraries (%s)" % ",".join(LIBRARIES))
+    a = p.parse_args(argv)
+    only = set(a.only.split(",")) if a.only else None
+    if only and only - set(C.WORKLOADS):
+        p.error("unknown workloads: %s" % ", ".join(sorted(only - set(C.WORKLOADS))))
+    libraries = LIBRARIES if not a.libs else ["primal"] + [x for x in a.libs.split(",") if x != "primal"]
+    if set(libraries) - set(LIBRARIES):
+        p.error("unknown libraries: %s" % ", ".join(sorted(set(libraries) - set(LIBRARIES))))
+    table_rows, cells, notes = run(libraries, only, a.quick)
+    print()
+    print("\n".join(machine_lines(libraries)))
+    print("\n".join(markdown_table(table_rows, cells, libraries)))
+    comp = compile_lines(table_rows, cells)
+    if comp:
+        print("\n" + "\n".join(comp))
+    print()
+    for met, text in targets(table_rows, cells):
+        print({True: "met     ", False: "MISSED  ", None: "no time "}[met], text)
+    for n in notes:
+        print("note:", n)
+    if a.out:
+        write_markdown(a.out, table_rows, cells, notes, libraries, a.quick)
+    if a.png:
+        draw_png(a.png, table_rows, cells, libraries)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
