@@ -257,6 +257,7 @@ def test_average(case):
     a = rand(shape, seed=12)
     gradcheck(lambda a: np.average(a, axis=axis), a, order=2)
     gradcheck(lambda a: np.average(a, axis=axis, keepdims=True), a, order=2)
+    gradcheck(lambda a: np.average(a, axis, None, True), a, order=2)
     w = rand(shape, seed=13, positive=True)
     gradcheck(lambda a, w: np.average(a, axis, w), a, w, order=2)
     gradcheck(lambda a, w: np.average(a, axis, w, True), a, w, order=2)

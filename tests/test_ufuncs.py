@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import zygcy
-from zygcy._core import is_constant, registered
+from zygcy._core import registered
 from zygcy.rules import ufuncs as U
 from zygcy.testing import gradcheck
 

@@ -17,7 +17,8 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from .._core import Tracked, apply, defvjp, value
-from .ufuncs import _conj, _nonzero, expand, reshape
+from ._util import unbroadcast_to
+from .ufuncs import _conj, expand, reshape
 
 _NoValue = np._NoValue
 
@@ -353,15 +354,12 @@ def _average_parts(a, axis, weights, keepdims):
 
 def average_maker_a(ans, a, axis=None, weights=None, returned=False, *, keepdims=_NoValue):
     shape, axes, kd, w = _average_parts(a, axis, weights, keepdims)
-    if w is None:
-        n = _count(shape, axes)
-        return lambda g: expand(g[0] if returned else g, shape, axes, kd) / n
-    wsum = np.sum(w, axis=axes, keepdims=True)
+    d = 1 / _count(shape, axes) if w is None else _conj(w / np.sum(w, axis=axes, keepdims=True))
 
     def average_pullback(g):
         if returned:
-            g = g[0]
-        return None if g is None else expand(g, shape, axes, kd) * _conj(w / wsum)
+            g = g[0]            # the returned sum of weights does not depend on a
+        return None if g is None else expand(g, shape, axes, kd) * d
     return average_pullback
 
 
@@ -378,14 +376,9 @@ def average_maker_w(ans, a, axis=None, weights=None, returned=False, *, keepdims
             ct = expand(g0, shape, axes, kd) * _conj((a - avg) / wsum)
         if g1 is not None:          # the returned sum of weights
             ct = ct + expand(g1, np.broadcast_shapes(shape, np.shape(value(w))), axes, kd)
-        ct = _unbroadcast_to(np.shape(value(w)), ct)
+        ct = unbroadcast_to(np.shape(value(w)), ct)
         return reshape(ct, wshape)
     return average_weights_pullback
-
-
-def _unbroadcast_to(shape, g):
-    from ._util import unbroadcast_to
-    return unbroadcast_to(shape, g)
 
 
 defvjp(np.trace, trace_maker)
