@@ -5,21 +5,28 @@
 * ``gradient(f, *args)``, ``withgradient``, ``derivative``, ``D``.
 * ``grad``: a decorator for custom rules, ``dropgrad``, ``hook``, ``nograd``,
   ``checkpointed``, ``value``.
+* ``param``, ``Params``, ``Grads``: implicit parameters (Zygote's), for models
+  whose arrays are read from the enclosing scope rather than passed in.
 
 Arguments are validated before anything is traced, so an error points at the
 call that was wrong.
 """
 import functools
+import inspect
 from collections import namedtuple
+from collections.abc import Mapping
 
 import numpy as np
 
 from . import _core
+from . import _params
 from ._core import Tape, Tracked, record_joint, strip, top_tape
-from .containers import flatten, flatten_like, is_differentiable, map_leaves, unflatten, unflatten_grads
+from ._params import Param
+from .containers import (_register_leaf, flatten, flatten_like, is_differentiable, map_leaves,
+                         register_container, unflatten, unflatten_grads)
 
 __all__ = ["forward", "pullback", "gradient", "withgradient", "derivative", "D", "grad",
-           "dropgrad", "hook", "nograd", "checkpointed", "value"]
+           "dropgrad", "hook", "nograd", "checkpointed", "value", "param", "Params", "Grads"]
 
 
 def value(x):
@@ -35,7 +42,20 @@ def value(x):
     """
     if type(x) is Tracked:
         return _core.value(x)
-    return map_leaves(_core.value, x)
+    return map_leaves(_plain_leaf, x)
+
+
+def _plain_leaf(v):
+    if isinstance(v, Param):
+        return np.ndarray.view(v, np.ndarray)
+    return _core.value(v)
+
+
+def _sub_params(xs):
+    """xs (a sequence) with parameters replaced by what they stand for now."""
+    if not _params.frames_active():
+        return xs
+    return type(xs)(_params.substitute(a) if isinstance(a, Param) else a for a in xs)
 
 
 def _check_callable(f, fname):
@@ -57,8 +77,11 @@ def forward(f, *args):
       f: the function; it may use loops, branches, recursion, closures,
         containers, numpy, ``zygcy.math``...
       *args: its positional arguments: numbers, arrays, and tuples, lists,
-        dicts, namedtuples and dataclasses of them. Other values are passed
-        through and get no gradient.
+        dicts, namedtuples, dataclasses and other objects holding them (see
+        ``zygcy.containers``); ``f`` receives copies of the structures, with
+        tracked numbers and arrays in them. Values holding no numbers are
+        passed through untouched and get no gradient. Or a single ``Params``:
+        then ``f`` takes no arguments and ``back`` returns a ``Grads``.
 
     Returns:
       ``(y, back)``.
@@ -72,36 +95,123 @@ def forward(f, *args):
       (12.0, 8.0)
     """
     _check_callable(f, "forward")
+    return _forward(f, args, "forward")
+
+
+def _forward(f, args, fname):
+    ps = _params_argument(f, args, fname)
+    if ps is not None:
+        return _forward_params(f, ps)
     leaves, tree = flatten(args)
     tape = Tape()
     tape.push()
     try:
-        tleaves = [tape.leaf(_core.value(v) if _finished(v) else v) if is_differentiable(v) else v
-                   for v in leaves]
+        tleaves = [tape.leaf(_leaf_value(v)) if is_differentiable(v) else v for v in leaves]
         out = f(*unflatten(tree, tleaves))
     finally:
         tape.pop()
-    out_leaves, out_tree = flatten(out)
-    y = unflatten(out_tree, [tape.unwrap(v) for v in out_leaves])
+    y, out_leaves, out_tree = _outputs(tape, out)
     inputs = [(i, t) for i, t in enumerate(tleaves) if tape.owns(t)]
 
     def back(dy):
-        seeds = flatten_like(out_tree, dy)
-        pairs = []
-        for node, s in zip(out_leaves, seeds):
-            if s is None or not tape.owns(node):
-                continue
-            _check_seed(node, s)
-            pairs.append((node, s))
-        grads = tape.backward(pairs, [t for _, t in inputs])
+        grads = _sweep(tape, out_leaves, out_tree, dy, [t for _, t in inputs])
         full = [None] * len(leaves)
         for (i, _), g in zip(inputs, grads):
-            full[i] = _project(leaves[i], g)
-        out = unflatten_grads(tree, full)
-        return (None,) * len(args) if out is None else tuple(out)
+            full[i] = _fresh(_project(leaves[i], g))
+        gs = unflatten_grads(tree, full)
+        return (None,) * len(args) if gs is None else tuple(gs)
 
     back.__doc__ = "back(dy): the cotangents of the arguments of %s for an output cotangent dy" % (
         getattr(f, "__name__", "f"),)
+    return y, back
+
+
+def _leaf_value(v):
+    if _finished(v):
+        return _core.value(v)
+    if isinstance(v, Param):
+        return _params.substitute(v)
+    return v
+
+
+def _outputs(tape, out):
+    """The plain output, and its leaves (nodes) and structure for the backward pass."""
+    out_leaves, out_tree = flatten(out)
+    return unflatten(out_tree, [_unwrap_levels(tape, v) for v in out_leaves]), out_leaves, out_tree
+
+
+def _unwrap_levels(tape, v):
+    while tape.owns(v):
+        v = v.value
+    return v
+
+
+def _sweep(tape, out_leaves, out_tree, dy, wanted):
+    """The reverse sweep of ``tape`` from the cotangent ``dy`` of the output."""
+    seeds = flatten_like(out_tree, dy)
+    pairs = []
+    for node, s in zip(out_leaves, seeds):
+        if s is None or not tape.owns(node):
+            continue
+        _check_seed(node, s)
+        # A node whose value is a node of the same tape: a parameter met a tracked
+        # value on its right (see zygcy._params); each level carries part of the
+        # derivative, so each is seeded.
+        while tape.owns(node):
+            pairs.append((node, s))
+            node = node.value
+    return tape.backward(pairs, wanted)
+
+
+def _fresh(g):
+    """A gradient the caller owns: never an array the engine or a seed holds."""
+    if isinstance(g, np.ndarray):
+        return np.array(g, copy=True, subok=False)
+    return g
+
+
+def _params_argument(f, args, fname):
+    """The Params when args is (Params,), after checking the call; else None."""
+    if not any(isinstance(a, Params) for a in args):
+        return None
+    if len(args) != 1:
+        raise TypeError(
+            "%s(f, ps): a Params must be the only argument (f then takes no arguments and "
+            "reads the parameters from where they are kept); differentiate with respect to "
+            "other values explicitly, %s(f, x, y), or make them parameters too" % (fname, fname))
+    try:
+        inspect.signature(f).bind()
+    except TypeError:
+        raise TypeError(
+            "%s(f, ps): with Params, f is called with no arguments, but %s requires some; "
+            "write f as a function of no arguments that reads the parameters from where "
+            "they are kept, e.g. %s(lambda: loss(model, x), ps)"
+            % (fname, getattr(f, "__name__", "f"), fname)) from None
+    except ValueError:
+        pass        # no signature to check (a builtin): let the call tell
+    return args[0]
+
+
+def _forward_params(f, ps):
+    tape = Tape()
+    # What each parameter stands for as the differentiation begins (an outer
+    # frame's leaf when nested) becomes its leaf's value.
+    leaves = [tape.leaf(_params.substitute(p)) for p in ps]
+    frame = _params.push_frame(tape, list(ps), leaves)
+    tape.push()
+    try:
+        out = f()
+    finally:
+        tape.pop()
+        _params.pop_frame(frame)
+    y, out_leaves, out_tree = _outputs(tape, out)
+    plist = list(ps)
+
+    def back(dy):
+        grads = _sweep(tape, out_leaves, out_tree, dy, leaves)
+        return Grads(plist, [_fresh(_project(p, g)) for p, g in zip(plist, grads)])
+
+    back.__doc__ = "back(dy): the Grads of the parameters for an output cotangent dy"
     return y, back
 
 
@@ -180,11 +290,14 @@ def gradient(f, *args):
 
     Args:
       f: a function returning a real number (or a 0-d array).
-      *args: as for ``forward``.
+      *args: as for ``forward``: numbers, arrays and structures of them, or
+        a single ``Params`` (then ``f`` takes no arguments).
 
     Returns:
       A tuple with one gradient per positional argument, each with the
-      structure and kind of its argument, ``None`` where no gradient reaches it.
+      structure and kind of its argument, ``None`` where no gradient reaches
+      it (dicts hold the keys that were read; other objects give a dict of
+      their attributes' gradients). With ``Params``: a ``Grads``.
 
     Raises:
       ValueError: if the output is not a real scalar (the message says what
@@ -196,9 +309,11 @@ def gradient(f, *args):
       (3.0, 3.0)
       >>> gradient(lambda x: 3 * x**2 + 2 * x + 1, 5)   # ints stay ints
       (32,)
+      >>> gradient(lambda d: d["a"] * d["b"], {"a": 2.0, "b": 3.0, "c": 4.0})
+      ({'a': 3.0, 'b': 2.0},)
     """
     _check_callable(f, "gradient")
-    y, back = forward(f, *args)
+    y, back = _forward(f, args, "gradient")
     return back(_scalar_seed(y, "gradient"))
 
 
@@ -221,7 +336,7 @@ def withgradient(f, *args):
       (6.0,)
     """
     _check_callable(f, "withgradient")
-    y, back = forward(f, *args)
+    y, back = _forward(f, args, "withgradient")
     if isinstance(y, (tuple, list)) and not hasattr(y, "_fields") and len(y) > 0:
         seed = type(y)([_scalar_seed(y[0], "withgradient")] + [None] * (len(y) - 1))
     else:
@@ -286,6 +401,7 @@ def grad(fun):
 
     @functools.wraps(fun)
     def wrapper(*args, **kwargs):
+        args = _sub_params(args)
         tape = top_tape(args)
         if tape is None:
             _check_container_args(wrapper, args)
@@ -343,6 +459,7 @@ def hook(fn, x):
       (6.0,)
     """
     _check_callable(fn, "hook")
+    x, = _sub_params((x,))
     tape = top_tape((x,))
     if tape is None:
         return x
@@ -386,6 +503,7 @@ def checkpointed(f, *xs):
       (0.0,)
     """
     _check_callable(f, "checkpointed")
+    xs = _sub_params(xs)
     tape = top_tape(flatten(xs)[0])
     if tape is None:
         return f(*xs)
@@ -414,3 +532,273 @@ def checkpointed(f, *xs):
 
         return record_joint(checkpointed, y, tuple(leaves), flat_pullback)
     return record_joint(checkpointed, y, xs, checkpointed_pullback)
+
+
+# ---------------------------------------------------------------------------
+# Implicit parameters: param, Params, Grads (the machinery is in _params.py)
+
+def param(x):
+    """Mark an array as a trainable parameter, for use with ``Params``.
+
+    Returns an ndarray subclass sharing ``x``'s memory (``x`` itself if it
+    is already a parameter). It behaves as a plain ndarray everywhere, in
+    place updates included (``W -= lr * g[W]`` changes the parameter), except
+    while a ``Params`` differentiation containing it runs: then every use of
+    it (operators, ``@``, numpy functions, indexing, ``W.T``, methods) is
+    tracked. Views kept from before (``Wt = W.T``) follow the parameter.
+    ``np.asarray(W)`` and ``W.view(np.ndarray)`` take the plain value, like
+    ``zygcy.value``.
+
+    Args:
+      x: a float or complex ndarray (shared, not copied), or a number or
+        nested list (converted to a new float array).
+
+    Raises:
+      TypeError: for a tracked value, or an array that is not float or complex.
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import param, Params, gradient
+      >>> W = param(np.array([1.0, 2.0]))
+      >>> g = gradient(lambda: np.sum(W * W), Params([W]))
+      >>> g[W]
+      array([2., 4.])
+      >>> W -= 0.5 * g[W]      # an ordinary in-place update
+      >>> W
+      param(array([0., 0.]))
+    """
+    if isinstance(x, Param):
+        return x
+    if type(x) is Tracked:
+        raise TypeError(
+            "param(x): x is a tracked value (it is being differentiated), so it can't be a "
+            "parameter: parameters are plain arrays a model keeps between steps. Make the "
+            "parameter from a plain array, param(np.array(...)); to differentiate with "
+            "respect to this value, pass it as an argument: gradient(f, x).")
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "fc":
+            raise TypeError(
+                "param(x): x has dtype %s, but a parameter must be a float or complex array "
+                "(it is updated in place by steps like W -= lr * g[W]); use "
+                "param(x.astype(float))" % x.dtype)
+        return x.view(Param)
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, complex, np.generic, list, tuple)):
+        raise TypeError("param(x): x must be an array, a number or a nested list of numbers, "
+                        "got %s" % type(x).__name__)
+    a = np.array(x)
+    if a.dtype.kind in "iu":
+        a = a.astype(float)
+    if a.dtype.kind not in "fc":
+        raise TypeError("param(x): x must hold numbers, got an array of dtype %s" % a.dtype)
+    return a.view(Param)
+
+
+class Params:
+    """An ordered set of parameters (arrays made with ``param``), keyed by identity.
+
+    Differentiating a function of no arguments with respect to ``Params``
+    (``gradient(f, ps)``, ``forward(f, ps)``, ``withgradient(f, ps)``) tracks
+    every use of those parameters inside ``f`` and returns a ``Grads``.
+
+    Args:
+      params: an iterable of parameters, each made with ``param``.
+
+    Raises:
+      TypeError: for a plain ndarray (the message explains ``param`` and the
+        explicit alternative), a tracked value, or anything else.
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import param, Params, gradient
+      >>> W = param(np.ones((2, 3)))
+      >>> b = param(np.zeros(2))
+      >>> predict = lambda x: W @ x + b
+      >>> g = gradient(lambda: np.sum(predict(np.array([1.0, 2.0, 3.0]))), Params([W, b]))
+      >>> g[W]
+      array([[1., 2., 3.],
+             [1., 2., 3.]])
+      >>> g[b]
+      array([1., 1.])
+    """
+
+    def __init__(self, params=()):
+        if isinstance(params, (np.ndarray, Tracked)):
+            raise TypeError("Params(params) takes a list of parameters, Params([W, b]), "
+                            "not a single array")
+        try:
+            items = list(params)
+        except TypeError:
+            raise TypeError("Params(params) takes a list of parameters, Params([W, b]); got "
+                            "a %s" % type(params).__name__) from None
+        self._list = []
+        self._ids = set()
+        for i, p in enumerate(items):
+            self._add(p, "Params([...]): item %d" % i)
+
+    def _add(self, p, where):
+        if isinstance(p, Param):
+            if id(p) not in self._ids:
+                self._ids.add(id(p))
+                self._list.append(p)
+            return
+        if type(p) is Tracked:
+            raise TypeError(
+                "%s is a tracked value (it is being differentiated), so it can't be a "
+                "parameter: parameters are arrays a model keeps between steps, made with "
+                "zygcy.param(array). To differentiate with respect to this value, pass it "
+                "as an argument: gradient(f, x)." % where)
+        if isinstance(p, np.ndarray):
+            raise TypeError(
+                "%s is a plain numpy array; zygcy can only follow arrays marked as "
+                "parameters. Mark it once where it is made, W = zygcy.param(W) (it stays an "
+                "ndarray, and in-place updates like W -= lr * g[W] keep working), or "
+                "differentiate with respect to it explicitly: gradient(f, W) with f taking "
+                "W as an argument." % where)
+        raise TypeError("%s is a %s; Params holds arrays made with zygcy.param(array)"
+                        % (where, type(p).__name__))
+
+    def add(self, p):
+        """Add a parameter (no effect if it is already there)."""
+        self._add(p, "Params.add(p): p")
+
+    def __iter__(self):
+        return iter(self._list)
+
+    def __len__(self):
+        return len(self._list)
+
+    def __contains__(self, p):
+        return id(p) in self._ids and any(q is p for q in self._list)
+
+    def __repr__(self):
+        return "Params([%s])" % ", ".join("param of shape %s" % (p.shape,) for p in self._list)
+
+
+_register_leaf(Params)
+
+
+class Grads:
+    """The gradients of a ``Params`` differentiation, keyed by the parameters themselves.
+
+    ``g[W]`` is the gradient of parameter ``W`` (None if none reached it);
+    ``W in g``, ``len(g)``, iteration (over the parameters), ``keys()``,
+    ``values()``, ``items()`` and ``get`` work as for a dict. Arithmetic
+    acts on every gradient, so optimiser steps are one line: ``g * 0.1``,
+    ``0.1 * g``, ``g1 + g2``, ``g1 - g2``, ``g / n``, ``-g``, ``g.map(fn)``.
+    A missing (None) gradient counts as zero in sums. Each call returns new
+    arrays; nothing is shared with another ``Grads``.
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import param, Params, gradient
+      >>> W = param(np.array([1.0, 2.0]))
+      >>> g = gradient(lambda: np.sum(W ** 2), Params([W]))
+      >>> for p, d in (0.25 * g).items():
+      ...     p -= d
+      >>> W
+      param(array([0.5, 1. ]))
+    """
+
+    def __init__(self, params, grads):
+        self._params = list(params)
+        self._grads = list(grads)
+        self._index = {id(p): i for i, p in enumerate(self._params)}
+
+    def _pos(self, p):
+        i = self._index.get(id(p))
+        if i is None or self._params[i] is not p:
+            return None
+        return i
+
+    def __getitem__(self, p):
+        i = self._pos(p)
+        if i is None:
+            raise KeyError("this array is not one of the parameters of this Grads (they are "
+                           "matched by identity: use the param() objects given to Params)")
+        return self._grads[i]
+
+    def get(self, p, default=None):
+        i = self._pos(p)
+        return default if i is None else self._grads[i]
+
+    def __contains__(self, p):
+        return self._pos(p) is not None
+
+    def __iter__(self):
+        return iter(self._params)
+
+    def __len__(self):
+        return len(self._params)
+
+    def keys(self):
+        """The parameters, in the order of the Params."""
+        return list(self._params)
+
+    def values(self):
+        """The gradients, in the order of the Params."""
+        return list(self._grads)
+
+    def items(self):
+        """(parameter, gradient) pairs, in the order of the Params."""
+        return list(zip(self._params, self._grads))
+
+    @property
+    def params(self):
+        return Params(self._params)
+
+    def map(self, fn):
+        """A new Grads with ``fn`` applied to every gradient that is not None."""
+        return Grads(self._params, [None if g is None else fn(g) for g in self._grads])
+
+    def copy(self):
+        return self.map(_fresh)
+
+    def _combine(self, other, op, name):
+        if isinstance(other, Grads):
+            missing = [p for p in other._params if p not in self]
+            if missing or len(other) != len(self):
+                raise ValueError("Grads %s Grads: both must hold the same parameters" % name)
+            out = []
+            for p, g in zip(self._params, self._grads):
+                h = other[p]
+                if g is None and h is None:
+                    out.append(None)
+                elif h is None:
+                    out.append(op(g, 0))
+                elif g is None:
+                    out.append(op(0, h))
+                else:
+                    out.append(op(g, h))
+            return Grads(self._params, out)
+        return self.map(lambda g: op(g, other))
+
+    def __add__(self, other):
+        return self._combine(other, lambda a, b: a + b, "+")
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        return self._combine(other, lambda a, b: a - b, "-")
+
+    def __rsub__(self, other):
+        return self.map(lambda g: other - g)
+
+    def __mul__(self, other):
+        return self._combine(other, lambda a, b: a * b, "*")
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        return self._combine(other, lambda a, b: a / b, "/")
+
+    def __neg__(self):
+        return self.map(lambda g: -g)
+
+    def __repr__(self):
+        return "Grads(%s)" % ", ".join(
+            "param of shape %s => %r" % (p.shape, g) for p, g in self.items())
+
+
+Mapping.register(Grads)
+register_container(Grads, lambda g: (list(g._grads), g._params),
+                   lambda aux, ch: Grads(aux, ch))

@@ -1,0 +1,362 @@
+"""Implicit parameters: param, Params, Grads."""
+from collections.abc import Mapping
+
+import numpy as np
+import pytest
+
+from zygcy import (Grads, Params, dropgrad, forward, grad, gradient, hook, nograd, param, value,
+                   withgradient)
+from zygcy.testing import gradcheck
+
+
+@pytest.fixture
+def W(rng):
+    return param(rng.standard_normal((2, 3)))
+
+
+@pytest.fixture
+def b(rng):
+    return param(rng.standard_normal(2))
+
+
+def plain(p):
+    return np.array(p.view(np.ndarray))
+
+
+# ---------------------------------------------------------------------------
+# The issue's example
+
+def test_issue_example():
+    W = param(np.random.rand(2, 3))
+    b = param(np.random.rand(2))
+    predict = lambda x: W @ x + b          # noqa: E731
+    g = gradient(lambda: np.sum(predict(np.array([1., 2., 3.]))), Params([W, b]))
+    np.testing.assert_allclose(g[W], [[1., 2., 3.], [1., 2., 3.]])
+    np.testing.assert_allclose(g[b], [1., 1.])
+    assert type(g[W]) is np.ndarray
+
+
+# ---------------------------------------------------------------------------
+# param: an ndarray everywhere outside a differentiation
+
+def test_param_shares_memory_and_is_an_ndarray():
+    a = np.arange(6.0).reshape(2, 3)
+    W = param(a)
+    assert isinstance(W, np.ndarray) and np.shares_memory(W, a)
+    assert param(W) is W
+    W[0, 0] = 10.0
+    assert a[0, 0] == 10.0
+    assert repr(W).startswith("param(array(")
+
+
+def test_param_outside_differentiation_gives_plain_results(W):
+    for r in (W + 1, W * W, np.sin(W), np.sum(W, axis=0), W @ W.T, W.sum(), W.copy(), W[W > 0]):
+        assert type(r) in (np.ndarray, np.float64), type(r)
+    assert float(param(np.array(2.5))) == 2.5
+
+
+def test_in_place_update_keeps_the_parameter(W):
+    before = plain(W)
+    g = gradient(lambda: np.sum(W ** 2), Params([W]))
+    ident = id(W)
+    W -= 0.1 * g[W]
+    assert id(W) == ident and type(W).__name__ == "Param"
+    np.testing.assert_allclose(W, before * 0.8)
+    W[0] = 0.0
+    np.testing.assert_allclose(W[0], 0.0)
+
+
+def test_param_conversions():
+    assert param(3.0).shape == () and param([1, 2]).dtype == np.float64
+
+
+def test_param_errors():
+    with pytest.raises(TypeError, match="param\\(x\\): x is a tracked value.*gradient\\(f, x\\)"):
+        gradient(lambda x: param(x), 1.0)
+    with pytest.raises(TypeError, match="dtype int64.*param\\(x.astype\\(float\\)\\)"):
+        param(np.arange(3))
+    with pytest.raises(TypeError, match="must be an array, a number or a nested list"):
+        param("weights")
+    with pytest.raises(TypeError, match="must be an array, a number"):
+        param(True)
+
+
+# ---------------------------------------------------------------------------
+# Params
+
+def test_params_is_an_ordered_identity_set(W, b):
+    ps = Params([W, b, W])
+    assert len(ps) == 2 and list(ps) == [W, b]
+    assert W in ps and param(np.ones(2)) not in ps
+    ps.add(param(np.zeros(1)))
+    assert len(ps) == 3
+    assert "Params([param of shape (2, 3)" in repr(ps)
+
+
+def test_params_errors(W):
+    with pytest.raises(TypeError, match="plain numpy array.*zygcy.param\\(W\\).*gradient\\(f, W\\)"):
+        Params([W, np.ones(3)])
+    with pytest.raises(TypeError, match="item 0 is a tracked value.*can't be a parameter"):
+        gradient(lambda x: Params([x]), np.ones(2))
+    with pytest.raises(TypeError, match="item 0 is a tracked value"):
+        gradient(lambda x: Params([x]), 1.0)          # a tracked scalar
+    with pytest.raises(TypeError, match="not a single array"):
+        Params(W)
+    with pytest.raises(TypeError, match="item 0 is a float"):
+        Params([1.0])
+    with pytest.raises(TypeError, match="takes a list of parameters"):
+        Params(3)
+    with pytest.raises(TypeError, match="Params.add\\(p\\): p is a plain numpy array"):
+        Params().add(np.ones(2))
+
+
+def test_params_call_errors(W):
+    ps = Params([W])
+    with pytest.raises(TypeError, match="gradient\\(f, ps\\): a Params must be the only argument"):
+        gradient(lambda x: np.sum(W) * x, 1.0, ps)
+    with pytest.raises(TypeError, match="with Params, f is called with no arguments, but f requires some"):
+        def f(x):
+            return np.sum(W * x)
+        gradient(f, ps)
+
+
+# ---------------------------------------------------------------------------
+# Every use of a parameter is tracked
+
+def _explicit(f, *ps):
+    """The explicit gradient of f with the parameters as arguments, for comparison."""
+    return gradient(f, *[plain(p) for p in ps])
+
+
+def test_every_kind_of_use(W, b, rng):
+    x = rng.standard_normal(3)
+
+    def body(W, b):
+        return (np.sum(np.sin(W)) + np.sum(W @ x) + np.sum(x @ W.T) + W[1, 2] * 3
+                + np.sum(W.T[0]) + W.sum() + W.reshape(3, 2)[0, 1] + np.dot(b, b)
+                + np.sum(np.stack([b, b])) + np.mean(W, axis=0)[1] + np.sum(2.0 * W - W / 3.0)
+                + sum(row[0] for row in W) + np.sum(np.transpose(W)))
+
+    g = gradient(lambda: body(W, b), Params([W, b]))
+    e = _explicit(body, W, b)
+    np.testing.assert_allclose(g[W], e[0])
+    np.testing.assert_allclose(g[b], e[1])
+
+
+def test_tracked_value_on_the_left_of_a_parameter(rng):
+    W1, W2, W3 = (param(rng.standard_normal(s)) for s in [(3, 4), (4, 4), (4, 2)])
+    x = rng.standard_normal((5, 3))
+
+    def net(W1, W2, W3):
+        h = np.tanh(x @ W1)
+        h = np.tanh(h @ W2) * W2[0]          # a tracked value meets a parameter, twice
+        h = h + W3.T[0] * h
+        return np.sum((h @ W3) ** 2)
+
+    g = gradient(lambda: net(W1, W2, W3), Params([W1, W2, W3]))
+    e = _explicit(net, W1, W2, W3)
+    for p, ep in zip((W1, W2, W3), e):
+        np.testing.assert_allclose(g[p], ep, rtol=1e-10)
+    assert gradcheck(net, plain(W1), plain(W2), plain(W3))
+
+
+def test_scalar_tracked_times_parameter(W):
+    def f(s):
+        return np.sum(s * W) * s
+
+    gp = gradient(lambda: f(2.0), Params([W]))                   # s * s
+    np.testing.assert_allclose(gp[W], np.full(W.shape, 4.0))
+    mixed = gradient(lambda: gradient(f, 2.0)[0], Params([W]))   # d/dW of 2 s sum(W)
+    np.testing.assert_allclose(mixed[W], np.full(W.shape, 4.0))
+
+
+def test_views_made_before_follow_the_parameter(W, rng):
+    Wt = W.T
+    row = W[0]
+    Wr = W.reshape(3, 2)
+    Wn = np.transpose(W)
+    x = rng.standard_normal(2)
+    assert all(type(v).__name__ == "Param" for v in (Wt, row, Wr, Wn))
+
+    def f():
+        return np.sum(Wt @ x) + np.sum(row * 2) + Wr[2, 1] + np.sum(Wn ** 2)
+
+    g = gradient(f, Params([W]))
+    expect = np.tile(x[:, None], (1, 3)) + 2 * (np.arange(2)[:, None] == 0) + 2 * plain(W)
+    expect[1, 2] += 1
+    np.testing.assert_allclose(g[W], expect)
+    # a view stays a view: updating the parameter shows through
+    W -= 1.0
+    np.testing.assert_allclose(Wt, plain(W).T)
+
+
+def test_views_numpy_cannot_explain_raise(W):
+    x = np.ones(2)
+    with pytest.raises(TypeError, match="an operation zygcy cannot see.*x @ W"):
+        gradient(lambda: np.sum(x.dot(W)), Params([W]))
+    twin = param(W.view(np.ndarray))          # a second param() of the same memory
+    with pytest.raises(TypeError, match="sharing memory with a parameter.*cannot tell how it was made"):
+        gradient(lambda: np.sum(twin), Params([W]))
+
+
+def test_parameters_not_listed_are_constants(W, b):
+    g = gradient(lambda: np.sum(W) * np.sum(b), Params([b]))
+    assert W not in g
+    np.testing.assert_allclose(g[b], np.full(2, np.sum(W)))
+    with pytest.raises(KeyError, match="not one of the parameters"):
+        g[W]
+
+
+def test_unused_parameter_has_none(W, b):
+    g = gradient(lambda: np.sum(W), Params([W, b]))
+    assert g[b] is None and b in g
+
+
+def test_in_place_changes_during_differentiation_raise(W):
+    def setitem():
+        W[0, 0] = 1.0
+        return np.sum(W)
+
+    def iadd():
+        V = W
+        V += 1.0
+        return np.sum(V)
+
+    def out():
+        np.multiply(W, 2.0, out=W)
+        return np.sum(W)
+
+    before = plain(W)
+    for f, what in [(setitem, r"W\[...\] = v"), (iadd, r"in-place operator \(W \+= x\)"),
+                    (out, r"numpy.multiply\(..., out=W\)")]:
+        with pytest.raises(TypeError, match=what + ".*changes a parameter in place"):
+            gradient(f, Params([W]))
+    np.testing.assert_array_equal(W, before)
+
+
+def test_conversion_of_a_tracked_parameter_raises():
+    s = param(np.array(2.0))
+    with pytest.raises(TypeError, match="float\\(\\) of a tracked value would drop its derivative"):
+        gradient(lambda: float(s) * 2, Params([s]))
+
+
+def test_value_dropgrad_nograd(W):
+    assert type(value(W)) is np.ndarray
+
+    @nograd
+    def total(a):
+        return np.sum(a)
+
+    g = gradient(lambda: np.sum(W) + np.sum(dropgrad(W)) + total(W), Params([W]))
+    np.testing.assert_allclose(g[W], np.ones(W.shape))
+
+
+def test_grad_rule_and_hook_with_a_parameter(W):
+    @grad
+    def total(a):
+        return np.sum(a), lambda d: (d * np.ones(np.shape(a)),)
+
+    g = gradient(lambda: total(W) + np.sum(hook(lambda d: 3 * d, W)), Params([W]))
+    np.testing.assert_allclose(g[W], np.full(W.shape, 4.0))
+
+
+def test_explicit_gradient_of_a_parameter(W):
+    g, = gradient(lambda A: np.sum(A ** 2), W)
+    assert type(g) is np.ndarray
+    np.testing.assert_allclose(g, 2 * plain(W))
+
+
+# ---------------------------------------------------------------------------
+# Nesting
+
+def test_second_derivative_with_params():
+    W = param(np.array([1.0, 2.0, 3.0]))
+
+    def inner_sum():
+        return np.sum(gradient(lambda: np.sum(W ** 3), Params([W]))[W])
+
+    np.testing.assert_allclose(gradient(inner_sum, Params([W]))[W], 6 * plain(W))
+
+
+def test_explicit_inside_implicit(W, rng):
+    x0 = rng.standard_normal(3)
+
+    def outer():
+        gx, = gradient(lambda x: np.sum(np.tanh(W @ x)), x0)
+        return np.sum(gx ** 2)
+
+    g = gradient(outer, Params([W]))
+    e, = gradient(lambda A: np.sum(gradient(lambda x: np.sum(np.tanh(A @ x)), x0)[0] ** 2), plain(W))
+    np.testing.assert_allclose(g[W], e)
+
+
+def test_innermost_params_frame_is_used(W, b):
+    def outer():
+        gi = gradient(lambda: np.sum(W) * np.sum(b), Params([W]))   # b is the outer frame's
+        return np.sum(gi[W])
+
+    # sum(gi[W]) = W.size * sum(b): its gradient is W.size for b and 0 for W
+    g = gradient(outer, Params([W, b]))
+    np.testing.assert_allclose(g[b], np.full(2, W.size))
+    assert g[W] is None or np.allclose(g[W], 0)
+
+
+# ---------------------------------------------------------------------------
+# Grads
+
+def test_grads_mapping_and_arithmetic(W, b):
+    g = gradient(lambda: np.sum(W ** 2) + np.sum(3 * b), Params([W, b]))
+    assert isinstance(g, Grads) and isinstance(g, Mapping)
+    assert len(g) == 2 and list(g) == [W, b] and W in g and np.ones(2) not in g
+    assert g.keys()[0] is W and len(g.values()) == 2 and g.items()[1][0] is b
+    assert g.get(np.ones(2)) is None
+    np.testing.assert_allclose((g * 0.5)[W], plain(W))
+    np.testing.assert_allclose((0.5 * g)[b], np.full(2, 1.5))
+    np.testing.assert_allclose((g + g)[b], np.full(2, 6.0))
+    np.testing.assert_allclose((g - g * 2)[b], np.full(2, -3.0))
+    np.testing.assert_allclose((g / 3)[b], np.ones(2))
+    np.testing.assert_allclose((-g)[b], np.full(2, -3.0))
+    np.testing.assert_allclose(g.map(np.sign)[b], np.ones(2))
+    assert "Grads(param of shape (2, 3) =>" in repr(g)
+
+
+def test_grads_with_missing_gradients_add_as_zero(W, b):
+    g1 = gradient(lambda: np.sum(W), Params([W, b]))
+    g2 = gradient(lambda: np.sum(b), Params([W, b]))
+    s = g1 + g2
+    np.testing.assert_allclose(s[W], np.ones(W.shape))
+    np.testing.assert_allclose(s[b], np.ones(2))
+    assert (g1 * 2)[b] is None
+    with pytest.raises(ValueError, match="both must hold the same parameters"):
+        g1 + gradient(lambda: np.sum(W), Params([W]))
+
+
+def test_one_line_optimiser_step(W):
+    target = np.ones(W.shape)
+    for _ in range(200):
+        g = gradient(lambda: np.sum((W - target) ** 2), Params([W]))
+        for p, d in (g * 0.1).items():
+            p -= d
+    np.testing.assert_allclose(W, target, atol=1e-8)
+
+
+def test_grads_are_fresh(W):
+    y, back = forward(lambda: W * 1.0, Params([W]))
+    assert type(y) is np.ndarray
+    seed = np.ones(W.shape)
+    g1 = back(seed)
+    keep = g1[W].copy()
+    g1[W][0, 0] = 99.0
+    assert seed[0, 0] == 1.0              # not the seed
+    g2 = back(2 * seed)
+    np.testing.assert_allclose(g2[W], 2.0)
+    assert g1[W][0, 0] == 99.0 and np.array_equal(g1[W][1], keep[1])
+
+
+def test_withgradient_and_forward_with_params(W):
+    res = withgradient(lambda: (np.sum(W ** 2), "log"), Params([W]))
+    assert res.val[1] == "log"
+    np.testing.assert_allclose(res.grad[W], 2 * plain(W))
+    y, back = forward(lambda: {"s": np.sum(W), "m": W * 2}, Params([W]))
+    g = back({"m": np.ones(W.shape)})
+    np.testing.assert_allclose(g[W], 2.0)
