@@ -444,6 +444,14 @@ def test_setitem_errors_leave_the_tape_intact():
         gradient(lambda x: x.__setitem__(0, 1.0), 2.0)
 
 
+def test_setitem_on_a_finished_differentiation():
+    kept = []
+    gradient(lambda x: kept.append(x * 1.0) or np.sum(x), np.ones(2))
+    with pytest.raises(TypeError, match="finished"):
+        kept[0][0] = 1.0
+    assert kept[0][1] == 1.0       # reading still works: the value is a constant now
+
+
 def test_conversion_errors():
     with pytest.raises(TypeError, match="np.asarray/np.array of a tracked value"):
         gradient(lambda x: np.sum(np.asarray(x)), np.ones(3))
