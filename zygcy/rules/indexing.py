@@ -322,8 +322,8 @@ def _take_maker(ans, a, indices, axis=None, out=None, mode="raise"):
     av = value(a)
     ind = np.asarray(value(indices))
     if axis is None:
-        ind = _wrap_mode(ind, av.size, mode)
-        index = np.unravel_index(ind, av.shape) if av.ndim != 1 else ind
+        ind = np.mod(_wrap_mode(ind, av.size, mode), av.size)   # valid: the forward checked it
+        index = np.unravel_index(ind, av.shape)
     else:
         ind = _wrap_mode(ind, av.shape[axis], mode)
         index = _axis_index(av.ndim, axis, ind)
@@ -351,7 +351,7 @@ def _take_along_axis_maker(ans, arr, indices, axis=-1):
     av = value(arr)
     ind = np.asarray(value(indices))
     if axis is None:
-        index = np.unravel_index(ind, av.shape)
+        index = np.unravel_index(np.mod(ind, av.size), av.shape)
     else:
         index = _along_axis_index(av.shape, ind, axis % av.ndim)
     return _gather_maker(arr, index)
