@@ -23,7 +23,7 @@ EXTREMES = [np.max, np.min, np.amax, np.amin, np.nanmax, np.nanmin, np.ptp]
 ORDER_STATS = [np.median, np.nanmedian]
 QUANTILES = [np.quantile, np.nanquantile, np.percentile, np.nanpercentile]
 CUMULATIVE = [np.cumsum, np.cumprod, np.nancumsum, np.nancumprod]
-CUMULATIVE_1D = [np.cumulative_sum, np.cumulative_prod]
+CUMULATIVE_1D = [getattr(np, n) for n in ("cumulative_sum", "cumulative_prod") if hasattr(np, n)]
 REDUCE = [np.add.reduce, np.multiply.reduce, np.maximum.reduce, np.minimum.reduce,
           np.fmax.reduce, np.fmin.reduce, np.logaddexp.reduce, np.logaddexp2.reduce]
 ACCUMULATE = [np.add.accumulate, np.multiply.accumulate]

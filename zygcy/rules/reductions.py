@@ -14,7 +14,10 @@ honoured everywhere. ``where=`` is honoured by sum, mean, nansum, nanmean,
 max/min and their ufunc.reduce forms; the others refuse it with an error.
 """
 import numpy as np
-from numpy.lib.array_utils import normalize_axis_tuple
+try:
+    from numpy.lib.array_utils import normalize_axis_tuple
+except ImportError:             # numpy < 2
+    from numpy.core.numeric import normalize_axis_tuple
 
 from .._core import Tracked, apply, defvjp, value
 from ._util import unbroadcast_to
@@ -316,11 +319,12 @@ def _cumulative(maker):
 
 
 defvjp(np.cumsum, cumsum_maker)
-defvjp(np.cumulative_sum, _cumulative(cumsum_maker))
 defvjp(np.nancumsum, nancumsum_maker)
 defvjp(np.cumprod, cumprod_maker)
-defvjp(np.cumulative_prod, _cumulative(cumprod_maker))
 defvjp(np.nancumprod, nancumprod_maker)
+if hasattr(np, "cumulative_sum"):       # numpy >= 2.1
+    defvjp(np.cumulative_sum, _cumulative(cumsum_maker))
+    defvjp(np.cumulative_prod, _cumulative(cumprod_maker))
 
 
 # ---------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import numpy as np
 
 from .._core import Tracked, apply, defvjp, value
 from ._util import unbroadcast
+from .reductions import normalize_axis_tuple
 from .ufuncs import _binary_side, _nonzero, _unary_maker, expand, reshape
 
 sp = None       # scipy.special, once it is imported and its rules are registered
@@ -65,7 +66,6 @@ def _kept_shape(shape, axes):
 
 
 def _axes(shape, axis):
-    from numpy.lib.array_utils import normalize_axis_tuple
     if axis is None:
         return tuple(range(len(shape)))
     return tuple(sorted(normalize_axis_tuple(axis, len(shape))))

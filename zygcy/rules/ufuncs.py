@@ -89,15 +89,16 @@ def _nonzero(x):
 # ---------------------------------------------------------------------------
 # Non-differentiable: integer, boolean and piecewise-constant results
 
-nondifferentiable(
-    np.floor, np.ceil, np.trunc, np.rint, np.sign, np.signbit, np.spacing,
-    np.floor_divide, np.heaviside, np.gcd, np.lcm,
-    np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal,
-    np.logical_and, np.logical_or, np.logical_xor, np.logical_not,
-    np.isnan, np.isinf, np.isfinite, np.isnat,
-    np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.invert, np.bitwise_count,
-    np.left_shift, np.right_shift,
-)
+NONDIFFERENTIABLE = [
+    "floor", "ceil", "trunc", "rint", "sign", "signbit", "spacing",
+    "floor_divide", "heaviside", "gcd", "lcm",
+    "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+    "logical_and", "logical_or", "logical_xor", "logical_not",
+    "isnan", "isinf", "isfinite", "isnat",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "invert", "bitwise_count",   # (numpy >= 2)
+    "left_shift", "right_shift",
+]
+nondifferentiable(*[getattr(np, _n) for _n in NONDIFFERENTIABLE if hasattr(np, _n)])
 
 
 # ---------------------------------------------------------------------------
