@@ -221,6 +221,22 @@ def test_complex_matmul_convention():
     np.testing.assert_allclose(gB, A.conj().T @ g)
 
 
+def test_ravel_in_memory_order():
+    # 'A' and 'K' depend on the memory layout, which finite differences (on fresh arrays) lose
+    x = np.asfortranarray(R(3, 2))
+    g = np.arange(6.0)
+    for order in ("A", "K"):
+        _, back = forward(lambda a: np.ravel(a, order=order), x)
+        np.testing.assert_allclose(back(g)[0], np.reshape(g, (3, 2), order="F"))
+    _, back = forward(lambda a: np.reshape(a, (2, 3), order="A"), x)
+    np.testing.assert_allclose(back(np.reshape(g, (2, 3), order="F"))[0], np.reshape(g, (3, 2), order="F"))
+    base = R(4, 2, 3)
+    y = base.transpose(2, 0, 1)         # neither C nor F contiguous
+    g = np.arange(24.0)
+    _, back = forward(lambda a: np.ravel(a, order="K"), y)
+    np.testing.assert_allclose(back(g)[0], np.reshape(g, (4, 2, 3)).transpose(2, 0, 1))
+
+
 def test_sort_routes_gradient_to_the_sorted_elements():
     x = np.array([3.0, 1.0, 2.0])
     (g,) = gradient(lambda x: np.sum(np.sort(x) * np.array([1.0, 10.0, 100.0])), x)

@@ -174,6 +174,13 @@ def _reshape_maker(ans, a, shape=None, order="C", **kwargs):
 
 
 def _ravel_maker(ans, a, order="C"):
+    if order == "K":
+        # memory order: which element (in C order) lands at each position
+        v = value(a)
+        idx = np.empty_like(v, dtype=np.intp)
+        idx[...] = np.arange(idx.size).reshape(idx.shape)
+        flat, shape = np.ravel(idx, order="K"), _shape(a)
+        return lambda g: np.reshape(_scatter(g, flat, 0, flat.size), shape)
     return _unreshape_maker(ans, a, order=order)
 
 
