@@ -14,6 +14,8 @@ from zygcy._core import set_hook
 from zygcy.rules import indexing
 from zygcy.testing import gradcheck
 
+ComplexWarning = getattr(np, "exceptions", np).ComplexWarning   # np.exceptions: numpy >= 1.25
+
 COVERED = [
     indexing._getitem, indexing._scatter, indexing._setitem,
     np.take, np.take_along_axis, np.compress, np.extract, np.unique,
@@ -233,7 +235,7 @@ def test_setitem_complex_into_real_and_float_into_int():
     def f(x, v):
         y = x * 1.0
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+            warnings.simplefilter("ignore", ComplexWarning)
             y[1:2] = v * 2
         return np.sum(y * y)
 
@@ -278,6 +280,34 @@ def test_setitem_overlapping_iadd_like_numpy():
     ref[1:] += ref[:-1]
     np.testing.assert_allclose(forward(f, x)[0], ref * ref)
     gradcheck(f, x, order=2)
+
+
+@pytest.mark.skipif(not hasattr(Tracked, "__iadd__"), reason="engine without in-place operators")
+def test_in_place_operators_are_assignments():
+    # y += v updates the tracked array itself (other names for it see the change),
+    # recorded as y[...] = y + v
+    def f(x, v):
+        y = x * 1.0
+        alias = y
+        y += v
+        y *= x
+        y[1:] -= v[0]
+        y /= 2.0
+        y **= 2
+        return np.sum(alias * x)
+
+    def ref(x, v):
+        y = x * 1.0
+        y += v
+        y *= x
+        y[1:] -= v[0]
+        y /= 2.0
+        y **= 2
+        return np.sum(y * x)
+
+    x, v = rand((3,), seed=30), rand((3,), seed=31)
+    assert forward(f, x, v)[0] == pytest.approx(ref(x, v))
+    gradcheck(f, x, v, order=2)
 
 
 def test_setitem_tracked_scalar_into_tracked_array():

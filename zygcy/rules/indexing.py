@@ -30,6 +30,7 @@ from ._util import unbroadcast
 
 _ndarray = np.ndarray
 _generic = np.generic
+_ComplexWarning = getattr(np, "exceptions", np).ComplexWarning     # np.exceptions: numpy >= 1.25
 
 
 # ---------------------------------------------------------------------------
@@ -267,7 +268,7 @@ def _check_assignment(xv, index, vv):
     probe = np.empty(np.shape(xv[index]), xv.dtype)
     if xv.dtype.kind != "c" and _is_complex(vv):
         with warnings.catch_warnings():      # numpy warns once, when the value is computed
-            warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+            warnings.simplefilter("ignore", _ComplexWarning)
             probe[...] = vv
     else:
         probe[...] = vv
