@@ -4,6 +4,7 @@ cdef class Tape:
     cdef readonly long id
     cdef list nodes          # every node recorded, in creation order (a topological order)
     cdef readonly bint active
+    cdef dict moved          # id(leaf object) -> its leaf node, for leaves that were assigned into
 
 
 cdef class Rec:

@@ -105,6 +105,7 @@ cdef class Tape:
         _next_id += 1
         self.nodes = []
         self.active = False
+        self.moved = {}
 
     def __dealloc__(self):
         # Each node holds its parents, so a long chain would be freed by a deep
@@ -339,6 +340,24 @@ cdef class Tracked:
 
     def __rdivmod__(self, other):
         return (_floordiv(other, self), _binary(B_MOD, other, self))
+
+    # In-place operators: a tracked array is updated in place like an ndarray (other
+    # names for the same object see the change), recorded as x[...] = x op y.
+    # Numbers are immutable, so for them Python falls back to x = x op y.
+    def __iadd__(self, other):
+        return _inplace(self, B_ADD, other)
+
+    def __isub__(self, other):
+        return _inplace(self, B_SUB, other)
+
+    def __imul__(self, other):
+        return _inplace(self, B_MUL, other)
+
+    def __itruediv__(self, other):
+        return _inplace(self, B_DIV, other)
+
+    def __ipow__(self, other):
+        return _inplace(self, B_POW, other)
 
     def __matmul__(self, other):
         return np.matmul(self, other)
@@ -621,6 +640,13 @@ cdef object _binary_generic(int op, Tape top, Tracked a, Tracked b, object xv, o
         pa = 1
         pb = -(value(xv) // value(yv))
     return _lin_obj(top, val, a, pa, b, pb)
+
+
+cdef object _inplace(Tracked self, int op, object other):
+    if self.kind != K_ARRAY:
+        return NotImplemented
+    self[...] = _binary(op, self, other)
+    return self
 
 
 cdef object _floordiv(object x, object y):
@@ -1176,6 +1202,9 @@ def rebind(Tracked self, new=None):
     _copy_node(old, self)
     if tape is not None:
         tape.nodes[self.pos] = old
+        if self.op == OP_LEAF:
+            # the caller of backward still holds this object as "the input"
+            tape.moved[id(self)] = old
         for i in range(self.pos + 1, len(tape.nodes)):
             n = <Tracked>tape.nodes[i]
             if n.a is self:
@@ -1368,7 +1397,7 @@ cdef object _sweep(Tape tape, list seeds, list leaves):
         n.go = None     # intermediate gradients are not needed again: free them now
     cdef list out = []
     for leaf in leaves:
-        p = <Tracked>leaf
+        p = <Tracked>tape.moved.get(id(leaf), leaf) if tape.moved else <Tracked>leaf
         out.append(_take_grad(p) if p.epoch == ep else None)
     return out
 
