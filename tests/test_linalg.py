@@ -15,6 +15,7 @@ from zygcy import forward, gradient
 from zygcy.testing import gradcheck
 
 la = np.linalg
+NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 
 
 def _square(y):
@@ -54,6 +55,8 @@ CASES = []
 
 
 def case(key, name, f, *args, order=2):
+    if key is None:         # a function this numpy does not have
+        return
     CASES.append(pytest.param(key, f, args, order, id=name))
 
 
@@ -85,13 +88,13 @@ for cx in (False, True):
 
 case(la.solve, "solve-vector-batched", lambda a, b: la.solve(a, b), well(3, (2,)), R(3))
 case(la.solve, "solve-broadcast", lambda a, b: la.solve(a, b), well(3), R(2, 3, 2))
-case(la.cholesky, "cholesky-upper", lambda a: la.cholesky(a, upper=True), spd(3, complex=True))
+case(la.cholesky if NUMPY2 else None, "cholesky-upper", lambda a: la.cholesky(a, upper=True), spd(3, complex=True))
 case(la.eigh, "eigh-upper", lambda a: np.abs(la.eigh(a, UPLO="U")[1]) ** 2, spd(3))
 case(la.eigh, "eigh-batched", lambda a: la.eigh(a)[0], spd(3, (2,)))
 case(la.eigh, "eigh-of-symmetrized", lambda x: la.eigh(sym(x))[0], R(3, 3))
 case(la.svd, "svd-values", lambda a: la.svd(a, compute_uv=False), R(2, 4, 3))
 case(la.svd, "svd-square-default", lambda a: np.abs(la.svd(a)[0]) ** 2, R(3, 3))
-case(la.svdvals, "svdvals", lambda a: la.svdvals(a), C(3, 2))
+case(getattr(la, "svdvals", None), "svdvals", lambda a: la.svdvals(a), C(3, 2))
 case(la.svd, "svd-hermitian", lambda a: [np.abs(x) ** 2 for x in la.svd(a, hermitian=True)], spd(3, complex=True))
 case(la.svd, "svd-hermitian-values", lambda a: la.svd(a, compute_uv=False, hermitian=True), sym(R(3, 3)))
 case(la.pinv, "pinv-hermitian", lambda a: la.pinv(a, hermitian=True), spd(3))
@@ -122,21 +125,21 @@ for cx in (False, True):
     case(la.norm, "norm-m1" + t, lambda a: la.norm(a, 1), X(3, 3), order=1)
     case(la.norm, "norm-minf" + t, lambda a: la.norm(a, np.inf, axis=(1, 0)), X(3, 3), order=1)
 case(la.norm, "norm-0", lambda a: la.norm(a, 0) * a, R(3), order=1)
-case(la.vector_norm, "vector_norm", lambda a: la.vector_norm(a, axis=1), C(2, 3))
-case(la.vector_norm, "vector_norm-all", lambda a: la.vector_norm(a, ord=4), R(2, 3))
-case(la.matrix_norm, "matrix_norm", lambda a: la.matrix_norm(a, ord="nuc"), R(2, 3, 3))
-case(la.matrix_norm, "matrix_norm-fro", lambda a: la.matrix_norm(a, keepdims=True), C(3, 2))
+case(getattr(la, "vector_norm", None), "vector_norm", lambda a: la.vector_norm(a, axis=1), C(2, 3))
+case(getattr(la, "vector_norm", None), "vector_norm-all", lambda a: la.vector_norm(a, ord=4), R(2, 3))
+case(getattr(la, "matrix_norm", None), "matrix_norm", lambda a: la.matrix_norm(a, ord="nuc"), R(2, 3, 3))
+case(getattr(la, "matrix_norm", None), "matrix_norm-fro", lambda a: la.matrix_norm(a, keepdims=True), C(3, 2))
 
 # numpy 2's array-API names
-case(la.matmul, "linalg.matmul", lambda a, b: la.matmul(a, b), R(2, 3), C(3, 2))
-case(la.tensordot, "linalg.tensordot", lambda a, b: la.tensordot(a, b, axes=1), C(3, 4), C(4))
-case(la.vecdot, "linalg.vecdot", lambda a, b: la.vecdot(a, b, axis=0), C(3, 2), C(3, 2))
-case(la.cross, "linalg.cross", lambda a, b: la.cross(a, b), R(2, 3), R(3))
-case(la.outer, "linalg.outer", lambda a, b: la.outer(a, b), C(3), C(2))
-case(la.matrix_transpose, "linalg.matrix_transpose", lambda a: la.matrix_transpose(a), R(2, 3, 4))
-case(la.diagonal, "linalg.diagonal", lambda a: la.diagonal(a, offset=1), R(2, 3, 4))
-case(la.trace, "linalg.trace", lambda a: la.trace(a), C(2, 3, 3))
-case(la.trace, "linalg.trace-offset", lambda a: la.trace(a, offset=-1), R(3, 2))
+case(getattr(la, "matmul", None), "linalg.matmul", lambda a, b: la.matmul(a, b), R(2, 3), C(3, 2))
+case(getattr(la, "tensordot", None), "linalg.tensordot", lambda a, b: la.tensordot(a, b, axes=1), C(3, 4), C(4))
+case(getattr(la, "vecdot", None), "linalg.vecdot", lambda a, b: la.vecdot(a, b, axis=0), C(3, 2), C(3, 2))
+case(getattr(la, "cross", None), "linalg.cross", lambda a, b: la.cross(a, b), R(2, 3), R(3))
+case(getattr(la, "outer", None), "linalg.outer", lambda a, b: la.outer(a, b), C(3), C(2))
+case(getattr(la, "matrix_transpose", None), "linalg.matrix_transpose", lambda a: la.matrix_transpose(a), R(2, 3, 4))
+case(getattr(la, "diagonal", None), "linalg.diagonal", lambda a: la.diagonal(a, offset=1), R(2, 3, 4))
+case(getattr(la, "trace", None), "linalg.trace", lambda a: la.trace(a), C(2, 3, 3))
+case(getattr(la, "trace", None), "linalg.trace-offset", lambda a: la.trace(a, offset=-1), R(3, 2))
 
 COVERED = sorted({p.values[0] for p in CASES}, key=repr)
 

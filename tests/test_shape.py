@@ -39,6 +39,8 @@ CASES = []
 
 
 def case(key, name, f, *args, order=2):
+    if key is None:         # a function this numpy does not have
+        return
     CASES.append(pytest.param(key, f, args, order, id=name))
 
 
@@ -56,7 +58,8 @@ for shp in SHAPES:
     case(np.atleast_3d, "atleast_3d-" + tag, lambda a: np.atleast_3d(a), R(*shp))
     case(np.copy, "copy-" + tag, lambda a: np.copy(a), C(*shp))
 case(np.reshape, "reshape-F-complex", lambda a: np.reshape(a, (2, 3), order="F"), C(3, 2))
-case(np.reshape, "reshape-kw", lambda a: np.reshape(a, shape=(-1,)), R(3, 2))
+case(np.reshape if np.lib.NumpyVersion(np.__version__) >= "2.1.0" else None, "reshape-kw",
+     lambda a: np.reshape(a, shape=(-1,)), R(3, 2))
 case(np.ravel, "ravel-F", lambda a: np.ravel(a, order="F"), R(3, 2))
 case(np.squeeze, "squeeze", lambda a: np.squeeze(a, axis=1), R(3, 1, 2))
 case(np.atleast_2d, "atleast_2d-several", lambda a, b: np.atleast_2d(a, b), R(3), R())
@@ -67,7 +70,7 @@ case(np.broadcast_to, "broadcast_to-ones", lambda a: np.broadcast_to(a, (2, 3, 4
 case(np.broadcast_arrays, "broadcast_arrays", lambda a, b: np.broadcast_arrays(a, b), R(3, 1), C(2))
 case(np.rollaxis, "rollaxis", lambda a: np.rollaxis(a, 2, 0), R(2, 3, 4))
 case(np.rollaxis, "rollaxis-forward", lambda a: np.rollaxis(a, 0, 3), R(2, 3, 4))
-case(np.matrix_transpose, "matrix_transpose", lambda a: np.matrix_transpose(a), R(2, 3, 4))
+case(getattr(np, "matrix_transpose", None), "matrix_transpose", lambda a: np.matrix_transpose(a), R(2, 3, 4))
 case(np.resize, "resize", lambda a: np.resize(a, (4, 3)), R(3, 2))
 case(np.append, "append", lambda a, b: np.append(a, b), R(3, 2), R(2))
 case(np.append, "append-axis", lambda a, b: np.append(a, b, axis=0), R(3, 2), C(1, 2))
@@ -86,7 +89,7 @@ case(np.hstack, "hstack-1d", lambda a, b: np.hstack([a, b]), R(3), R(2))
 case(np.hstack, "hstack-2d", lambda a, b: np.hstack([a, b]), R(3, 2), R(3, 1))
 case(np.dstack, "dstack", lambda a, b: np.dstack([a, b]), R(3), R(1, 3))
 case(np.column_stack, "column_stack", lambda a, b: np.column_stack([a, b]), R(3), R(3, 2))
-case(np.unstack, "unstack", lambda a: np.unstack(a, axis=1)[::2], R(3, 4))
+case(getattr(np, "unstack", None), "unstack", lambda a: np.unstack(a, axis=1)[::2], R(3, 4))
 case(np.split, "split", lambda a: np.split(a, [1, 2], axis=1), R(3, 4))
 case(np.split, "split-one-used", lambda a: np.split(a, 3)[1], C(3, 2))
 case(np.array_split, "array_split", lambda a: np.array_split(a, 3), R(4))
@@ -171,10 +174,10 @@ case(np.einsum, "einsum-three", lambda a, b, c: np.einsum("ij,jk,kl->il", a, b, 
 case(np.einsum, "einsum-scalar", lambda a, b: np.einsum(",ij->ij", a, b), R(), R(3, 2))
 case(np.einsum, "einsum-sublists", lambda a, b: np.einsum(a, [0, 1], b, [1, Ellipsis], [Ellipsis, 0]),
      R(3, 2), R(2, 4))
-case(np.vecdot, "vecdot", lambda a, b: np.vecdot(a, b), C(4, 3), C(3))
-case(np.vecdot, "vecdot-axis", lambda a, b: np.vecdot(a, b, axis=0), C(3, 2), C(3, 1))
-case(np.matvec, "matvec", lambda a, b: np.matvec(a, b), C(2, 4, 3), C(3))
-case(np.vecmat, "vecmat", lambda a, b: np.vecmat(a, b), C(3), C(2, 3, 4))
+case(getattr(np, "vecdot", None), "vecdot", lambda a, b: np.vecdot(a, b), C(4, 3), C(3))
+case(getattr(np, "vecdot", None), "vecdot-axis", lambda a, b: np.vecdot(a, b, axis=0), C(3, 2), C(3, 1))
+case(getattr(np, "matvec", None), "matvec", lambda a, b: np.matvec(a, b), C(2, 4, 3), C(3))
+case(getattr(np, "vecmat", None), "vecmat", lambda a, b: np.vecmat(a, b), C(3), C(2, 3, 4))
 
 # -- the private linear maps pullbacks are built from
 case(S._gather, "gather", lambda a: apply(S._gather, (a, np.array([0, 2, 2]), 1)), R(2, 3))

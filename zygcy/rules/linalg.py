@@ -120,8 +120,12 @@ def pinv_pullback_maker(ans, a, rcond=None, hermitian=False, **kwargs):
     return lambda g: _pinv_cotangent(a, ans, g)
 
 
+NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+
+
 def solve_pullback_maker(ans, a, b):
-    vector = _ndim(b) == 1      # numpy 2: b is a vector only when it is 1-D
+    # b is a vector when it is 1-D (numpy 2), or one dimension short of a (numpy 1)
+    vector = _ndim(b) == 1 if NUMPY2 else _ndim(b) == _ndim(a) - 1
 
     def solve_pullback(g):
         if vector:
@@ -284,8 +288,9 @@ def matrix_norm_pullback_maker(ans, x, keepdims=False, ord="fro"):
 
 
 defvjp(np.linalg.norm, norm_pullback_maker)
-defvjp(np.linalg.vector_norm, vector_norm_pullback_maker)
-defvjp(np.linalg.matrix_norm, matrix_norm_pullback_maker)
+if hasattr(np.linalg, "vector_norm"):      # numpy >= 2.0
+    defvjp(np.linalg.vector_norm, vector_norm_pullback_maker)
+    defvjp(np.linalg.matrix_norm, matrix_norm_pullback_maker)
 
 
 # ---------------------------------------------------------------------------
@@ -450,7 +455,8 @@ def qr_pullback_maker(ans, a, mode="reduced"):
 
 defvjp(np.linalg.cholesky, cholesky_pullback_maker)
 defvjp(np.linalg.svd, svd_pullback_maker)
-defvjp(np.linalg.svdvals, svdvals_pullback_maker)
+if hasattr(np.linalg, "svdvals"):          # numpy >= 2.0
+    defvjp(np.linalg.svdvals, svdvals_pullback_maker)
 defvjp(np.linalg.qr, qr_pullback_maker)
 
 
@@ -489,22 +495,24 @@ defjoint(np.linalg.lstsq, lstsq_pullback_maker)
 # ---------------------------------------------------------------------------
 # numpy 2's array-API names in numpy.linalg
 
-defvjp(np.linalg.matmul, _matmul_maker(0), _matmul_maker(1))
-defvjp(np.linalg.tensordot, _tensordot_maker(0), _tensordot_maker(1))
-defvjp(np.linalg.vecdot, _vecdot_maker(0), _vecdot_maker(1))
-defvjp(np.linalg.cross, _cross_maker(0), _cross_maker(1))
-defvjp(np.linalg.outer, lambda ans, a, b: lambda g: g @ _conj(b), lambda ans, a, b: lambda g: _conj(a) @ g)
-defvjp(np.linalg.matrix_transpose, lambda ans, x: lambda g: np.swapaxes(g, -1, -2))
-defvjp(np.linalg.diagonal, lambda ans, x, offset=0: lambda g: _diag_embed(g, *_shape(x)[-2:], offset))
-
-
 def linalg_trace_pullback_maker(ans, x, offset=0, dtype=None):
     m, n = _shape(x)[-2:]
     length = max(0, min(m - max(-offset, 0), n - max(offset, 0)))
     return lambda g: _diag_embed(_col(g) * np.ones(length), m, n, offset)
 
 
-defvjp(np.linalg.trace, linalg_trace_pullback_maker)
-
+ARRAY_API = {
+    "matmul": (_matmul_maker(0), _matmul_maker(1)),
+    "tensordot": (_tensordot_maker(0), _tensordot_maker(1)),
+    "vecdot": (_vecdot_maker(0), _vecdot_maker(1)),
+    "cross": (_cross_maker(0), _cross_maker(1)),
+    "outer": (lambda ans, a, b: lambda g: g @ _conj(b), lambda ans, a, b: lambda g: _conj(a) @ g),
+    "matrix_transpose": (lambda ans, x: lambda g: np.swapaxes(g, -1, -2),),
+    "diagonal": (lambda ans, x, offset=0: lambda g: _diag_embed(g, *_shape(x)[-2:], offset),),
+    "trace": (linalg_trace_pullback_maker,),
+}
+for _name, _makers in ARRAY_API.items():
+    if hasattr(np.linalg, _name):       # numpy >= 2.0
+        defvjp(getattr(np.linalg, _name), *_makers)
 
 nondifferentiable(np.linalg.matrix_rank)

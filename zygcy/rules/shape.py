@@ -242,7 +242,7 @@ def rollaxis_pullback_maker(ans, a, axis, start=0):
 
 defvjp(np.broadcast_arrays, *[_broadcast_arrays_maker(i) for i in range(64)])
 defvjp(np.rollaxis, rollaxis_pullback_maker)
-if hasattr(np, "matrix_transpose"):
+if hasattr(np, "matrix_transpose"):     # numpy >= 2.2
     defvjp(np.matrix_transpose, lambda ans, x: lambda g: np.swapaxes(g, -1, -2))
 
 
@@ -300,7 +300,8 @@ def _unstack_maker(ans, x, axis=0):
     return unstack_pullback
 
 
-defvjp(np.unstack, _unstack_maker)
+if hasattr(np, "unstack"):      # numpy >= 2.1
+    defvjp(np.unstack, _unstack_maker)
 
 
 # ---------------------------------------------------------------------------
@@ -733,10 +734,10 @@ def _vecmat_maker(which):
 
 
 CONTRACTION_UFUNCS = [np.matmul]
-if hasattr(np, "vecdot"):
+if hasattr(np, "vecdot"):       # numpy >= 2.0
     defvjp(np.vecdot, _vecdot_maker(0), _vecdot_maker(1))
     CONTRACTION_UFUNCS.append(np.vecdot)
-if hasattr(np, "matvec"):
+if hasattr(np, "matvec"):       # numpy >= 2.2
     defvjp(np.matvec, _matvec_maker(0), _matvec_maker(1))
     defvjp(np.vecmat, _vecmat_maker(0), _vecmat_maker(1))
     CONTRACTION_UFUNCS += [np.matvec, np.vecmat]
