@@ -34,7 +34,14 @@ computes the result on its plain inputs, which reach ``W``'s override here,
 and that records the part of the derivative that flows into ``W``. The
 engine's node for ``h @ W`` thus holds as its value a node of the same tape
 (a second *level*); ``zygcy.api`` seeds every level of an output, which sums
-the derivative along both. See ``zygcy.api.forward``.
+the derivative along both. This is exact at first order, and when the tracked
+value belongs to the innermost differentiation only. When it is tracked by
+another active differentiation too, the levels of the two interleave and the
+inner pullbacks would see only part of each value's dependence; ``zygcy.api``
+detects that arrangement and raises an error instead (use explicit arguments
+for such derivatives of derivatives). The lasting fix is in the engine:
+``Tracked.__array_ufunc__``/``__array_function__`` returning NotImplemented
+when an input is a ``Param``, so numpy calls ``Param``'s override first.
 """
 import numpy as np
 
