@@ -160,6 +160,20 @@ def test_loop_of_reads_stays_sparse():
     assert calls == [2 * n]
 
 
+def test_many_reads_of_mixed_kinds():
+    # ints, numpy ints, slices, fancy and masks in one sparse cotangent of a vector
+    def f(x):
+        s = np.sum(x[1:4] * x[[0, 0, 5]]) + np.sum(np.sin(x[x > 0]))
+        for i in range(len(x)):
+            s = s + x[i] * (i + 1) + x[np.int64(i)] ** 2
+        return s * (1 + 0.5j)
+
+    x = rand((10,), seed=40)
+    gradcheck(lambda x: f(x).real, x, order=2)
+    y, back = forward(f, x)
+    gradcheck(f, x)
+
+
 def test_loop_of_reads_nested():
     # densify of tracked cotangents goes through the _scatter rule
     def f(x):

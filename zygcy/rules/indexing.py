@@ -24,8 +24,8 @@ import warnings
 
 import numpy as np
 
-from .._core import IndexGrad, Tracked, adopt, apply, defvjp, nondifferentiable, node_tape_active
-from .._core import rebind, set_hook, value
+from .._core import IndexGrad, Tracked, adopt, apply, defvjp, nondifferentiable
+from .._core import node_tape_active, rebind, set_hook, value
 from ._util import unbroadcast
 
 _ndarray = np.ndarray
@@ -88,7 +88,7 @@ def _no_gradient(g):
 
 def _gather_maker(x, index):
     """The pullback of ``x[index]``: a sparse cotangent with g at index."""
-    xv = value(x)
+    xv = x if type(x) is _ndarray else value(x)
     if not isinstance(xv, _ndarray):
         return lambda g: g          # x[()] or x[...] of a numpy scalar
     shape, dtype = xv.shape, xv.dtype
@@ -114,12 +114,16 @@ def _getitem(x, index):
     return x[index]
 
 
-defvjp(_getitem, lambda ans, x, index: _gather_maker(x, index), None)
+def _getitem_maker(ans, x, index):
+    return _gather_maker(x, index)
+
+
+defvjp(_getitem, _getitem_maker, None)
 
 
 def _hook_getitem(x, index):
     xv = value(x)
-    if not isinstance(xv, (_ndarray, _generic)):
+    if type(xv) is not _ndarray and not isinstance(xv, (_ndarray, _generic)):
         return xv[index]          # raises as the plain value does ('float' is not subscriptable)
     if type(index) is not int:
         index = _plain_index(index)
@@ -142,14 +146,26 @@ def _is_basic(index):
         isinstance(index, np.integer)
 
 
+_PY_NUMBERS = (int, float, complex)
+
+
 def _result_dtype(dtype, vals):
     seen = {}
     for v in vals:
-        d = getattr(v, "dtype", None)
-        key = d if d is not None else type(v)
-        if key not in seen:
-            seen[key] = d if d is not None else v
+        t = type(v)
+        if t not in seen:
+            seen[t] = v if t in _PY_NUMBERS else v.dtype
+        elif t is _ndarray or (t not in _PY_NUMBERS and seen[t] != v.dtype):
+            seen[v.dtype] = v.dtype
     return np.result_type(dtype, *seen.values())
+
+
+def _is_int(i):
+    return type(i) is int or isinstance(i, np.integer)
+
+
+def _is_number(v):
+    return type(v) in _PY_NUMBERS or isinstance(v, _generic)
 
 
 def _scatter(shape, dtype, indices, vals):
@@ -161,20 +177,18 @@ def _scatter(shape, dtype, indices, vals):
         if type(v) is Tracked:
             return apply(_scatter, (shape, dtype, indices, vals))
     out = np.zeros(shape, _result_dtype(dtype, vals))
+    pairs = zip(indices, vals)
     if len(shape) == 1 and len(indices) > 8:
         # Many single elements of a vector (x[i] in a loop): one add.at for all.
-        pos, pv, rest = [], [], []
-        for idx, v in zip(indices, vals):
-            if (type(idx) is int or isinstance(idx, np.integer)) and np.ndim(v) == 0:
-                pos.append(idx)
-                pv.append(v)
-            else:
-                rest.append((idx, v))
+        single = [_is_int(i) and _is_number(v) for i, v in zip(indices, vals)]
+        pos = [i for i, s in zip(indices, single) if s]
         if pos:
-            np.add.at(out, np.array(pos, dtype=np.intp), np.array(pv, dtype=out.dtype))
-        pairs = rest
-    else:
-        pairs = zip(indices, vals)
+            np.add.at(out, np.array(pos, dtype=np.intp),
+                      np.array([v for v, s in zip(vals, single) if s], dtype=out.dtype))
+        if len(pos) < len(indices):
+            pairs = [(i, v) for i, v, s in zip(indices, vals, single) if not s]
+        else:
+            pairs = ()
     for idx, v in pairs:
         if _is_basic(idx):
             out[idx] += v
