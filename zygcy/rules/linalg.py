@@ -34,14 +34,10 @@ def _re(x):
     return np.real(x) if _is_complex(x) else x
 
 
-def _eye(n):
-    return np.eye(n)
-
-
 def _diag_matrix(d):
     """A (stack of) diagonal matrix with the vector d on the diagonal."""
     n = _shape(d)[-1]
-    return np.expand_dims(d, -2) * _eye(n)
+    return np.expand_dims(d, -2) * np.eye(n)
 
 
 def _diag_of(x):
@@ -62,7 +58,7 @@ def _gap_inverse(w, square=False):
     if square:
         w = w * _conj(w)
     diff = _row(w) - _col(w)
-    eye = _eye(n)
+    eye = np.eye(n)
     return (1 - eye) / (diff + eye)
 
 
@@ -71,7 +67,7 @@ def _from_hermitian(S, uplo):
     Hermitian matrix, given S with <S, dH> the change of the loss for a Hermitian dH."""
     T = S + _H(S)
     tri = np.tril(T) if uplo.upper() == "L" else np.triu(T)
-    return tri - 0.5 * T * _eye(_shape(T)[-1])
+    return tri - 0.5 * T * np.eye(_shape(T)[-1])
 
 
 # ---------------------------------------------------------------------------
@@ -109,8 +105,8 @@ def _pinv_cotangent(a, X, G):
     XH = _H(X)
     GH = _H(G)
     out = -XH @ G @ XH
-    out = out + (_eye(m) - a @ X) @ GH @ X @ XH
-    out = out + XH @ X @ GH @ (_eye(n) - X @ a)
+    out = out + (np.eye(m) - a @ X) @ GH @ X @ XH
+    out = out + XH @ X @ GH @ (np.eye(n) - X @ a)
     return out
 
 
@@ -356,7 +352,7 @@ def cholesky_pullback_maker(ans, a, upper=False):
         L, gL = (_H(ans), _H(g)) if upper else (ans, g)
         # dL = L phi(inv(L) dA inv(L)^H), phi = lower triangle with half the diagonal
         K = _H(L) @ gL
-        phi = np.tril(K) - 0.5 * K * _eye(_shape(K)[-1])
+        phi = np.tril(K) - 0.5 * K * np.eye(_shape(K)[-1])
         Linv = np.linalg.inv(L)
         return _from_hermitian(_H(Linv) @ phi @ Linv, "U" if upper else "L")
     return cholesky_pullback

@@ -19,6 +19,7 @@ and scatter along an axis, crop and uncrop, a permutation, embedding a
 diagonal) have their own rules: each one's pullback is the other of its pair,
 so pullbacks built from them can be differentiated any number of times.
 """
+import functools
 import string
 
 import numpy as np
@@ -796,34 +797,44 @@ def _einsum_labels(spec, shapes):
     return full, out, fresh
 
 
+@functools.lru_cache(maxsize=1024)
+def _einsum_plan(spec, shapes, k):
+    """How to pull back operand k: the einsum expression, the constant operands it
+    adds (read-only, shared), the other operands' positions, and whether to optimize."""
+    ins, out, fresh = _einsum_labels(spec, shapes)
+    mine, shape = ins[k], shapes[k]
+    extra_subs, extra_ops, target = [], [], []
+    present = set(out).union(*[set(s) for j, s in enumerate(ins) if j != k])
+    fresh = iter(fresh)
+    for c, n in zip(mine, shape):
+        if c in target:     # a repeated label: a new letter tied to c by an identity
+            new = next(fresh)
+            extra_subs.append(c + new)
+            extra_ops.append(np.eye(n))
+            target.append(new)
+        else:
+            target.append(c)
+            if c not in present:    # summed out by operand k alone: broadcast back
+                extra_subs.append(c)
+                extra_ops.append(np.ones(n))
+                present.add(c)
+    for e in extra_ops:
+        e.setflags(write=False)
+    others = tuple(j for j in range(len(ins)) if j != k)
+    expr = ",".join([out] + [ins[j] for j in others] + extra_subs) + "->" + "".join(target)
+    return expr, tuple(extra_ops), others, len(others) + len(extra_ops) >= 2
+
+
 def _einsum_maker(position):
     def maker(ans, *args, **kwargs):
         spec, ops, pos = _einsum_normal(args)
         k = pos.index(position)
-        shapes = [_shape(o) for o in ops]
-        ins, out, fresh = _einsum_labels(spec, shapes)
-        mine, shape = ins[k], shapes[k]
-        extra_subs, extra_ops, target = [], [], []
-        present = set(out).union(*[set(s) for j, s in enumerate(ins) if j != k])
-        fresh = iter(fresh)
-        for c, n in zip(mine, shape):
-            if c in target:     # a repeated label: a new letter tied to c by an identity
-                new = next(fresh)
-                extra_subs.append(c + new)
-                extra_ops.append(np.eye(n))
-                target.append(new)
-            else:
-                target.append(c)
-                if c not in present:    # summed out by operand k alone: broadcast back
-                    extra_subs.append(c)
-                    extra_ops.append(np.ones(n))
-                    present.add(c)
-        others = [(s, o) for j, (s, o) in enumerate(zip(ins, ops)) if j != k]
-        expr = ",".join([out] + [s for s, _ in others] + extra_subs) + "->" + "".join(target)
-        optimize = len(others) + len(extra_ops) >= 2
+        shapes = tuple(_shape(o) for o in ops)
+        expr, extra, others, optimize = _einsum_plan(spec, shapes, k)
+        shape = shapes[k]
 
         def einsum_pullback(g):
-            r = np.einsum(expr, g, *[_conj(o) for _, o in others], *extra_ops, optimize=optimize)
+            r = np.einsum(expr, g, *[_conj(ops[j]) for j in others], *extra, optimize=optimize)
             return unbroadcast_to(shape, r)
         return einsum_pullback
     return maker
