@@ -13,9 +13,19 @@ assignment applied. Nothing that another node, a saved value or the caller
 holds is ever written to; in particular a slice taken from ``x`` before the
 assignment keeps its old values (numpy's views would see the new ones).
 Each assignment copies the array, so a loop assigning n elements of an array
-of size n costs O(n^2) time.
+of size n costs O(n^2) time. In-place operators (``x += v``, ``x[i] *= 2``)
+and ufuncs with ``out=x`` are such assignments too.
 
 Indices carry no derivative: a tracked index is used through its plain value.
+``np.unique`` is differentiable in its values (each is an element of x; its
+gradient goes to the first occurrence), not in the indices and counts it may
+also return. ``np.where(c, x, y)`` is differentiable in x and y; the
+one-argument ``np.where(c)`` gives indices, whose cotangent is None.
+Functions of indices, shapes, predicates and rounding (argmax, nonzero, shape,
+isclose, round, ...) are non-differentiable: they run on plain values.
+``np.full_like(a, v)`` is differentiable in v when ``a`` is tracked; when ``a``
+is plain numpy does not ask zygcy (it dispatches on ``a`` only) and copying a
+tracked v into its result fails: write ``v * np.ones_like(a)`` instead.
 Functions that mutate an argument in place (``np.put``, ``np.place``,
 ``np.copyto``, ``np.put_along_axis``) have no rule, so the engine refuses
 them on tracked arrays before anything is written; use ``x[idx] = v``.
