@@ -197,9 +197,13 @@ def test_prod_with_zeros():
     x = np.array([[2.0, 0.0, 3.0], [0.0, 0.0, 5.0], [1.0, 2.0, 4.0]])
     g = zygcy.gradient(lambda x: np.sum(np.prod(x, axis=1)), x)[0]
     assert g.tolist() == [[0.0, 6.0, 0.0], [0.0, 0.0, 0.0], [8.0, 4.0, 2.0]]
-    gradcheck(lambda x: np.prod(x, axis=1), x)
-    gradcheck(lambda x: np.prod(x, axis=0, keepdims=True), x)
-    gradcheck(lambda x: np.prod(x), np.array([3.0, 0.0, 2.0]))
+    gradcheck(lambda x: np.prod(x, axis=1), x, order=2)       # exact to second order at zeros
+    gradcheck(lambda x: np.prod(x, axis=0, keepdims=True), x, order=2)
+    gradcheck(lambda x: np.prod(x), np.array([3.0, 0.0, 2.0]), order=2)
+    gradcheck(lambda x: np.prod(x), np.array([3.0, 0.0, 2.0, 0.0]), order=2)
+    gradcheck(lambda x: np.prod(x, axis=0), np.array([[3.0, 0.0], [0.0, 0.0], [0.0, 2.0]]), order=2)
+    h = zygcy.D(lambda x: zygcy.gradient(lambda x: np.prod(x), x)[0][0])(np.array([0.0, 2.0, 3.0]))
+    assert h.tolist() == [0.0, 3.0, 2.0]
     g = zygcy.gradient(lambda x: np.nanprod(x), np.array([2.0, np.nan, 0.0]))[0]
     assert g.tolist() == [0.0, 0.0, 2.0]
 
@@ -207,8 +211,10 @@ def test_prod_with_zeros():
 def test_cumprod_with_zeros():
     x = np.array([[2.0, 0.0, 3.0, 4.0], [1.5, 2.0, 0.0, 0.0], [0.0, 2.0, 3.0, 1.0]])
     for axis in (1, None):
-        gradcheck(lambda x: np.cumprod(x, axis=axis), x)
-    gradcheck(lambda x: np.multiply.accumulate(x, 1), x)
+        gradcheck(lambda x: np.cumprod(x, axis=axis), x, order=2)     # exact to second order
+    gradcheck(lambda x: np.multiply.accumulate(x, 1), x, order=2)
+    gradcheck(lambda z: np.cumprod(z, axis=1), x * (1 + 0.5j), order=2)
+    gradcheck(lambda x: np.cumprod(x), np.array([0.0, 2.0, 0.0, 3.0, 0.0, 1.5]), order=2)
     # d/dx sum(cumprod([a, 0, b])) = [1, a + a b, 0]
     g = zygcy.gradient(lambda x: np.sum(np.cumprod(x)), np.array([2.0, 0.0, 3.0]))[0]
     assert g.tolist() == [1.0, 8.0, 0.0]

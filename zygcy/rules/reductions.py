@@ -187,14 +187,20 @@ def prod_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=
     zero = value(x) == 0
     if not np.any(zero):
         return lambda g: expand(g * _conj(ans), shape, axes, keepdims) / _conj(x)
-    # With zeros: a slice with one zero sends the product of its other entries to
-    # that zero and nothing elsewhere; a slice with two or more zeros sends nothing.
+    # With zeros, d prod / d x[i] is the product of the others, written so that it
+    # is exact to second order: with p1 the product of the nonzero entries (zeros
+    # held at a constant 1) and s the sum of the zero entries of the slice (0, but
+    # tracked), a slice with
+    #   one zero z:   d[z] = p1,  d[i] = p1 / x[i] * s (= p1 / x[i] * x[z])
+    #   two zeros:    d[z1] = p1 * x[z2] (= p1 * (s - x[z1])),  0 elsewhere
+    #   more zeros:   0 (every second derivative has a zero factor too)
     nz = np.sum(zero, axis=axes, keepdims=True)
-    x1 = x + zero                                   # zeros -> 1
-    others = np.prod(x1, axis=axes, keepdims=True)
+    x1 = x * ~zero + zero
+    p1 = np.prod(x1, axis=axes, keepdims=True)
     if initial is not _NoValue:
-        others = others * initial
-    d = others * ((nz == 0) / x1 + ((nz == 1) & zero))
+        p1 = p1 * initial
+    s = np.sum(x * zero, axis=axes, keepdims=True)
+    d = p1 * ((nz == 0) / x1 + (nz == 1) * (zero + ~zero * s / x1) + (nz == 2) * zero * (s - x))
 
     def prod_pullback(g):
         return expand(g, shape, axes, keepdims) * _conj(d)
@@ -285,19 +291,22 @@ def cumprod_maker(ans, x, axis=None, dtype=None, out=None):
     if not np.any(zero):
         # d out[k] / d x[i] = out[k] / x[i] for k >= i
         return lambda g: reshape(_revcumsum(g * _conj(ans), ax) / _conj(xf), shape)
-    # With zeros, let z be the first zero of a slice: entries before z get the sum
-    # over outputs before z only; z gets the outputs from z on, computed with x[z]
-    # replaced by 1; entries after z get nothing.
-    nzero = np.cumsum(zero, axis=ax)
-    before = nzero == 0
-    first = zero & (nzero == 1)
-    out1 = np.cumprod(xf + first, axis=ax)
-    xsafe = xf * before + ~before
+    # With zeros: out[k] is the product of a prefix, so its derivative is the
+    # product-of-the-others of prod_maker for that prefix, summed over k >= i
+    # with the reverse cumulative sum (exact to second order, as there).
+    nz = np.cumsum(zero, axis=ax)                   # zeros in each prefix
+    x1 = _conj(xf * ~zero + zero)
+    p1 = _conj(np.cumprod(xf * ~zero + zero, axis=ax))
+    s = _conj(np.cumsum(xf * zero, axis=ax))
+    xc = _conj(xf)
 
     def cumprod_pullback(g):
-        a = _revcumsum(g * _conj(ans) * before, ax) / _conj(xsafe) * before
-        b = _revcumsum(g * _conj(out1) * ~before, ax) * first
-        return reshape(a + b, shape)
+        gp = g * p1
+        ct = (_revcumsum(gp * (nz == 0), ax) / x1
+              + zero * _revcumsum(gp * (nz == 1), ax)
+              + ~zero * _revcumsum(gp * (nz == 1) * s, ax) / x1
+              + zero * (_revcumsum(gp * (nz == 2) * s, ax) - xc * _revcumsum(gp * (nz == 2), ax)))
+        return reshape(ct, shape)
     return cumprod_pullback
 
 
