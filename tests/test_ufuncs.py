@@ -285,6 +285,23 @@ def test_every_ufunc_has_a_rule_or_is_nondifferentiable():
     assert missing == []
 
 
+def test_every_rule_of_these_families_is_covered():
+    """Every rule that ufuncs.py, reductions.py and special.py register is in a COVERED list."""
+    import test_reductions
+    covered = set(COVERED) | set(test_reductions.COVERED)
+    try:
+        import test_special
+        covered |= set(test_special.COVERED)
+    except pytest.skip.Exception:       # no scipy: special registered nothing
+        pass
+    families = {"zygcy.rules.ufuncs", "zygcy.rules.reductions", "zygcy.rules.special"}
+    rules, _ = registered()
+    missing = [key for key, rule in rules.items()
+               if {getattr(m, "__module__", None) for m in rule.makers + (rule.joint_maker,)} & families
+               and key not in covered]
+    assert missing == []
+
+
 @pytest.mark.parametrize("uf", sorted(registered()[1] & set(U.all_ufuncs()), key=repr),
                          ids=lambda u: u.__name__)
 def test_nondifferentiable_give_plain_results(uf):
