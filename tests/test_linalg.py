@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from _grid import rand
-from zygcy import forward, gradient
+from zygcy import derivative, forward, gradient
 from zygcy.testing import gradcheck
 
 la = np.linalg
@@ -239,3 +239,16 @@ def test_det_of_product(n, seed, cx):
     g1, g2 = gradient(f, A, B), gradient(h, A, B)
     np.testing.assert_allclose(g1[0], g2[0], rtol=1e-8, atol=1e-8 * np.max(np.abs(g2[0])))
     gradcheck(f, A, B, directions=1)
+
+
+def test_third_derivative_of_logdet():
+    # f(t) = log det(A + t B) has f'''(t) = 2 tr((M^-1 B)^3), M = A + t B
+    A, B = spd(3), R(3, 3, seed=1)
+
+    def f(t):
+        return la.slogdet(A + t * B)[1]
+
+    t0 = 0.2
+    d3 = derivative(lambda t: derivative(lambda s: derivative(f, s), t), t0)
+    K = la.solve(A + t0 * B, B)
+    np.testing.assert_allclose(d3, 2 * np.trace(K @ K @ K), rtol=1e-8)

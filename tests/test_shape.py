@@ -280,17 +280,17 @@ def test_third_derivative_through_matmul():
 # -- property tests: random einsum contractions and reshapes
 
 @given(st.data())
-def test_einsum_random_pairs(data):
+def test_einsum_random(data):
+    # two or three operands; labels may repeat within an operand (diagonals, traces)
     letters = "abcd"
     sizes = {"a": 2, "b": 3, "c": 1, "d": 2}
-    s1 = data.draw(st.lists(st.sampled_from(letters), min_size=1, max_size=3, unique=True))
-    s2 = data.draw(st.lists(st.sampled_from(letters), min_size=0, max_size=3, unique=True))
-    labels = sorted(set(s1) | set(s2))
+    nops = data.draw(st.integers(2, 3))
+    subs = [data.draw(st.lists(st.sampled_from(letters), min_size=int(i == 0), max_size=3)) for i in range(nops)]
+    labels = sorted(set().union(*subs))
     out = data.draw(st.lists(st.sampled_from(labels), max_size=len(labels), unique=True))
-    spec = "%s,%s->%s" % ("".join(s1), "".join(s2), "".join(out))
-    a = rand(tuple(sizes[c] for c in s1), seed=1, complex=data.draw(st.booleans()))
-    b = rand(tuple(sizes[c] for c in s2), seed=2)
-    gradcheck(lambda a, b: _square(np.einsum(spec, a, b)), a, b, directions=2, order=2)
+    spec = ",".join("".join(s) for s in subs) + "->" + "".join(out)
+    ops = [rand(tuple(sizes[c] for c in s), seed=i, complex=data.draw(st.booleans())) for i, s in enumerate(subs)]
+    gradcheck(lambda *ops: _square(np.einsum(spec, *ops)), *ops, directions=2, order=2)
 
 
 @given(st.permutations([0, 1, 2]), st.sampled_from([(24,), (4, 6), (2, 3, 4), (6, 2, 2)]))
