@@ -76,6 +76,10 @@ case(np.append, "append", lambda a, b: np.append(a, b), R(3, 2), R(2))
 case(np.append, "append-axis", lambda a, b: np.append(a, b, axis=0), R(3, 2), C(1, 2))
 case(np.delete, "delete", lambda a: np.delete(a, [0, 2], axis=1), R(2, 4))
 case(np.delete, "delete-flat", lambda a: np.delete(a, 1), R(3, 2))
+case(np.insert, "insert", lambda a, v: np.insert(a, 1, v, axis=1), R(3, 2), R(3))
+case(np.insert, "insert-broadcast", lambda a, v: np.insert(a, [0, 2], v, axis=0), C(3, 2), C(1))
+case(np.insert, "insert-flat", lambda a, v: np.insert(a, (1, 1, 4), v), R(3, 2), R(3))
+case(np.insert, "insert-block", lambda a, v: np.insert(a, 2, v, axis=1), R(3, 2), R(2, 3))
 case(np.ediff1d, "ediff1d", lambda a: np.ediff1d(a, to_begin=[1.0, 2.0], to_end=3.0), R(3, 2))
 
 # -- assembly

@@ -395,8 +395,27 @@ def delete_pullback_maker(ans, arr, obj, axis=None):
     return lambda g: _scatter(g, keep, axis, shape[axis])
 
 
+def _insert_maker(which):
+    def maker(ans, arr, obj, values, axis=None):
+        # Run np.insert on element numbers (arr's from 0, values' from -1 down) to
+        # learn where each element of the result came from.
+        shapes = (_shape(arr), _shape(values))
+        sizes = [int(np.prod(sh)) for sh in shapes]
+        marks = np.insert(np.arange(sizes[0], dtype=float).reshape(shapes[0]), obj,
+                          -1.0 - np.arange(sizes[1], dtype=float).reshape(shapes[1]), axis=axis).ravel()
+        picked = np.flatnonzero(marks >= 0) if which == 0 else np.flatnonzero(marks < 0)
+        source = (marks[picked] if which == 0 else -1.0 - marks[picked]).astype(np.intp)
+
+        def insert_pullback(g):
+            g = _gather(np.ravel(g), picked, 0)
+            return np.reshape(_scatter(g, source, 0, sizes[which]), shapes[which])
+        return insert_pullback
+    return maker
+
+
 defvjp(np.append, _append_maker(0), _append_maker(1))
 defvjp(np.delete, delete_pullback_maker)
+defvjp(np.insert, _insert_maker(0), None, _insert_maker(1))
 
 
 # ---------------------------------------------------------------------------
