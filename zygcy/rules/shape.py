@@ -3,10 +3,12 @@
 Two families live here:
 
 * shape and assembly -- reshape, transpose, concatenate/stack and their
-  variants, split, repeat, tile, roll, flip, diag, triu, pad, diff, sort, ...
-  Each of these only moves (or copies, or drops) elements, so its pullback
-  moves the cotangent back: the inverse reshape, the inverse permutation,
-  a split for a concatenate, a sum for a repeat.
+  variants, split, repeat, tile, insert/delete, roll, flip, diag, triu, pad,
+  diff, sort, ... Each of these only moves (or copies, or drops) elements, so
+  its pullback moves the cotangent back: the inverse reshape, the inverse
+  permutation, a split for a concatenate, a sum over the copies for a repeat.
+  Where numpy's bookkeeping is intricate (pad's modes, insert) the rule runs
+  the function once on element numbers to learn where each element went.
 * contractions -- matmul, dot, vdot, inner, outer, tensordot, einsum, kron,
   cross and numpy 2's vecdot, matvec, vecmat. Each is linear in every
   operand, so the cotangent of one operand is the same contraction of the
@@ -356,10 +358,6 @@ def tile_pullback_maker(ans, A, reps):
     return tile_pullback
 
 
-def _negated(shift):
-    return -shift if np.ndim(shift) == 0 else tuple(-s for s in shift)
-
-
 def resize_pullback_maker(ans, a, new_shape):
     # np.resize repeats the flattened a cyclically to fill new_shape
     shape = _shape(a)
@@ -420,6 +418,10 @@ defvjp(np.insert, _insert_maker(0), None, _insert_maker(1))
 
 # ---------------------------------------------------------------------------
 # Rearranging elements: the pullback applies the inverse rearrangement
+
+def _negated(shift):
+    return -shift if np.ndim(shift) == 0 else tuple(-s for s in shift)
+
 
 defvjp(np.roll, lambda ans, a, shift, axis=None: lambda g: np.roll(g, _negated(shift), axis))
 defvjp(np.flip, lambda ans, m, axis=None: lambda g: np.flip(g, axis))
