@@ -157,10 +157,9 @@ def _check_levels(tape, v):
         if tape.owns(v):
             if outer:
                 raise TypeError(_NESTED_PARAMS)
-        else:
+        elif _core.node_tape_active(v):
             outer = True
-            t = top_tape((v,))
-            if t is not None and t.owns(v.value):
+            if top_tape((v,)).owns(v.value):
                 raise TypeError(_NESTED_PARAMS)
         v = v.value
 
