@@ -34,7 +34,7 @@ sp = None       # scipy.special, once it is imported and its rules are registere
 SQRT_PI = np.sqrt(np.pi)
 SQRT_2PI = np.sqrt(2 * np.pi)
 
-# Filled below when scipy is present: what this module registered.
+# Filled when scipy.special is imported: what this module registered.
 UNARY = {}
 BINARY = {}
 WRAPPED = {}
