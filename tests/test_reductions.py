@@ -252,8 +252,26 @@ def test_median_and_quantile_values():
     assert zygcy.gradient(lambda x: np.median(x), x)[0].tolist() == [0.0, 0.0, 0.5, 0.5]
     assert np.allclose(zygcy.gradient(lambda x: np.quantile(x, 0.25), x)[0], [0, 0.25, 0, 0.75])
     assert np.allclose(zygcy.gradient(lambda x: np.percentile(x, 100.0), x)[0], [1, 0, 0, 0])
-    with pytest.raises(NotImplementedError, match="method='linear'"):
-        zygcy.gradient(lambda x: np.quantile(x, 0.5, method="lower"), x)
+    # sorted: 1, 2, 3, 4 (at 1, 3, 2, 0); q = 0.4 falls at index 1.2
+    assert zygcy.gradient(lambda x: np.quantile(x, 0.4, method="lower"), x)[0].tolist() == [0, 0, 0, 1]
+    assert zygcy.gradient(lambda x: np.quantile(x, 0.4, method="higher"), x)[0].tolist() == [0, 0, 1, 0]
+    assert zygcy.gradient(lambda x: np.median(x[:3]), x)[0].tolist() == [0, 0, 1, 0]
+    with pytest.raises(NotImplementedError, match="weights="):
+        zygcy.gradient(lambda x: np.quantile(x, 0.5, method="inverted_cdf", weights=np.ones(4)), x)
+
+
+METHODS = ["inverted_cdf", "averaged_inverted_cdf", "closest_observation", "interpolated_inverted_cdf",
+           "hazen", "weibull", "linear", "median_unbiased", "normal_unbiased", "lower", "higher",
+           "midpoint", "nearest"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_quantile_methods(method):
+    x = rand((5, 4), seed=20)
+    gradcheck(lambda x: np.quantile(x, [0.0, 0.25, 0.5, 0.9, 1.0], axis=0, method=method), x)
+    y = x.copy()
+    y[1, 2] = y[3, 2] = np.nan
+    gradcheck(lambda y: np.nanpercentile(y, [10.0, 50.0, 75.0], axis=0, method=method), y)
 
 
 @pytest.mark.parametrize("case", [((3,), None), ((3, 2), 0), ((3, 2), 1), ((3, 2), None),

@@ -399,13 +399,14 @@ defvjp(np.average, average_maker_a, None, average_maker_w)
 
 
 # ---------------------------------------------------------------------------
-# Order statistics: median, percentile, quantile (method='linear'), nan-versions
+# Order statistics: median, percentile, quantile (every method), nan-versions
 #
 # The result is (1 - t) x[lo] + t x[hi] for the sorted entries of each slice, at
-# the virtual index q (n - 1) = lo + t, so the gradient is (1 - t) at the entry
-# of rank lo and t at the entry of rank hi (ties broken by position).
+# a virtual index lo + t that depends on q, n and the method only (q (n - 1) for
+# 'linear'), so the gradient is (1 - t) at the entry of rank lo and t at the
+# entry of rank hi (ties broken by position).
 
-def _order_weights(xv, q, axes, nan):
+def _order_weights(xv, q, axes, nan, method):
     """Plain weights of shape q.shape + x.shape: how much each entry counts in each quantile."""
     nd = xv.ndim
     keep = [i for i in range(nd) if i not in axes]
@@ -419,7 +420,13 @@ def _order_weights(xv, q, axes, nan):
     else:
         cnt = np.full(kshape + (1,), xt.shape[-1])
     qa = np.asarray(q, dtype=float)
-    pos = qa.reshape(qa.shape + (1,) * (len(kshape) + 1)) * (cnt - 1)
+    # The virtual index lo + t of each quantile, by numpy's rule for the method:
+    # the quantile of 0, 1, ..., n - 1 is exactly that index.
+    pos = np.zeros(qa.shape + cnt.shape)
+    for n in np.unique(cnt):
+        if n > 0:
+            at = np.quantile(np.arange(n, dtype=float), qa, method=method)
+            pos[..., cnt == n] = np.reshape(at, qa.shape + (1,))
     lo = np.floor(pos)
     t = pos - lo
     hi = np.minimum(lo + 1, cnt - 1)
@@ -430,12 +437,9 @@ def _order_weights(xv, q, axes, nan):
 
 
 def _quantile_pullback(x, q, axis, keepdims, nan, method):
-    if method != "linear":
-        raise NotImplementedError(
-            "zygcy differentiates quantiles with method='linear' only (got %r)" % (method,))
     xv = value(x)
     shape, axes = np.shape(xv), _axes(x, axis)
-    w = _order_weights(np.asarray(xv), q, axes, nan)
+    w = _order_weights(np.asarray(xv), q, axes, nan, method)
     qnd = np.ndim(q)
     full = np.shape(q) + shape
 
@@ -450,6 +454,8 @@ def _quantile_maker(nan, scale):
                        keepdims=False, *, weights=None, interpolation=None):
         if weights is not None:
             raise NotImplementedError("zygcy: quantiles with weights= are not differentiable yet")
+        if interpolation is not None:      # the old name of method
+            method = interpolation
         return _quantile_pullback(x, np.asarray(value(q)) / scale, axis, keepdims, nan, method)
     return quantile_maker
 
