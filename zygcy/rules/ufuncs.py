@@ -51,12 +51,15 @@ def reshape(a, shape):
 def _expand_plain(g, shape, axes, keepdims):
     if type(g) is Tracked:
         return expand(g, shape, axes, keepdims)
+    g = np.asarray(g)
     if not keepdims:
         full = list(shape)
         for ax in axes:
             full[ax] = 1
-        g = np.reshape(g, full)
-    return np.broadcast_to(g, shape).copy()
+        g = g.reshape(full)
+    out = np.empty(shape, dtype=g.dtype)      # faster than np.broadcast_to(g, shape).copy()
+    out[...] = g
+    return out
 
 
 def expand(g, shape, axes, keepdims=False):
@@ -72,13 +75,24 @@ defvjp(_expand_plain,
        lambda ans, g, shape, axes, keepdims: lambda h: np.sum(h, axis=axes, keepdims=keepdims))
 
 
+def _is_complex(x):
+    v = value(x)
+    if type(v) is np.ndarray:       # the common case, without np.iscomplexobj's overhead
+        return v.dtype.kind == "c"
+    return isinstance(v, (complex, np.complexfloating))
+
+
 def _conj(d):
     """conj(d) when d is complex; d itself otherwise (saves a copy for real d)."""
-    return np.conjugate(d) if np.iscomplexobj(value(d)) else d
+    return np.conjugate(d) if _is_complex(d) else d
 
 
-def _is_complex(x):
-    return np.iscomplexobj(value(x))
+def _unbroadcast(x, g):
+    """unbroadcast(x, g), returning g at once when the shapes already agree."""
+    xv, gv = value(x), value(g)
+    if type(xv) is np.ndarray and type(gv) is np.ndarray and xv.shape == gv.shape:
+        return g
+    return unbroadcast(x, g)
 
 
 def _nonzero(x):
@@ -144,12 +158,12 @@ UNARY[np.degrees] = UNARY[np.rad2deg]
 
 
 def _unary_maker(ufunc, deriv):
-    def maker(ans, x, **kwargs):
-        def pullback(g):
+    # (a traceback through the pullback shows the table line of ``deriv`` next)
+    def unary_maker(ans, x, **kwargs):
+        def unary_pullback(g):
             return g * _conj(deriv(ans, x))
-        pullback.__name__ = pullback.__qualname__ = ufunc.__name__ + "_pullback"
-        return pullback
-    return maker
+        return unary_pullback
+    return unary_maker
 
 
 for _uf, _d in UNARY.items():
@@ -219,25 +233,28 @@ BINARY = {
 
 
 def _binary_side(ufunc, deriv, which):
-    def maker(ans, x, y, **kwargs):
+    def binary_maker(ans, x, y, **kwargs):
         arg = (x, y)[which]
         if deriv is None:
-            return lambda g: None          # zero almost everywhere (or an integer argument)
+            return _no_gradient            # zero almost everywhere (or an integer argument)
 
-        def pullback(g):
-            return unbroadcast(arg, g * _conj(deriv(ans, x, y)))
-        pullback.__name__ = pullback.__qualname__ = "%s_pullback_%d" % (ufunc.__name__, which)
-        return pullback
-    return maker
+        def binary_pullback(g):
+            return _unbroadcast(arg, g * _conj(deriv(ans, x, y)))
+        return binary_pullback
+    return binary_maker
+
+
+def _no_gradient(g):
+    return None
 
 
 for _uf, (_dx, _dy) in BINARY.items():
     defvjp(_uf, _binary_side(_uf, _dx, 0), _binary_side(_uf, _dy, 1))
 
-defvjp(np.add, lambda ans, x, y, **kw: lambda g: unbroadcast(x, g),
-       lambda ans, x, y, **kw: lambda g: unbroadcast(y, g))
-defvjp(np.subtract, lambda ans, x, y, **kw: lambda g: unbroadcast(x, g),
-       lambda ans, x, y, **kw: lambda g: unbroadcast(y, -g))
+defvjp(np.add, lambda ans, x, y, **kw: lambda g: _unbroadcast(x, g),
+       lambda ans, x, y, **kw: lambda g: _unbroadcast(y, g))
+defvjp(np.subtract, lambda ans, x, y, **kw: lambda g: _unbroadcast(x, g),
+       lambda ans, x, y, **kw: lambda g: _unbroadcast(y, -g))
 
 
 # ---------------------------------------------------------------------------
