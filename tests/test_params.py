@@ -3,6 +3,8 @@ from collections.abc import Mapping
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from zygcy import (Grads, Params, dropgrad, forward, grad, gradient, hook, nograd, param, value,
                    withgradient)
@@ -403,3 +405,25 @@ def test_withgradient_and_forward_with_params(W):
     y, back = forward(lambda: {"s": np.sum(W), "m": W * 2}, Params([W]))
     g = back({"m": np.ones(W.shape)})
     np.testing.assert_allclose(g[W], 2.0)
+
+
+# ---------------------------------------------------------------------------
+# Property: implicit and explicit gradients agree
+
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(0, 2 ** 16),
+       st.booleans())
+def test_implicit_equals_explicit(n_in, n_hidden, n_out, seed, transpose_view):
+    r = np.random.default_rng(seed)
+    W1, W2 = r.standard_normal((n_in, n_hidden)), r.standard_normal((n_out, n_hidden))
+    x = r.standard_normal((2, n_in))
+    P1, P2 = param(W1.copy()), param(W2.copy())
+    P2t = P2.T if transpose_view else None
+
+    def net(A, B, Bt):
+        h = np.tanh(x @ A)
+        return np.sum((h @ (B.T if Bt is None else Bt)) ** 2)
+
+    g = gradient(lambda: net(P1, P2, P2t), Params([P1, P2]))
+    e = gradient(lambda A, B: net(A, B, None), W1, W2)
+    np.testing.assert_allclose(g[P1], e[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(g[P2], e[1], rtol=1e-10, atol=1e-12)
