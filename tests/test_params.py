@@ -268,6 +268,26 @@ def test_explicit_gradient_of_a_parameter(W):
     np.testing.assert_allclose(g, 2 * plain(W))
 
 
+def test_model_object_of_parameters_both_ways(rng):
+    class Layer:
+        def __init__(self):
+            self.W = param(rng.standard_normal((2, 3)))
+            self.b = param(rng.standard_normal(2))
+            self.name = "dense"
+
+        def __call__(self, x):
+            return np.tanh(self.W @ x + self.b)
+
+    layer = Layer()
+    x = rng.standard_normal(3)
+    explicit, = gradient(lambda m: np.sum(m(x)), layer)          # a record: a dict of gradients
+    implicit = gradient(lambda: np.sum(layer(x)), Params([layer.W, layer.b]))
+    assert set(explicit) == {"W", "b"} and type(explicit["W"]) is np.ndarray
+    np.testing.assert_allclose(explicit["W"], implicit[layer.W])
+    np.testing.assert_allclose(explicit["b"], implicit[layer.b])
+    assert type(layer.W).__name__ == "Param"                       # the model is untouched
+
+
 # ---------------------------------------------------------------------------
 # Nesting
 
