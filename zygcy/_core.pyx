@@ -41,6 +41,7 @@ from cpython.object cimport PyObject
 from libc.math cimport (M_PI, NAN, acos, asin, atan, cos, cosh, erf, erfc, exp, expm1, fabs, isfinite,
                         log as c_log, log1p, log2, log10, pow as c_pow, sin, sinh, sqrt, tan, tanh)
 
+import gc as _gc
 import numbers as _numbers
 import numpy as np
 
@@ -79,6 +80,7 @@ cdef list _stack = []           # active tapes, innermost last
 cdef Tape _top = None           # _stack[-1], cached for the hot path
 cdef long _next_id = 1
 cdef long _epoch = 0            # bumped once per reverse sweep
+cdef bint _gc_paused = False    # the cyclic collector was paused by the outermost push
 
 cdef object _ndarray = np.ndarray
 cdef object _generic = np.generic
@@ -91,6 +93,7 @@ cdef tuple _ARITH_UFUNCS = (np.add, np.subtract, np.multiply, np.true_divide, np
 cdef dict _rules = {}
 cdef set _constant = set()
 cdef dict _hooks = {}
+cdef dict _refused = {}         # function -> why it cannot take tracked values (in-place writers)
 
 
 # ---------------------------------------------------------------------------
@@ -120,21 +123,30 @@ cdef class Tape:
 
     def push(self):
         """Make this tape the innermost active one."""
-        global _top
+        global _top, _gc_paused
         if self.active:
             raise RuntimeError("this tape is already active")
+        if not _stack and _gc.isenabled():
+            # A tape is many small objects that form no cycles; letting the cyclic
+            # collector scan them again and again made long array loops 3x slower.
+            # Reference counting still frees everything; the collector resumes at pop.
+            _gc.disable()
+            _gc_paused = True
         self.active = True
         _stack.append(self)
         _top = self
 
     def pop(self):
         """Stop recording on this tape (it may be any active one, when unwinding)."""
-        global _top
+        global _top, _gc_paused
         if not self.active:
             return
         self.active = False
         _stack.remove(self)
         _top = _stack[len(_stack) - 1] if _stack else None
+        if not _stack and _gc_paused:
+            _gc_paused = False
+            _gc.enable()
 
     def leaf(self, value):
         """A new input node holding ``value``."""
@@ -556,7 +568,7 @@ cdef object _binary_slow(int op, object x, object y):
 
     # Arrays go through numpy's ufuncs, whose rules know about broadcasting.
     if ((a is not None and a.kind == K_ARRAY) or (b is not None and b.kind == K_ARRAY)
-            or (a is None and isinstance(x, _ndarray)) or (b is None and isinstance(y, _ndarray))):
+            or (a is None and _kind_of(x) == K_ARRAY) or (b is None and _kind_of(y) == K_ARRAY)):
         return _ARITH_UFUNCS[op](x, y)
     if a is None and not (type(x) is Tracked or _is_plain_number(x)):
         return NotImplemented
@@ -902,6 +914,12 @@ def nondifferentiable(*funs):
     _constant.update(funs)
 
 
+def refuse(fun, message):
+    """Declare that ``fun`` must not be given tracked values (it writes into an array
+    in place, say); ``message`` says what to write instead."""
+    _refused[fun] = message
+
+
 def set_hook(name, fn):
     """Let rule code supply one of Tracked's behaviours (``getitem``, ``real``, ...)."""
     _hooks[name] = fn
@@ -923,6 +941,10 @@ def registered():
 
 cdef object _dispatch_ufunc(object ufunc, str method, tuple inputs, dict kwargs):
     fun = ufunc if method == "__call__" else getattr(ufunc, method)
+    if method == "at" and _any_active(inputs, kwargs):
+        raise TypeError(
+            "numpy.{0}.at(x, index, v) writes into x in place, which zygcy does not record; "
+            "write x[index] = numpy.{0}(x[index], v) instead (x[index] += v for add)".format(ufunc.__name__))
     out = kwargs.pop("out", None)
     if out is not None:
         return _ufunc_out(fun, inputs, kwargs, out)
@@ -959,6 +981,8 @@ cdef object _ufunc_out(object fun, tuple inputs, dict kwargs, object out):
 
 
 cdef object _dispatch_function(object func, tuple args, dict kwargs):
+    if func in _refused and _any_active(args, kwargs):
+        raise TypeError(_refused[func])
     rule = _rules.get(func)
     if rule is None:
         if func in _constant:
@@ -1069,6 +1093,19 @@ cdef object _apply(object fun, Rule rule, tuple args, dict kwargs, object where_
                     items[j] = (<Tracked>e).value
             plain[i] = items if type(v) is list else tuple(items)
 
+    # Arrays tracked by an outer differentiation stay in `plain` for the pullbacks.
+    # User code may later assign into such an array (x[i] = v changes which node the
+    # object is), so the pullbacks get an alias node that no user code holds.
+    if top.id != _stack_bottom_id():
+        for i in range(len(plain)):
+            v = plain[i]
+            if type(v) is Tracked and (<Tracked>v).kind == K_ARRAY:
+                plain[i] = _alias(<Tracked>v)
+            elif type(v) is list or type(v) is tuple:
+                items = [_alias(<Tracked>e) if type(e) is Tracked and (<Tracked>e).kind == K_ARRAY else e
+                         for e in v]
+                plain[i] = items if type(v) is list else tuple(items)
+
     ans = fun(*plain, **kwargs)
 
     cdef object pbs
@@ -1120,6 +1157,22 @@ cdef object _record(Tape top, object ans, tuple parents, tuple argpos, object pb
     r = _new_node(top, ans, _kind_of(ans), OP_RULE)
     r.ext = rec
     return r
+
+
+cdef inline long _stack_bottom_id():
+    return (<Tape>_stack[0]).id if _stack else 0
+
+
+def _pass_through(g):
+    return g
+
+
+cdef object _alias(Tracked t):
+    """A node equal to t, recorded on t's tape, that user code never holds."""
+    cdef Tape tp = _active(t)
+    if tp is None:
+        return t
+    return _record(tp, t.value, (t,), (0,), (_pass_through,), False, 1, "alias")
 
 
 def record_joint(fun, ans, args, pullback):
@@ -1350,7 +1403,12 @@ cdef bint _has_tracked_entries(IndexGrad g):
 cdef object _take_grad(Tracked n):
     if n.gstate == G_DOUBLE:
         return PyFloat_FromDouble(n.gd)
-    return _densify(n.go)
+    g = _densify(n.go)
+    # A real value's cotangent is real: drop the imaginary part a complex consumer
+    # sent back (ChainRules' ProjectTo), so rules of real functions never see it.
+    if n.kind != K_MULTI and g is not None and _is_complex(g) and not _is_complex(n.value):
+        g = g.real
+    return g
 
 
 cdef object _sweep(Tape tape, list seeds, list leaves):

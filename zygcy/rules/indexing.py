@@ -26,16 +26,17 @@ isclose, round, ...) are non-differentiable: they run on plain values.
 ``np.full_like(a, v)`` is differentiable in v when ``a`` is tracked; when ``a``
 is plain numpy does not ask zygcy (it dispatches on ``a`` only) and copying a
 tracked v into its result fails: write ``v * np.ones_like(a)`` instead.
-Functions that mutate an argument in place (``np.put``, ``np.place``,
-``np.copyto``, ``np.put_along_axis``) have no rule, so the engine refuses
-them on tracked arrays before anything is written; use ``x[idx] = v``.
+Functions that write into an argument in place (``np.put``, ``np.place``,
+``np.copyto``, ``np.put_along_axis``, ``np.putmask``, ``np.fill_diagonal``)
+are refused on tracked values before anything is written, with a message
+that says which assignment to write instead.
 """
 import warnings
 
 import numpy as np
 
 from .._core import IndexGrad, Tracked, adopt, apply, defvjp, nondifferentiable
-from .._core import node_tape_active, rebind, set_hook, value
+from .._core import node_tape_active, rebind, refuse, set_hook, value
 from ._util import unbroadcast
 
 _ndarray = np.ndarray
@@ -535,3 +536,18 @@ nondifferentiable(
     np.round, np.around, np.fix,
 )
 
+
+# ---------------------------------------------------------------------------
+# numpy functions that write into an argument: refused, with the assignment to use
+
+_IN_PLACE = {
+    np.put: "x[np.unravel_index(ind, x.shape)] = v",
+    np.place: "x[mask] = v",
+    np.copyto: "dst[...] = src",
+    np.put_along_axis: "x[idx] = v with idx built from the indices (np.indices helps)",
+    np.putmask: "x[mask] = v",
+    np.fill_diagonal: "x[np.arange(n), np.arange(n)] = v",
+}
+for _fun, _instead in _IN_PLACE.items():
+    refuse(_fun, "numpy.%s writes into an array in place, which zygcy does not record; write "
+                 "%s instead (item assignment on tracked arrays is recorded)" % (_fun.__name__, _instead))
