@@ -94,6 +94,7 @@ cdef dict _rules = {}
 cdef set _constant = set()
 cdef dict _hooks = {}
 cdef dict _refused = {}         # function -> why it cannot take tracked values (in-place writers)
+cdef object _defer = None       # an ndarray subclass whose own override runs first (zygcy's Param)
 
 
 # ---------------------------------------------------------------------------
@@ -391,6 +392,8 @@ cdef class Tracked:
         return _dispatch_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
+        if _defer is not None and _defer in types:
+            return NotImplemented
         return _dispatch_function(func, args, kwargs)
 
     # -- attributes and methods that rule code supplies ---------------------
@@ -920,6 +923,15 @@ def refuse(fun, message):
     _refused[fun] = message
 
 
+def defer_to(cls):
+    """Let ``cls`` (an ndarray subclass with its own overrides) handle an operation
+    before Tracked does whenever it is among the inputs: Tracked's overrides
+    return NotImplemented then, and numpy asks ``cls``. zygcy's ``Param`` uses
+    this to put its tracked leaf in its place, so ``h @ W`` is recorded once."""
+    global _defer
+    _defer = cls
+
+
 def set_hook(name, fn):
     """Let rule code supply one of Tracked's behaviours (``getitem``, ``real``, ...)."""
     _hooks[name] = fn
@@ -940,6 +952,13 @@ def registered():
 
 
 cdef object _dispatch_ufunc(object ufunc, str method, tuple inputs, dict kwargs):
+    if _defer is not None:
+        for v in inputs:
+            if isinstance(v, _defer):
+                return NotImplemented
+        out = kwargs.get("out")
+        if out is not None and any(isinstance(o, _defer) for o in (out if isinstance(out, tuple) else (out,))):
+            return NotImplemented
     fun = ufunc if method == "__call__" else getattr(ufunc, method)
     if method == "at" and _any_active(inputs, kwargs):
         raise TypeError(

@@ -29,23 +29,15 @@ differentiation. ``np.asarray(W)`` and ``W.view(np.ndarray)`` return plain
 arrays on purpose: like ``zygcy.value``, they take the plain value.
 
 Tracked values on the left. When a tracked value meets a parameter
-(``h @ W``), numpy calls the tracked value's override first; the engine then
-computes the result on its plain inputs, which reach ``W``'s override here,
-and that records the part of the derivative that flows into ``W``. The
-engine's node for ``h @ W`` thus holds as its value a node of the same tape
-(a second *level*); ``zygcy.api`` seeds every level of an output, which sums
-the derivative along both. This is exact at first order, and when the tracked
-value belongs to the innermost differentiation only. When it is tracked by
-another active differentiation too, the levels of the two interleave and the
-inner pullbacks would see only part of each value's dependence; ``zygcy.api``
-detects that arrangement and raises an error instead (use explicit arguments
-for such derivatives of derivatives). The lasting fix is in the engine:
-``Tracked.__array_ufunc__``/``__array_function__`` returning NotImplemented
-when an input is a ``Param``, so numpy calls ``Param``'s override first.
+(``h @ W``), numpy would ask the tracked value's override first; the engine
+defers to ``Param`` (``zygcy._core.defer_to``), so ``Param``'s override runs,
+puts the parameter's tracked leaf in its place and calls again: every
+operation is recorded once, on the innermost differentiation that lists the
+parameter.
 """
 import numpy as np
 
-from ._core import Tracked
+from ._core import Tracked, defer_to
 
 __all__ = ["Param", "substitute", "is_active", "push_frame", "pop_frame", "frames_active"]
 
@@ -287,3 +279,6 @@ class Param(np.ndarray):
 
 def _unpickle(a):
     return a.view(Param)
+
+
+defer_to(Param)     # Tracked's overrides let Param's run first (see the module docstring)

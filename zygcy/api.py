@@ -137,46 +137,7 @@ def _leaf_value(v):
 def _outputs(tape, out):
     """The plain output, and its leaves (nodes) and structure for the backward pass."""
     out_leaves, out_tree = flatten(out)
-    for v in out_leaves:
-        _check_levels(tape, v)
-    return unflatten(out_tree, [_unwrap_levels(tape, v) for v in out_leaves]), out_leaves, out_tree
-
-
-def _check_levels(tape, v):
-    """Refuse the one arrangement of levels whose derivative would be wrong.
-
-    A tracked value meeting a parameter on its right (``h @ W``) records the
-    parameter's part as a second level of the same tape (see zygcy._params).
-    At first order the levels are summed by seeding each. When another
-    differentiation is active as well, its levels interleave with them, and
-    the pullbacks of the inner one see only part of each intermediate value's
-    dependence: that is refused here rather than answered wrongly.
-    """
-    outer = False
-    while type(v) is Tracked:
-        if tape.owns(v):
-            if outer:
-                raise TypeError(_NESTED_PARAMS)
-        elif _core.node_tape_active(v):
-            outer = True
-            if top_tape((v,)).owns(v.value):
-                raise TypeError(_NESTED_PARAMS)
-        v = v.value
-
-
-_NESTED_PARAMS = (
-    "zygcy cannot nest this differentiation yet: a tracked value met a parameter on its "
-    "right (as in h @ W, with W made by param()) while two differentiations were active, "
-    "and numpy hands such an operation to the tracked value first, so the derivative of "
-    "the derivative would be wrong. For derivatives of derivatives, differentiate with "
-    "respect to the arrays explicitly: gradient(lambda W: ..., W); at first order, "
-    "Params handles h @ W.")
-
-
-def _unwrap_levels(tape, v):
-    while tape.owns(v):
-        v = v.value
-    return v
+    return unflatten(out_tree, [tape.unwrap(v) for v in out_leaves]), out_leaves, out_tree
 
 
 def _sweep(tape, out_leaves, out_tree, dy, wanted):
@@ -187,14 +148,7 @@ def _sweep(tape, out_leaves, out_tree, dy, wanted):
         if s is None or not tape.owns(node):
             continue
         _check_seed(node, s)
-        # A node whose value holds another node of the same tape (possibly under
-        # a level of an outer tape): a parameter met a tracked value on its
-        # right (see zygcy._params). Each such level carries its own part of
-        # the derivative, so each is seeded.
-        while type(node) is Tracked:
-            if tape.owns(node):
-                pairs.append((node, s))
-            node = node.value
+        pairs.append((node, s))
     return tape.backward(pairs, wanted)
 
 
