@@ -102,12 +102,14 @@ def _forward(f, args, fname):
     ps = _params_argument(f, args, fname)
     if ps is not None:
         return _forward_params(f, ps)
-    leaves, tree = flatten(args)
+    # The common case, numbers and arrays only, skips the container machinery.
+    tree = None if all(type(a) in _SIMPLE for a in args) else flatten(args)[1]
+    leaves = list(args) if tree is None else flatten(args)[0]
     tape = Tape()
     tape.push()
     try:
         tleaves = [tape.leaf(_leaf_value(v)) if is_differentiable(v) else v for v in leaves]
-        out = f(*unflatten(tree, tleaves))
+        out = f(*(tleaves if tree is None else unflatten(tree, tleaves)))
     finally:
         tape.pop()
     y, out_leaves, out_tree = _outputs(tape, out)
@@ -117,7 +119,9 @@ def _forward(f, args, fname):
         grads = _sweep(tape, out_leaves, out_tree, dy, [t for _, t in inputs])
         full = [None] * len(leaves)
         for (i, _), g in zip(inputs, grads):
-            full[i] = _fresh(_project(leaves[i], g))
+            full[i] = _fresh(_project(leaves[i], g), dy)
+        if tree is None:
+            return tuple(full)
         gs = unflatten_grads(tree, full)
         return (None,) * len(args) if gs is None else tuple(gs)
 
@@ -134,15 +138,20 @@ def _leaf_value(v):
     return v
 
 
+_SIMPLE = frozenset([float, int, complex, np.ndarray, np.float64, Tracked])   # leaves, not containers
+
+
 def _outputs(tape, out):
     """The plain output, and its leaves (nodes) and structure for the backward pass."""
+    if type(out) in _SIMPLE:
+        return tape.unwrap(out), [out], None
     out_leaves, out_tree = flatten(out)
     return unflatten(out_tree, [tape.unwrap(v) for v in out_leaves]), out_leaves, out_tree
 
 
 def _sweep(tape, out_leaves, out_tree, dy, wanted):
     """The reverse sweep of ``tape`` from the cotangent ``dy`` of the output."""
-    seeds = flatten_like(out_tree, dy)
+    seeds = [dy] if out_tree is None else flatten_like(out_tree, dy)
     pairs = []
     for node, s in zip(out_leaves, seeds):
         if s is None or not tape.owns(node):
@@ -152,11 +161,21 @@ def _sweep(tape, out_leaves, out_tree, dy, wanted):
     return tape.backward(pairs, wanted)
 
 
-def _fresh(g):
-    """A gradient the caller owns: never an array the engine or a seed holds."""
-    if isinstance(g, np.ndarray):
+def _fresh(g, dy=None):
+    """A gradient the caller owns. The engine never updates an array it has
+    returned (it adds in place only into buffers made during the same sweep),
+    so only a gradient that is the seed, part of it, or a view is copied."""
+    if isinstance(g, np.ndarray) and (g.base is not None or type(g) is not np.ndarray or _holds(dy, g)):
         return np.array(g, copy=True, subok=False)
     return g
+
+
+def _holds(dy, g):
+    if dy is g:
+        return True
+    if dy is None or type(dy) in _SIMPLE:
+        return False
+    return any(v is g for v in flatten(dy)[0])
 
 
 def _params_argument(f, args, fname):
@@ -198,7 +217,7 @@ def _forward_params(f, ps):
 
     def back(dy):
         grads = _sweep(tape, out_leaves, out_tree, dy, leaves)
-        return Grads(plist, [_fresh(_project(p, g)) for p, g in zip(plist, grads)])
+        return Grads(plist, [_fresh(_project(p, g), dy) for p, g in zip(plist, grads)])
 
     back.__doc__ = "back(dy): the Grads of the parameters for an output cotangent dy"
     return y, back
@@ -226,6 +245,9 @@ def _project(x, g):
     array inputs array gradients of their shape."""
     if g is None:
         return None
+    if (type(g) is np.ndarray and type(x) is np.ndarray and g.shape == x.shape
+            and (g.dtype.kind != "c" or x.dtype.kind == "c")):
+        return g        # the common case: nothing to change
     xv = _core.value(x)
     gv = _core.value(g)
     if isinstance(xv, np.ndarray):
