@@ -534,17 +534,23 @@ cdef object _binary(int op, object x, object y):
         else:
             ok = False
     if ok:
-        if op == B_ADD:
-            return _lin_fast(top, xd + yd, a, 1.0, b, 1.0)
-        if op == B_SUB:
-            return _lin_fast(top, xd - yd, a, 1.0, b, -1.0)
-        if op == B_MUL:
-            return _lin_fast(top, xd * yd, a, yd, b, xd)
-        if yd == 0.0:
-            raise ZeroDivisionError("float division by zero")
-        r = xd / yd
-        return _lin_fast(top, r, a, 1.0 / yd, b, -r / yd)
+        return _arith(op, top, a, xd, b, yd)
     return _binary_slow(op, x, y)
+
+
+cdef inline object _arith(int op, Tape top, Tracked a, double xd, Tracked b, double yd):
+    """Record x op y for + - * / on C doubles, with the partials of each operand."""
+    cdef double r
+    if op == B_ADD:
+        return _lin_fast(top, xd + yd, a, 1.0, b, 1.0)
+    if op == B_SUB:
+        return _lin_fast(top, xd - yd, a, 1.0, b, -1.0)
+    if op == B_MUL:
+        return _lin_fast(top, xd * yd, a, yd, b, xd)
+    if yd == 0.0:
+        raise ZeroDivisionError("float division by zero")
+    r = xd / yd
+    return _lin_fast(top, r, a, 1.0 / yd, b, -r / yd)
 
 
 cdef object _binary_slow(int op, object x, object y):
@@ -589,16 +595,7 @@ cdef object _binary_slow(int op, object x, object y):
         # exactly as Python's float arithmetic converts them).
         xd = PyFloat_AS_DOUBLE(xv) if PyFloat_CheckExact(xv) else PyLong_AsDouble(xv)
         yd = PyFloat_AS_DOUBLE(yv) if PyFloat_CheckExact(yv) else PyLong_AsDouble(yv)
-        if op == B_ADD:
-            return _lin_fast(top, xd + yd, a, 1.0, b, 1.0)
-        if op == B_SUB:
-            return _lin_fast(top, xd - yd, a, 1.0, b, -1.0)
-        if op == B_MUL:
-            return _lin_fast(top, xd * yd, a, yd, b, xd)
-        if yd == 0.0:
-            raise ZeroDivisionError("float division by zero")
-        r = xd / yd
-        return _lin_fast(top, r, a, 1.0 / yd, b, -r / yd)
+        return _arith(op, top, a, xd, b, yd)
     if op == B_POW and PyFloat_CheckExact(xv) and (PyFloat_CheckExact(yv) or PyLong_CheckExact(yv)):
         val = xv ** yv          # Python decides the value (and any complex result)
         if PyFloat_CheckExact(val):
