@@ -48,29 +48,36 @@ def _sign(x):
 # ---------------------------------------------------------------------------
 # math: real functions of one argument, derivative dy/dx as f(x, y)
 
+def _elementary(ns):
+    """Derivatives shared by math and cmath, written with the functions of ``ns``."""
+    return {
+        # trigonometric
+        "sin": lambda x, y: ns.cos(x),
+        "cos": lambda x, y: -ns.sin(x),
+        "tan": lambda x, y: 1 + y * y,
+        "asin": lambda x, y: _safe_div(1, ns.sqrt(1 - x * x)),
+        "acos": lambda x, y: _safe_div(-1, ns.sqrt(1 - x * x)),
+        "atan": lambda x, y: 1 / (1 + x * x),
+        # hyperbolic
+        "sinh": lambda x, y: ns.cosh(x),
+        "cosh": lambda x, y: ns.sinh(x),
+        "tanh": lambda x, y: 1 - y * y,
+        "asinh": lambda x, y: 1 / ns.sqrt(x * x + 1),
+        "atanh": lambda x, y: 1 / (1 - x * x),
+        # exponentials
+        "exp": lambda x, y: y,
+        "log10": lambda x, y: 1 / (x * LN10),
+        "sqrt": lambda x, y: _safe_div(0.5, y),
+    }
+
+
 MATH_UNARY = {
-    # trigonometric
-    "sin": lambda x, y: m.cos(x),
-    "cos": lambda x, y: -m.sin(x),
-    "tan": lambda x, y: 1 + y * y,
-    "asin": lambda x, y: 1 / m.sqrt(1 - x * x),
-    "acos": lambda x, y: -1 / m.sqrt(1 - x * x),
-    "atan": lambda x, y: 1 / (1 + x * x),
-    # hyperbolic
-    "sinh": lambda x, y: m.cosh(x),
-    "cosh": lambda x, y: m.sinh(x),
-    "tanh": lambda x, y: 1 - y * y,
-    "asinh": lambda x, y: 1 / m.sqrt(x * x + 1),
-    "acosh": lambda x, y: 1 / m.sqrt(x * x - 1),
-    "atanh": lambda x, y: 1 / (1 - x * x),
+    **_elementary(m),
+    "acosh": lambda x, y: _safe_div(1, m.sqrt(x * x - 1)),
     # exponentials and logarithms
-    "exp": lambda x, y: y,
     "expm1": lambda x, y: y + 1,
     "log1p": lambda x, y: 1 / (1 + x),
     "log2": lambda x, y: 1 / (x * LN2),
-    "log10": lambda x, y: 1 / (x * LN10),
-    # powers
-    "sqrt": lambda x, y: _safe_div(0.5, y),
     # special functions
     "erf": lambda x, y: TWO_OVER_SQRT_PI * m.exp(-x * x),
     "erfc": lambda x, y: -TWO_OVER_SQRT_PI * m.exp(-x * x),
@@ -249,21 +256,8 @@ defjoint(hypot, lambda ans, *xs: lambda g: tuple(g * _safe_div(x, ans) for x in 
 # cmath: holomorphic functions, derivative f'(x) as f(x, y) (zygcy conjugates it)
 
 CMATH_UNARY = {
-    "sin": lambda x, y: c.cos(x),
-    "cos": lambda x, y: -c.sin(x),
-    "tan": lambda x, y: 1 + y * y,
-    "asin": lambda x, y: 1 / c.sqrt(1 - x * x),
-    "acos": lambda x, y: -1 / c.sqrt(1 - x * x),
-    "atan": lambda x, y: 1 / (1 + x * x),
-    "sinh": lambda x, y: c.cosh(x),
-    "cosh": lambda x, y: c.sinh(x),
-    "tanh": lambda x, y: 1 - y * y,
-    "asinh": lambda x, y: 1 / c.sqrt(x * x + 1),
+    **_elementary(c),
     "acosh": lambda x, y: 1 / (c.sqrt(x - 1) * c.sqrt(x + 1)),
-    "atanh": lambda x, y: 1 / (1 - x * x),
-    "exp": lambda x, y: y,
-    "log10": lambda x, y: 1 / (x * LN10),
-    "sqrt": lambda x, y: _safe_div(0.5, y),
 }
 CMATH_CONSTANT = ["isfinite", "isinf", "isnan", "isclose"]
 
