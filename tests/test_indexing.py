@@ -700,22 +700,3 @@ def test_rosenbrock_written_out():
 
     np.testing.assert_allclose(gradient(rosen, X0)[0], scipy_optimize.rosen_der(X0))
     gradcheck(rosen, X0, order=2, rtol=1e-4)
-
-
-def _scipy_rosen_converts_input():
-    try:
-        import scipy.optimize
-        gradient(scipy.optimize.rosen, X0)
-        return False
-    except TypeError as e:
-        return "np.asarray" in str(e)
-    except ImportError:
-        return False
-
-
-@pytest.mark.xfail(_scipy_rosen_converts_input(), strict=True,
-                   reason="scipy's rosen converts its input with np.asanyarray "
-                          "(scipy._lib._array_api.xp_promote), which a tracked array refuses")
-def test_scipy_rosen():
-    scipy_optimize = pytest.importorskip("scipy.optimize")
-    np.testing.assert_allclose(gradient(scipy_optimize.rosen, X0)[0], scipy_optimize.rosen_der(X0))

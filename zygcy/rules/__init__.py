@@ -8,11 +8,12 @@
 * ``linalg``  -- numpy.linalg
 * ``fft``     -- numpy.fft
 * ``special`` -- scipy.special ufuncs, when scipy is installed
+* ``optimize`` -- scipy.optimize's Rosenbrock functions, when scipy is installed
 * ``methods`` -- ndarray attributes and methods of tracked arrays
 """
 import importlib
 
-_FAMILIES = ["scalar", "ufuncs", "reductions", "shape", "indexing", "linalg", "fft", "special", "methods"]
+_FAMILIES = ["scalar", "ufuncs", "reductions", "shape", "indexing", "linalg", "fft", "special", "optimize", "methods"]
 
 for _name in _FAMILIES:
     try:

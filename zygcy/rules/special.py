@@ -5,26 +5,17 @@ numpy's own: their rules are tables of derivatives, as in ``ufuncs``.
 
 ``logsumexp``, ``softmax``, ``log_softmax`` and ``polygamma`` are plain Python
 functions that convert their input with ``np.asarray``, which a tracked value
-refuses. They are therefore replaced in the ``scipy.special`` namespace by thin
-wrappers: on plain inputs a wrapper calls the original unchanged; on tracked
-inputs it records one node with the rule below (every argument passed by
-position, so a tracked ``b=`` of logsumexp is differentiated too). Code that
-did ``from scipy.special import logsumexp`` before zygcy was imported keeps the
-original, which refuses tracked values with an error.
-``softplus`` needs no wrapper: it is ``np.logaddexp(0, x)``.
+refuses: they are wrapped in the ``scipy.special`` namespace (see ``_lazy``),
+every argument passed by position, so a tracked ``b=`` of logsumexp is
+differentiated too. ``softplus`` needs no wrapper: it is ``np.logaddexp(0, x)``.
 
 The rules are registered when scipy.special is imported, whether before or
 after zygcy, so that ``import zygcy`` does not pay for importing scipy.
 """
-import functools
-import importlib.abc
-import importlib.util
-import sys
-import warnings
-
 import numpy as np
 
-from .._core import Tracked, apply, defvjp, value
+from .._core import defvjp, value
+from ._lazy import when_imported, wrap
 from ._util import unbroadcast
 from .reductions import normalize_axis_tuple
 from .ufuncs import _binary_side, _nonzero, _unary_maker, expand, reshape
@@ -41,23 +32,7 @@ WRAPPED = {}
 
 
 def _wrap(name, positional):
-    """Replace scipy.special.<name> by a wrapper that records tracked calls.
-
-    ``positional(*args, **kwargs)`` returns the full argument tuple, by position.
-    """
-    orig = getattr(sp, name)
-    orig = getattr(orig, "__wrapped__", orig) if getattr(orig, "_zygcy", False) else orig
-
-    @functools.wraps(orig)
-    def wrapper(*args, **kwargs):
-        if not (any(type(v) is Tracked for v in args)
-                or any(type(v) is Tracked for v in kwargs.values())):
-            return orig(*args, **kwargs)
-        return apply(wrapper, positional(*args, **kwargs))
-
-    wrapper._zygcy = True
-    setattr(sp, name, wrapper)
-    WRAPPED[name] = wrapper
+    WRAPPED[name] = wrapper = wrap(sp, name, positional)
     return wrapper
 
 
@@ -220,51 +195,4 @@ def _register(module):
            lambda ans, n, x: lambda g: unbroadcast(x, g * sp.polygamma(value(n) + 1, x)))
 
 
-# ---------------------------------------------------------------------------
-# Registering when scipy.special is imported, not before: importing it costs
-# more than importing numpy and zygcy together, and most programs never use it.
-# A finder placed first on sys.meta_path wraps the loader of scipy.special so
-# that the rules are registered as soon as the module has run, before any
-# ``from scipy.special import ...`` can read its names.
-
-class _RegisteringLoader(importlib.abc.Loader):
-    def __init__(self, inner):
-        self._inner = inner
-
-    def create_module(self, spec):
-        return self._inner.create_module(spec)
-
-    def exec_module(self, module):
-        self._inner.exec_module(module)
-        try:
-            _register(module)
-        except Exception as e:     # never break the import of scipy itself
-            warnings.warn("zygcy could not register the scipy.special rules: %r" % (e,))
-
-    def __getattr__(self, name):   # everything else (resources, source) is the real loader's
-        return getattr(self._inner, name)
-
-
-class _ScipySpecialFinder(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name != "scipy.special":
-            return None
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)     # one use; the real finders locate the module
-        spec = importlib.util.find_spec(name)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _RegisteringLoader(spec.loader)
-        return spec
-
-
-def _scipy_installed():
-    try:
-        return importlib.util.find_spec("scipy") is not None
-    except (ImportError, ValueError):      # scipy blocked (sys.modules["scipy"] = None)
-        return False
-
-
-if sys.modules.get("scipy.special") is not None:
-    _register(sys.modules["scipy.special"])
-elif _scipy_installed():
-    sys.meta_path.insert(0, _ScipySpecialFinder())
+when_imported("scipy.special", _register)

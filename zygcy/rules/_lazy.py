@@ -1,0 +1,95 @@
+"""Rules for functions of other libraries that do not dispatch through numpy.
+
+Some library functions convert their input with ``np.asarray`` (scipy's
+``logsumexp``, ``rosen``...), which a tracked value refuses. Their rules are
+attached by replacing the function in its module's namespace with a thin
+wrapper: on plain inputs the wrapper calls the original unchanged; on tracked
+inputs it records one node with the registered rule.
+
+Registration happens when the library module is imported, whether before or
+after zygcy, so that ``import zygcy`` never pays for importing scipy: a finder
+placed first on ``sys.meta_path`` wraps the module's loader and registers the
+rules as soon as the module has run, before any ``from module import name``
+can read its names. Code that imported a name before that keeps the original,
+which refuses tracked values with an error.
+"""
+import functools
+import importlib.abc
+import importlib.util
+import sys
+import warnings
+
+from .._core import Tracked, apply
+
+__all__ = ["when_imported", "wrap"]
+
+
+def wrap(module, name, positional):
+    """Replace ``module.<name>`` by a wrapper that records tracked calls.
+
+    ``positional(*args, **kwargs)`` returns the full argument tuple, by position
+    (so a tracked keyword argument is differentiated too).
+    """
+    orig = getattr(module, name)
+    orig = getattr(orig, "__wrapped__", orig) if getattr(orig, "_zygcy", False) else orig
+
+    @functools.wraps(orig)
+    def wrapper(*args, **kwargs):
+        if not (any(type(v) is Tracked for v in args)
+                or any(type(v) is Tracked for v in kwargs.values())):
+            return orig(*args, **kwargs)
+        return apply(wrapper, positional(*args, **kwargs))
+
+    wrapper._zygcy = True
+    setattr(module, name, wrapper)
+    return wrapper
+
+
+class _RegisteringLoader(importlib.abc.Loader):
+    def __init__(self, inner, register):
+        self._inner = inner
+        self._register = register
+
+    def create_module(self, spec):
+        return self._inner.create_module(spec)
+
+    def exec_module(self, module):
+        self._inner.exec_module(module)
+        try:
+            self._register(module)
+        except Exception as e:     # never break the import of the library itself
+            warnings.warn("zygcy could not register the rules for %s: %r" % (module.__name__, e))
+
+    def __getattr__(self, name):   # everything else (resources, source) is the real loader's
+        return getattr(self._inner, name)
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def __init__(self, name, register):
+        self._name = name
+        self._register = register
+
+    def find_spec(self, name, path=None, target=None):
+        if name != self._name:
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)     # one use; the real finders locate the module
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _RegisteringLoader(spec.loader, self._register)
+        return spec
+
+
+def _installed(name):
+    try:
+        return importlib.util.find_spec(name.split(".")[0]) is not None
+    except (ImportError, ValueError):      # blocked (sys.modules["scipy"] = None)
+        return False
+
+
+def when_imported(name, register):
+    """Call ``register(module)`` once the module ``name`` is imported (now, if it is)."""
+    if sys.modules.get(name) is not None:
+        register(sys.modules[name])
+    elif _installed(name):
+        sys.meta_path.insert(0, _Finder(name, register))

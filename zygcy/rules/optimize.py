@@ -1,0 +1,58 @@
+"""Rules for scipy.optimize's test functions, when scipy is installed.
+
+``rosen`` and ``rosen_der`` convert their input with ``np.asanyarray`` (scipy's
+array-API layer), which a tracked value refuses. They are replaced in the
+``scipy.optimize`` namespace when it is imported (see ``_lazy``) by wrappers
+that call scipy's function on plain input, and on tracked input compute the
+same formula as scipy's own, written with numpy operations, so it is recorded
+like any numpy code and is differentiable to any order.
+"""
+import functools
+
+import numpy as np
+
+from .._core import Tracked
+from ._lazy import when_imported
+
+so = None       # scipy.optimize, once it is imported and its rules are registered
+
+
+def _rosen(x):
+    # scipy: sum(100.0*(x[1:] - x[:-1]**2.0)**2.0 + (1 - x[:-1])**2.0) along axis 0
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2.0) ** 2.0 + (1 - x[:-1]) ** 2.0, axis=0)
+
+
+def _rosen_der(x):
+    xm, xm_m1, xm_p1 = x[1:-1], x[:-2], x[2:]
+    middle = 200 * (xm - xm_m1 ** 2) - 400 * (xm_p1 - xm ** 2) * xm - 2 * (1 - xm)
+    first = -400 * x[0] * (x[1] - x[0] ** 2) - 2 * (1 - x[0])
+    last = 200 * (x[-1] - x[-2] ** 2)
+    return np.concatenate([np.reshape(first, (1,)), middle, np.reshape(last, (1,))])
+
+
+def _replace(module, name, formula):
+    """module.<name> computes ``formula`` (recorded as numpy code) on tracked input."""
+    orig = getattr(module, name)
+
+    @functools.wraps(orig)
+    def wrapper(x, *args, **kwargs):
+        if type(x) in (list, tuple) and any(type(v) is Tracked for v in x):
+            x = np.stack(x)
+        if type(x) is Tracked:
+            return formula(x)
+        return orig(x, *args, **kwargs)
+
+    wrapper._zygcy = True
+    setattr(module, name, wrapper)
+
+
+def _register(module):
+    global so
+    if so is not None:
+        return
+    so = module
+    _replace(so, "rosen", _rosen)
+    _replace(so, "rosen_der", _rosen_der)
+
+
+when_imported("scipy.optimize", _register)
