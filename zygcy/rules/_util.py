@@ -16,8 +16,17 @@ def unbroadcast_to(shape, g):
 
     The one place broadcasting is undone: every elementwise rule ends with it.
     """
+    shape = tuple(shape)
+    if type(g) is np.ndarray:           # the common case, without numpy's function wrappers
+        if g.shape == shape:
+            return g
+        extra = g.ndim - len(shape)
+        if extra >= 0:
+            axes = tuple(range(extra)) + tuple(
+                extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1)
+            return g.sum(axis=axes).reshape(shape)
     gshape = np.shape(value(g))
-    if gshape == tuple(shape):
+    if gshape == shape:
         return g
     extra = len(gshape) - len(shape)
     if extra > 0:

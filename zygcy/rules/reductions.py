@@ -65,6 +65,8 @@ def _no_where(where, name):
 
 def _safe_count(n):
     """A count with 0 replaced by 1 (for slices with nothing in them)."""
+    if type(n) is int:
+        return n or 1
     return n + (np.asarray(n) == 0)
 
 
@@ -83,10 +85,10 @@ def sum_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=_
 
 def mean_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     shape, axes = np.shape(value(x)), _axes(x, axis)
-    n = _count(shape, axes, where)
+    n = _safe_count(_count(shape, axes, where))
 
     def mean_pullback(g):
-        g = expand(g, shape, axes, keepdims) / _safe_count(n)
+        g = expand(g, shape, axes, keepdims) / n
         return g if _is_all(where) else g * value(where)
     return mean_pullback
 

@@ -573,6 +573,10 @@ def _matmul_maker(which):
         ashape, bshape = _shape(a), _shape(b)
 
         def matmul_pullback(g):
+            if (type(g) is np.ndarray and type(a) is np.ndarray and type(b) is np.ndarray
+                    and len(ashape) == 2 and len(bshape) == 2 and g.dtype.kind != "c"
+                    and a.dtype.kind != "c" and b.dtype.kind != "c"):
+                return g @ b.T if which == 0 else a.T @ g     # plain real matrices
             a2 = a if len(ashape) > 1 else np.expand_dims(a, 0)
             b2 = b if len(bshape) > 1 else np.expand_dims(b, -1)
             if len(bshape) == 1:

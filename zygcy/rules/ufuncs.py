@@ -191,6 +191,8 @@ defvjp(np.conjugate, lambda ans, x, **kw: lambda g: np.conjugate(g) if _is_compl
 
 def _power_dx(ans, x, y):
     # y x**(y-1), taking 0 * x**-1 as 0 where y == 0 (so 0**0 has derivative 0)
+    if type(y) in (int, float) and y == 2:
+        return 2 * x                    # the square, most common: one pass fewer
     return y * np.power(x, y - 1 + (value(y) == 0))
 
 
