@@ -13,6 +13,8 @@ pullbacks are differentiable again.
 honoured everywhere. ``where=`` is honoured by sum, mean, nansum, nanmean,
 max/min and their ufunc.reduce forms; the others refuse it with an error.
 """
+import math
+
 import numpy as np
 try:
     from numpy.lib.array_utils import normalize_axis_tuple
@@ -48,7 +50,7 @@ def _keep(a, shape, axes, keepdims):
 def _count(shape, axes, where=True):
     """How many elements each slice reduces over (an int, or an array with ``where``)."""
     if _is_all(where):
-        return int(np.prod([shape[a] for a in axes]))
+        return math.prod([shape[a] for a in axes])
     return np.sum(np.broadcast_to(value(where), shape), axis=axes, keepdims=True)
 
 
