@@ -700,3 +700,32 @@ def test_rosenbrock_written_out():
 
     np.testing.assert_allclose(gradient(rosen, X0)[0], scipy_optimize.rosen_der(X0))
     gradcheck(rosen, X0, order=2, rtol=1e-4)
+
+
+# ---------------------------------------------------------------------------
+# np.add.at / np.subtract.at on tracked arrays: recorded as assignments
+
+@pytest.mark.parametrize("ufunc", [np.add, np.subtract])
+def test_ufunc_at_accumulates_duplicates(ufunc):
+    x0, v0 = np.array([1.0, 2.0, 3.0]), np.array([0.5, 0.25, -1.0])
+
+    def f(x, v):
+        y = x * 1.0
+        ufunc.at(y, [0, 0, 2], v)
+        return np.sum(y ** 2)
+
+    expected = x0.copy()
+    ufunc.at(expected, [0, 0, 2], v0)
+    assert forward(f, x0, v0)[0] == pytest.approx(np.sum(expected ** 2))
+    gradcheck(f, x0, v0, order=2)
+    gradcheck(lambda x: (ufunc.at(x, (np.array([1, 1]),), 2.0), np.sum(x ** 3))[1], x0, order=2)
+    np.testing.assert_array_equal(x0, [1.0, 2.0, 3.0])     # the input is not mutated
+
+
+def test_ufunc_at_into_a_plain_array_is_refused():
+    def f(v):
+        a = np.zeros(3)
+        np.add.at(a, [0], v)
+        return np.sum(a)
+    with pytest.raises(TypeError, match=r"numpy\.add\.at\(x, index, v\) writes into x in place"):
+        gradient(f, 1.0)

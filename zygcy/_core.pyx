@@ -975,6 +975,10 @@ cdef object _dispatch_ufunc(object ufunc, str method, tuple inputs, dict kwargs)
             return NotImplemented
     fun = ufunc if method == "__call__" else getattr(ufunc, method)
     if method == "at" and _any_active(inputs, kwargs):
+        if "ufunc_at" in _hooks:            # np.add.at(x, i, v) on a tracked x: an assignment
+            r = _hooks["ufunc_at"](ufunc, inputs, kwargs)
+            if r is not NotImplemented:
+                return r
         raise TypeError(
             "numpy.{0}.at(x, index, v) writes into x in place, which zygcy does not record; "
             "write x[index] = numpy.{0}(x[index], v) instead (x[index] += v for add)".format(ufunc.__name__))

@@ -26,6 +26,9 @@ isclose, round, ...) are non-differentiable: they run on plain values.
 ``np.full_like(a, v)`` is differentiable in v when ``a`` is tracked; when ``a``
 is plain numpy does not ask zygcy (it dispatches on ``a`` only) and copying a
 tracked v into its result fails: write ``v * np.ones_like(a)`` instead.
+``np.add.at(x, index, v)`` and ``np.subtract.at`` on a tracked x are recorded as
+``x += (v scattered at index)``, duplicates adding up; the other ``ufunc.at``
+are refused with the assignment to write instead.
 Functions that write into an argument in place (``np.put``, ``np.place``,
 ``np.copyto``, ``np.put_along_axis``, ``np.putmask``, ``np.fill_diagonal``)
 are refused on tracked values before anything is written, with a message
@@ -551,3 +554,21 @@ _IN_PLACE = {
 for _fun, _instead in _IN_PLACE.items():
     refuse(_fun, "numpy.%s writes into an array in place, which zygcy does not record; write "
                  "%s instead (item assignment on tracked arrays is recorded)" % (_fun.__name__, _instead))
+
+
+# ---------------------------------------------------------------------------
+# np.add.at / np.subtract.at on a tracked array: x += (v scattered at index)
+
+def _hook_ufunc_at(ufunc, inputs, kwargs):
+    if ufunc not in (np.add, np.subtract) or kwargs or len(inputs) != 3 or type(inputs[0]) is not Tracked:
+        return NotImplemented       # the engine refuses, naming the assignment to write
+    x, index, v = inputs
+    xv = value(x)
+    index = _plain_index(index)
+    # duplicates in index add up, as np.add.at does: a scatter-add, then one assignment
+    delta = _scatter(xv.shape, xv.dtype, [index], [v if ufunc is np.add else -v])
+    x += delta
+    return None
+
+
+set_hook("ufunc_at", _hook_ufunc_at)
