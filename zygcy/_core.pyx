@@ -1082,6 +1082,8 @@ def apply(fun, args, kwargs=None, rule=None):
 cdef object _apply(object fun, Rule rule, tuple args, dict kwargs, object where_name):
     """Record fun(*args, **kwargs): strip the innermost level, call, keep the pullbacks."""
     cdef Tape top = None, t
+    if kwargs and any(type(_resolve(v)) is Tracked for v in kwargs.values()):
+        args, kwargs = _keywords_by_position(fun, args, kwargs)
     cdef list plain = list(args)
     cdef Py_ssize_t i, j
     # Find the innermost active tape among the arguments (and one level into lists).
@@ -1106,7 +1108,8 @@ cdef object _apply(object fun, Rule rule, tuple args, dict kwargs, object where_
         if type(v) is Tracked:
             raise TypeError(
                 "%s: the keyword argument %r is tracked; zygcy differentiates positional "
-                "arguments only, so pass it by position" % (_fname(fun), k))
+                "arguments (and keywords it can place by the function's signature), so pass "
+                "it by position" % (_fname(fun), k))
         kwargs[k] = v
     if top is None:
         return fun(*plain, **kwargs)
@@ -1161,6 +1164,31 @@ cdef object _apply(object fun, Rule rule, tuple args, dict kwargs, object where_
                 made[i] = maker(ans, *plain, **kwargs) if kwargs else maker(ans, *plain)
         pbs = tuple(made)
     return _record(top, ans, tuple(parents), tuple(argpos), pbs, rule.joint, len(plain), fun)
+
+
+cdef dict _signatures = {}
+
+
+cdef tuple _keywords_by_position(object fun, tuple args, dict kwargs):
+    """Move keyword arguments to their positions by ``fun``'s signature (defaults
+    filled in), so that a tracked keyword (np.average(a, weights=w)) is
+    differentiated like a positional one. Unchanged when there is no signature."""
+    import inspect
+    sig = _signatures.get(fun, False)
+    if sig is False:
+        try:
+            sig = inspect.signature(fun)
+        except (TypeError, ValueError):
+            sig = None
+        _signatures[fun] = sig
+    if sig is None:
+        return args, kwargs
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError:
+        return args, kwargs         # the call itself is wrong: let the function say so
+    bound.apply_defaults()
+    return tuple(bound.args), dict(bound.kwargs)
 
 
 cdef object _record(Tape top, object ans, tuple parents, tuple argpos, object pbs, bint joint,

@@ -330,10 +330,28 @@ def _clip_maker(ans, x, a_min=np._NoValue, a_max=np._NoValue, out=None, **kwargs
     xv = value(x)
     inside = np.ones(np.shape(xv), dtype=bool)
     if lo is not None and lo is not np._NoValue:
-        inside &= xv >= value(lo)
+        inside = np.logical_and(inside, xv >= value(lo))
     if hi is not None and hi is not np._NoValue:
-        inside &= xv <= value(hi)
-    return lambda g: g * inside
+        inside = np.logical_and(inside, xv <= value(hi))
+    return lambda g: unbroadcast(x, g * inside)
+
+
+def _clip_bound_maker(which):
+    """The cotangent of a_min (which=0) or a_max (which=1): g where the bound was taken."""
+    def clip_bound_maker(ans, x, a_min=np._NoValue, a_max=np._NoValue, out=None, **kwargs):
+        bound = (a_min, a_max)[which]
+        xv, bv = value(x), value(bound)
+        # numpy computes min(max(x, a_min), a_max): where the bounds cross, a_max wins
+        has_min = a_min is not None and a_min is not np._NoValue
+        has_max = a_max is not None and a_max is not np._NoValue
+        if which == 0:
+            taken = np.less(xv, bv)
+            if has_max:
+                taken = np.logical_and(taken, np.logical_not(np.less(value(a_max), bv)))
+        else:
+            taken = np.greater(np.maximum(xv, value(a_min)) if has_min else xv, bv)
+        return lambda g: unbroadcast(bound, g * taken)
+    return clip_bound_maker
 
 
 def _sinc_maker(ans, x):
@@ -348,7 +366,7 @@ def _nan_to_num_maker(ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
 defvjp(np.real, _real_maker)
 defvjp(np.imag, _imag_maker)
 defvjp(np.angle, _angle_maker)
-defvjp(np.clip, _clip_maker)
+defvjp(np.clip, _clip_maker, _clip_bound_maker(0), _clip_bound_maker(1))
 defvjp(np.sinc, _sinc_maker)
 defvjp(np.nan_to_num, _nan_to_num_maker)
 
