@@ -471,36 +471,38 @@ def _recursion_limit(n):
 # ---------------------------------------------------------------------------
 # Timing and checking
 
-def time_row(fns, quick, budget=3.0, sample=0.01, min_rounds=5, max_rounds=25):
+def time_row(fns, quick, rounds=3, block=0.3, sample=0.01, max_repeats=10):
     """Median seconds per call of each function of ``fns`` (a dict; all warmed up).
 
-    The functions are timed in interleaved rounds -- one repeat of each per
-    round -- so that a change in the machine's load (it is shared) falls on
-    all of them alike and the ratios stay fair. A repeat runs the function
-    ``number`` times, ``number`` chosen so that a repeat lasts about ``sample``
-    seconds; there are as many rounds as fit in ``budget`` seconds, within
-    ``[min_rounds, max_rounds]``, but only 3 when one round takes over 2 s.
+    The functions take turns in ``rounds`` rounds, so that a change in the
+    machine's load (it is shared) falls on all of them alike. In its turn a
+    function first runs once untimed -- the library before it may have left
+    the allocator and caches in a state that slows the next call (measured:
+    up to 2x after autograd's or mygrad's large temporaries) -- and then runs
+    repeats of ``number`` calls each, ``number`` chosen so that a repeat lasts
+    about ``sample`` seconds, as many repeats as fit in ``block`` seconds.
     """
     if quick:
-        min_rounds = max_rounds = 1
-    number, once = {}, {}
+        rounds = 1
+    number, repeats = {}, {}
     for k, fn in fns.items():
         t0 = time.perf_counter()
         fn()
-        once[k] = max(time.perf_counter() - t0, 1e-9)
-        number[k] = 1 if quick else max(1, int(sample / once[k]))
-    per_round = sum(once[k] * number[k] for k in fns)
-    rounds = int(min(max(budget / per_round, min_rounds), max_rounds))
-    if per_round > 2.0 and not quick:
-        rounds = 3
+        once = max(time.perf_counter() - t0, 1e-9)
+        number[k] = 1 if quick else max(1, int(sample / once))
+        repeats[k] = 1 if quick else int(min(max(block / (once * number[k]), 1), max_repeats))
     samples = {k: [] for k in fns}
     for _ in range(rounds):
         for k, fn in fns.items():
-            n = number[k]
-            t0 = time.perf_counter()
-            for _ in range(n):
+            gc.collect()
+            if not quick:
                 fn()
-            samples[k].append((time.perf_counter() - t0) / n)
+            n = number[k]
+            for _ in range(repeats[k]):
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    fn()
+                samples[k].append((time.perf_counter() - t0) / n)
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
@@ -759,7 +761,8 @@ def write_markdown(path, table_rows, cells, notes, libraries, quick):
               "- Eager libraries: zygcy, torch, jax (without jit), autograd, mygrad, micrograd.",
               "- micrograd's `backward()` recurses once per node; the indexing loop raises the "
               "recursion limit for it (it fails at n=10^4 otherwise).",
-              "- Timing: median of repeats of about 10 ms each, garbage collector on, all "
+              "- Timing: median of repeats of about 10 ms each, in 3 rounds that take the libraries "
+              "in turn (each turn starts with an untimed call), garbage collector on, all "
               "libraries in one process, float64 everywhere, default thread settings."]
     lines += ["- " + n for n in notes]
     with open(path, "w") as f:
@@ -783,16 +786,18 @@ def draw_png(path, table_rows, cells, libraries):
             if r is not None:
                 xs.append(i - 0.4 + width * (k + 0.5))
                 ys.append(r)
-        ax.bar(xs, ys, width, label=lib, color="black" if lib == "zygcy" else None,
+        ax.bar(xs, ys, width, label=lib + (" (compiled)" if lib in COMPILED else ""),
+               color="black" if lib == "zygcy" else None, hatch="//" if lib in COMPILED else None,
                zorder=3 if lib == "zygcy" else 2)
     ax.set_yscale("log")
     ax.axhline(1.0, color="grey", lw=0.8)
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("time of gradient / time of primal (log scale)")
-    ax.set_title("Cost of a gradient relative to the plain computation (lower is better)")
+    ax.set_title("Cost of a gradient relative to the plain computation (lower is better; "
+                 "a missing bar: n/a, error or skipped)", fontsize=10, pad=28)
     ax.grid(axis="y", which="major", alpha=0.3)
-    ax.legend(fontsize=8, ncol=4)
+    ax.legend(fontsize=8, ncol=len(libs), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
