@@ -58,14 +58,20 @@ def test_gradient_benchmarks_time_both_halves():
 
 
 def test_compare_quick_writes_table_and_chart(tmp_path, capsys):
-    pytest.importorskip("matplotlib")
+    """compare.py end to end for zygcy alone (the peers are optional and not needed here)."""
     md, png = tmp_path / "table.md", tmp_path / "chart.png"
-    assert compare.main(["--quick", "--libs", "zygcy", "--out", str(md), "--png", str(png)]) == 0
+    try:
+        import matplotlib  # noqa: F401
+        args = ["--png", str(png)]
+    except ImportError:
+        args = []
+    assert compare.main(["--quick", "--libs", "zygcy", "--out", str(md)] + args) == 0
     text = md.read_text()
     for label, _, _ in compare.rows(quick=True):
         line = next(x for x in text.splitlines() if x.startswith("| %s |" % label))
         assert "error" not in line and "wrong" not in line, line
-    assert png.stat().st_size > 1000
+    if args:
+        assert png.stat().st_size > 1000
 
 
 def test_compare_marks_a_wrong_gradient_and_an_error():
