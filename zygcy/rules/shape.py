@@ -565,6 +565,22 @@ defvjp(np.partition, partition_pullback_maker)
 # Contractions. For a bilinear y = a * b the cotangents are g * conj(b) and
 # conj(a) * g contracted over the right indices.
 
+def _plain_real(x):
+    return (type(x) is np.ndarray or isinstance(x, np.floating)) and x.dtype.kind != "c"
+
+
+def _matmul_pullback_2d(which, g, a, b):
+    """The cotangent of a or b for plain real matrices and vectors: the common case,
+    written with ndarray operations only (no numpy function wrappers)."""
+    if which == 0:
+        if b.ndim == 2:
+            return g @ b.T if a.ndim == 2 else b @ g        # (m,k)@(k,n), or (k,)@(k,n)
+        return g[:, None] * b if a.ndim == 2 else g * b      # (m,k)@(k,), or a dot product
+    if a.ndim == 2:
+        return a.T @ g if b.ndim == 2 else g @ a            # (m,k)@(k,n), or (m,k)@(k,)
+    return a[:, None] * g if b.ndim == 2 else g * a          # (k,)@(k,n), or a dot product
+
+
 def _matmul_maker(which):
     def maker(ans, a, b, **kwargs):
         if "axes" in kwargs or "axis" in kwargs:
@@ -573,10 +589,9 @@ def _matmul_maker(which):
         ashape, bshape = _shape(a), _shape(b)
 
         def matmul_pullback(g):
-            if (type(g) is np.ndarray and type(a) is np.ndarray and type(b) is np.ndarray
-                    and len(ashape) == 2 and len(bshape) == 2 and g.dtype.kind != "c"
-                    and a.dtype.kind != "c" and b.dtype.kind != "c"):
-                return g @ b.T if which == 0 else a.T @ g     # plain real matrices
+            if (_plain_real(g) and _plain_real(a) and _plain_real(b)
+                    and len(ashape) <= 2 and len(bshape) <= 2):
+                return _matmul_pullback_2d(which, g, a, b)
             a2 = a if len(ashape) > 1 else np.expand_dims(a, 0)
             b2 = b if len(bshape) > 1 else np.expand_dims(b, -1)
             if len(bshape) == 1:
