@@ -31,7 +31,8 @@ from ._util import unbroadcast, unbroadcast_to
 
 
 def _shape(x):
-    return np.shape(value(x))
+    v = value(x)
+    return v.shape if type(v) is np.ndarray else np.shape(v)
 
 
 def _ndim(x):
