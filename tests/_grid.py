@@ -1,5 +1,8 @@
-"""The grid of shapes every array rule is checked on, and seeded data to fill them."""
+"""The grid of shapes every array rule is checked on, seeded data to fill them,
+and the check used by the rule families' tests."""
 import numpy as np
+
+from zygcy.testing import gradcheck
 
 SHAPES = [(), (3,), (3, 2)]
 BROADCAST_PAIRS = [((3,), (3,)), ((1, 2), (3, 1)), ((3, 2), (2,)), ((), (3, 2)), ((3, 2), ())]
@@ -17,3 +20,25 @@ def rand(shape, seed=0, complex=False, positive=False, low=None, high=None):
     if complex:
         x = x + 1j * (rng.uniform(0.5, 2.0, size=shape) if positive else rng.standard_normal(shape))
     return np.asarray(x)
+
+
+def R(*shape, seed=0):
+    """Seeded real data of a shape."""
+    return rand(shape, seed=seed)
+
+
+def C(*shape, seed=0):
+    """Seeded complex data of a shape."""
+    return rand(shape, seed=seed, complex=True)
+
+
+def square(y):
+    if isinstance(y, (list, tuple)):
+        return [None if v is None else v * v for v in y]
+    return y * y
+
+
+def check(f, *args, order=2, **kw):
+    """gradcheck of f with its outputs squared: then the order-2 check runs every
+    pullback on a tracked cotangent (for a linear rule it would test nothing)."""
+    return gradcheck(lambda *a: square(f(*a)), *args, order=order, **kw)

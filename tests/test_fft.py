@@ -9,28 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from _grid import SHAPES, rand
+from _grid import C, R, SHAPES, check, rand, square
 from zygcy import forward, gradient
 from zygcy.testing import gradcheck
 
 F = np.fft
 NORMS = [None, "ortho", "forward"]
-
-
-def _square(y):
-    return y * y
-
-
-def check(f, *args, order=2, **kw):
-    return gradcheck(lambda *a: _square(f(*a)), *args, order=order, **kw)
-
-
-def R(*shape, seed=0):
-    return rand(shape, seed=seed)
-
-
-def C(*shape, seed=0):
-    return rand(shape, seed=seed, complex=True)
 
 
 CASES = []
@@ -123,4 +107,4 @@ def test_one_axis_transforms(length, n, norm, axis, name):
     x = rand((3, length) if axis else (length, 2), seed=length + n, complex=not real_input)
     if name in ("irfft", "hfft") and n < 2:
         n = 2
-    gradcheck(lambda a: _square(fun(a, n, axis=axis, norm=norm)), x, directions=2)
+    gradcheck(lambda a: square(fun(a, n, axis=axis, norm=norm)), x, directions=2)

@@ -10,30 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from _grid import rand
+from _grid import C, R, check, rand
 from zygcy import derivative, forward, gradient
 from zygcy.testing import gradcheck
 
 la = np.linalg
 NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
-
-
-def _square(y):
-    if isinstance(y, (list, tuple)):
-        return [None if v is None else v * v for v in y]
-    return y * y
-
-
-def check(f, *args, order=2, **kw):
-    return gradcheck(lambda *a: _square(f(*a)), *args, order=order, **kw)
-
-
-def R(*shape, seed=0):
-    return rand(shape, seed=seed)
-
-
-def C(*shape, seed=0):
-    return rand(shape, seed=seed, complex=True)
 
 
 def well(n, batch=(), complex=False, seed=0):

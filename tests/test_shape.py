@@ -9,29 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from _grid import SHAPES, rand
+from _grid import C, R, SHAPES, check, rand, square
 from zygcy import derivative, forward, gradient
 from zygcy._core import apply
 from zygcy.rules import shape as S
 from zygcy.testing import gradcheck
-
-
-def _square(y):
-    if isinstance(y, (list, tuple)):
-        return [v * v for v in y]
-    return y * y
-
-
-def check(f, *args, order=2):
-    return gradcheck(lambda *a: _square(f(*a)), *args, order=order)
-
-
-def R(*shape, seed=0):
-    return rand(shape, seed=seed)
-
-
-def C(*shape, seed=0):
-    return rand(shape, seed=seed, complex=True)
 
 
 # (rule key, id, function, arguments, order)
@@ -294,10 +276,10 @@ def test_einsum_random(data):
     out = data.draw(st.lists(st.sampled_from(labels), max_size=len(labels), unique=True))
     spec = ",".join("".join(s) for s in subs) + "->" + "".join(out)
     ops = [rand(tuple(sizes[c] for c in s), seed=i, complex=data.draw(st.booleans())) for i, s in enumerate(subs)]
-    gradcheck(lambda *ops: _square(np.einsum(spec, *ops)), *ops, directions=2, order=2)
+    gradcheck(lambda *ops: square(np.einsum(spec, *ops)), *ops, directions=2, order=2)
 
 
 @given(st.permutations([0, 1, 2]), st.sampled_from([(24,), (4, 6), (2, 3, 4), (6, 2, 2)]))
 def test_transpose_then_reshape(perm, shape):
     x = rand((2, 3, 4), seed=3)
-    gradcheck(lambda x: _square(np.reshape(np.transpose(x, perm), shape)), x, directions=2, order=2)
+    gradcheck(lambda x: square(np.reshape(np.transpose(x, perm), shape)), x, directions=2, order=2)
