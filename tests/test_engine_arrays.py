@@ -65,3 +65,30 @@ def test_second_derivatives_of_array_code():
     assert hv == pytest.approx([2 * (1 - t**2) ** 2 - 4 * t**2 * (1 - t**2), 0, 0])
     W = np.arange(9.0).reshape(3, 3) / 10
     gradcheck(lambda W: np.sum(np.tanh(W @ x)), W, order=2)
+
+
+def test_missing_rule_messages_name_the_function():
+    with pytest.raises(TypeError, match=r"no gradient rule for numpy\.add\.reduceat\. Add one with "
+                                        r"zygcy\.defvjp\(numpy\.add\.reduceat, maker"):
+        gradient(lambda x: np.sum(np.add.reduceat(x, [0, 1])), np.ones(3))
+    with pytest.raises(TypeError, match=r"no gradient rule for numpy\.linalg\.cond"):
+        gradient(lambda x: np.linalg.cond(x), np.eye(2))
+    special = pytest.importorskip("scipy.special")
+    with pytest.raises(TypeError, match=r"no gradient rule for the ufunc _zeta\. Add one with zygcy\.defvjp\(_zeta,"):
+        gradient(lambda x: np.sum(special.zeta(x, 2.0)), np.full(2, 2.0))
+
+
+def test_ufunc_out_with_where_on_a_tracked_array_is_refused():
+    def f(x):
+        y = x * 1.0
+        np.sin(x, out=y, where=np.array([True, False]))
+        return np.sum(y)
+    with pytest.raises(TypeError, match=r"out= together with where=.*np\.where\(mask, f\(x\), out\)"):
+        gradient(f, np.ones(2))
+
+    def g(x):
+        y = x * 1.0
+        np.sin(x, out=y)        # out= alone is an assignment into y
+        return np.sum(y)
+    x0 = np.array([0.3, 0.9])
+    assert gradient(g, x0)[0] == pytest.approx(np.cos(x0))

@@ -999,11 +999,15 @@ cdef object _dispatch_ufunc(object ufunc, str method, tuple inputs, dict kwargs)
             return fun(*[value(v) for v in inputs], **kwargs)
         if not _any_active(inputs, kwargs):
             return fun(*[_resolve(v) for v in inputs], **kwargs)
-        where = "numpy.%s" % ufunc.__name__ if method == "__call__" else "numpy.%s.%s" % (ufunc.__name__, method)
+        name = ufunc.__name__ if method == "__call__" else "%s.%s" % (ufunc.__name__, method)
+        if getattr(np, ufunc.__name__, None) is ufunc:
+            where = code = "numpy." + name
+        else:       # a ufunc of another library (scipy.special): no module to name
+            where, code = "the ufunc " + name, name
         raise TypeError(
             "zygcy has no gradient rule for %s. Add one with zygcy.defvjp(%s, maker, ...) "
             "(see help(zygcy.defvjp)), or apply it to zygcy.dropgrad(x) if no gradient "
-            "should flow through it." % (where, where))
+            "should flow through it." % (where, code))
     return _apply(fun, <Rule>rule, inputs, kwargs, where_name=None)
 
 
@@ -1015,6 +1019,10 @@ cdef object _ufunc_out(object fun, tuple inputs, dict kwargs, object out):
                 "writing a tracked result into a plain ndarray (out=, or an in-place "
                 "operator such as a += x) would drop its derivative; write a = a + x instead")
         return fun(*[_resolve(v) for v in inputs], **kwargs)
+    if kwargs.get("where", True) is not True:
+        raise TypeError(
+            "out= together with where= on a tracked array is not recorded (the entries "
+            "where= leaves alone would be overwritten); write out = np.where(mask, f(x), out)")
     res = fun(*inputs, **kwargs)
     ress = res if isinstance(res, tuple) else (res,)
     for o, r in zip(outs, ress):
