@@ -90,6 +90,9 @@ def _plain(p):
     return np.ndarray.view(p, np.ndarray)
 
 
+plain = _plain      # for zygcy.api: the memory of a parameter as a plain ndarray
+
+
 def substitute(p):
     """What the Param p stands for now: a tracked leaf (or an expression of one,
     for a view) during a differentiation of it, else a plain view of its memory."""

@@ -13,6 +13,7 @@ call that was wrong.
 """
 import functools
 import inspect
+import types
 from collections import namedtuple
 from collections.abc import Mapping
 
@@ -188,7 +189,14 @@ def _params_argument(f, args, fname):
             "reads the parameters from where they are kept); differentiate with respect to "
             "other values explicitly, %s(f, x, y), or make them parameters too" % (fname, fname))
     try:
-        inspect.signature(f).bind()
+        code = getattr(f, "__code__", None)
+        if type(f) is types.FunctionType and code is not None:    # cheap, and the common case
+            required = code.co_argcount - len(f.__defaults__ or ())
+            required += code.co_kwonlyargcount - len(f.__kwdefaults__ or {})
+            if required > 0:
+                raise TypeError
+        else:
+            inspect.signature(f).bind()
     except TypeError:
         raise TypeError(
             "%s(f, ps): with Params, f is called with no arguments, but %s requires some; "
@@ -217,7 +225,7 @@ def _forward_params(f, ps):
 
     def back(dy):
         grads = _sweep(tape, out_leaves, out_tree, dy, leaves)
-        return Grads(plist, [_fresh(_project(p, g), dy) for p, g in zip(plist, grads)])
+        return Grads(plist, [_fresh(_project(_params.plain(p), g), dy) for p, g in zip(plist, grads)])
 
     back.__doc__ = "back(dy): the Grads of the parameters for an output cotangent dy"
     return y, back
