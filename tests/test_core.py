@@ -434,3 +434,10 @@ def test_random_expressions_match_finite_differences(coefs, x0):
             acc = acc * x + c * zygcy.math.sin(x * (i + 1)) / (1 + x * x)
         return acc
     gradcheck(f, x0, order=2, rtol=1e-4, atol=1e-6)
+
+
+def test_huge_int_constants_overflow_like_float_arithmetic():
+    with pytest.raises(OverflowError, match="int too large to convert to float"):
+        gradient(lambda x: x * 10**400, 1.0)
+    with pytest.raises(OverflowError):
+        1.0 * 10**400

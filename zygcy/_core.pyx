@@ -514,36 +514,32 @@ cdef object _binary(int op, object x, object y):
     # The hot path, tried first and kept straight: + - * / of floats on the
     # innermost tape, the other operand on the same tape or a float/int constant.
     cdef Tape top = _top
-    cdef Tracked a = None, b = None
-    cdef double xd = 0.0, yd = 0.0, r
-    cdef bint ok = top is not None and op <= B_DIV
-    if ok:
-        if type(x) is Tracked:
-            a = <Tracked>x
-            ok = a.tid == top.id and a.kind == K_FLOAT
-            if ok:
-                xd = PyFloat_AS_DOUBLE(a.value)
-        elif PyFloat_CheckExact(x):
-            xd = PyFloat_AS_DOUBLE(x)
-        elif PyLong_CheckExact(x):
-            xd = PyLong_AsDouble(x)     # OverflowError for huge ints, as float arithmetic
-        else:
-            ok = False
-    if ok:
-        if type(y) is Tracked:
-            b = <Tracked>y
-            ok = b.tid == top.id and b.kind == K_FLOAT
-            if ok:
-                yd = PyFloat_AS_DOUBLE(b.value)
-        elif PyFloat_CheckExact(y):
-            yd = PyFloat_AS_DOUBLE(y)
-        elif PyLong_CheckExact(y):
-            yd = PyLong_AsDouble(y)
-        else:
-            ok = False
-    if ok:
-        return _arith(op, top, a, xd, b, yd)
+    cdef double xd = 0.0, yd = 0.0
+    cdef int kx = 0, ky = 0
+    if top is not None and op <= B_DIV:
+        kx = _float_operand(x, top, &xd)
+        if kx:
+            ky = _float_operand(y, top, &yd)
+    if kx and ky:
+        return _arith(op, top, <Tracked>x if kx == 2 else None, xd, <Tracked>y if ky == 2 else None, yd)
     return _binary_slow(op, x, y)
+
+
+cdef inline int _float_operand(object v, Tape top, double* d) except -1:
+    """2: v is a float node of ``top``; 1: a float or int constant; 0: neither.
+    Sets *d to its value."""
+    if type(v) is Tracked:
+        if (<Tracked>v).tid == top.id and (<Tracked>v).kind == K_FLOAT:
+            d[0] = PyFloat_AS_DOUBLE((<Tracked>v).value)
+            return 2
+        return 0
+    if PyFloat_CheckExact(v):
+        d[0] = PyFloat_AS_DOUBLE(v)
+        return 1
+    if PyLong_CheckExact(v):
+        d[0] = PyLong_AsDouble(v)       # OverflowError for huge ints, as float arithmetic
+        return 1
+    return 0
 
 
 cdef inline object _arith(int op, Tape top, Tracked a, double xd, Tracked b, double yd):
