@@ -455,3 +455,31 @@ def test_implicit_equals_explicit(n_in, n_hidden, n_out, seed, transpose_view):
     e = gradient(lambda A, B: net(A, B, None), W1, W2)
     np.testing.assert_allclose(g[P1], e[0], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(g[P2], e[1], rtol=1e-10, atol=1e-12)
+
+
+def test_back_after_an_in_place_update_of_a_parameter_is_refused():
+    W, b = param(np.ones((2, 2))), param(np.zeros(2))
+    x = np.array([0.5, -1.0])
+
+    def loss():
+        return np.sum(np.tanh(W @ x + b) ** 2)
+
+    y, back = forward(loss, Params([W, b]))
+    g = back(1.0)
+    g2 = back(1.0)                      # nothing changed: back may be called again
+    np.testing.assert_array_equal(g[W], g2[W])
+    message = r"parameter of shape \(2, 2\) was changed in place.*Call forward \(or gradient\) again"
+    for update in (lambda: W.__isub__(0.1 * g[W]),          # W -= lr * g[W]
+                   lambda: W.__setitem__((0, 0), 3.0),       # W[0, 0] = 3
+                   lambda: W.T.__setitem__((1, 0), 2.0),     # through a view
+                   lambda: np.copyto(W, np.zeros((2, 2))),   # a numpy function writing into W
+                   lambda: np.add(W, 1.0, out=W)):
+        y, back = forward(loss, Params([W, b]))
+        back(1.0)
+        update()
+        with pytest.raises(RuntimeError, match=message):
+            back(1.0)
+    # a fresh forward after the update is fine, and sees the new values
+    y, back = forward(loss, Params([W, b]))
+    assert y == pytest.approx(np.sum(np.tanh(plain(W) @ x + plain(b)) ** 2))
+    back(1.0)

@@ -35,6 +35,8 @@ puts the parameter's tracked leaf in its place and calls again: every
 operation is recorded once, on the innermost differentiation that lists the
 parameter.
 """
+import weakref
+
 import numpy as np
 
 from ._core import Tracked, defer_to
@@ -88,6 +90,36 @@ def is_active(p):
 
 def _plain(p):
     return np.ndarray.view(p, np.ndarray)
+
+
+# In-place writes through parameters (W -= lr * g[W], W[0] = 1, np.add(W, x, out=W)),
+# counted per block of memory, so that a back() recorded before such a write can
+# refuse to read the overwritten values. id(owner) -> [weakref to owner, count].
+_writes = {}
+
+
+def _owner(a):
+    """The ndarray that owns a's memory (a itself, or the end of its chain of bases)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def written(p):
+    """Count one in-place write into the memory of the parameter p."""
+    o = _owner(_plain(p))
+    e = _writes.get(id(o))
+    if e is None or e[0]() is not o:
+        _writes[id(o)] = [weakref.ref(o, lambda _, k=id(o): _writes.pop(k, None)), 1]
+    else:
+        e[1] += 1
+
+
+def version(p):
+    """How many in-place writes the memory of the parameter p has had."""
+    o = _owner(_plain(p))
+    e = _writes.get(id(o))
+    return e[1] if e is not None and e[0]() is o else 0
 
 
 plain = _plain      # for zygcy.api: the memory of a parameter as a plain ndarray
@@ -148,6 +180,9 @@ def _check_writable(p, how):
             "the parameter after the differentiation (W -= lr * g[W])" % how)
 
 
+# numpy functions that write into their first argument.
+_WRITERS = frozenset([np.copyto, np.put, np.place, np.putmask, np.fill_diagonal, np.put_along_axis])
+
 # Attributes that describe the memory, never the values: read directly.
 _META = frozenset(["shape", "dtype", "ndim", "size", "itemsize", "nbytes", "strides", "flags",
                    "base", "ctypes", "data", "view"])
@@ -188,7 +223,12 @@ class Param(np.ndarray):
         found = []
         args = [_sub_tree(x, found) if isinstance(x, Param) else x for x in inputs]
         res = getattr(ufunc, method)(*args, **kwargs)
+        if method == "at" and isinstance(inputs[0], Param):
+            written(inputs[0])
         if out is not None:
+            for o in out:
+                if isinstance(o, Param):
+                    written(o)
             return out[0] if len(out) == 1 else out
         return res
 
@@ -202,7 +242,10 @@ class Param(np.ndarray):
         if isinstance(out, Param):
             skwargs["out"] = _plain(out)
         res = func(*sargs, **skwargs)
+        if func in _WRITERS and args and isinstance(args[0], Param):
+            written(args[0])
         if out is not None and isinstance(out, Param):
+            written(out)
             return out
         if any(is_active(s) for s in found):
             return res
@@ -226,6 +269,7 @@ class Param(np.ndarray):
     def __setitem__(self, index, v):
         _check_writable(self, "W[...] = v")
         substitute(self)[index] = substitute(v) if isinstance(v, Param) else v
+        written(self)
 
     def __iter__(self):
         s = substitute(self)

@@ -222,8 +222,16 @@ def _forward_params(f, ps):
         _params.pop_frame(frame)
     y, out_leaves, out_tree = _outputs(tape, out)
     plist = list(ps)
+    versions = [_params.version(p) for p in plist]
 
     def back(dy):
+        for p, v in zip(plist, versions):
+            if _params.version(p) != v:
+                raise RuntimeError(
+                    "a parameter of shape %s was changed in place (W -= ..., W[i] = ...) after "
+                    "this forward pass, which read its old values; this back would mix old and "
+                    "new. Call forward (or gradient) again after updating the parameters."
+                    % (p.shape,))
         grads = _sweep(tape, out_leaves, out_tree, dy, leaves)
         return Grads(plist, [_fresh(_project(_params.plain(p), g), dy) for p, g in zip(plist, grads)])
 
