@@ -960,10 +960,6 @@ def get_rule(fun):
     return _rules.get(fun)
 
 
-def is_constant(fun):
-    return fun in _constant
-
-
 def registered():
     """All functions with a rule, and all declared non-differentiable."""
     return dict(_rules), set(_constant)
@@ -1004,7 +1000,7 @@ cdef object _dispatch_ufunc(object ufunc, str method, tuple inputs, dict kwargs)
             "zygcy has no gradient rule for %s. Add one with zygcy.defvjp(%s, maker, ...) "
             "(see help(zygcy.defvjp)), or apply it to zygcy.dropgrad(x) if no gradient "
             "should flow through it." % (where, code))
-    return _apply(fun, <Rule>rule, inputs, kwargs, where_name=None)
+    return _apply(fun, <Rule>rule, inputs, kwargs)
 
 
 cdef object _ufunc_out(object fun, tuple inputs, dict kwargs, object out):
@@ -1048,7 +1044,7 @@ cdef object _dispatch_function(object func, tuple args, dict kwargs):
             "zygcy has no gradient rule for %s. Add one with zygcy.defvjp(%s, maker, ...) "
             "(see help(zygcy.defvjp)), or apply it to zygcy.dropgrad(x) if no gradient "
             "should flow through it." % (name, name))
-    return _apply(func, <Rule>rule, args, kwargs, where_name=None)
+    return _apply(func, <Rule>rule, args, kwargs)
 
 
 cdef object _value_deep(object v):
@@ -1088,10 +1084,10 @@ def apply(fun, args, kwargs=None, rule=None):
         rule = _rules.get(fun)
         if rule is None:
             raise TypeError("no gradient rule is registered for %r" % (fun,))
-    return _apply(fun, <Rule>rule, tuple(args), dict(kwargs) if kwargs else {}, None)
+    return _apply(fun, <Rule>rule, tuple(args), dict(kwargs) if kwargs else {})
 
 
-cdef object _apply(object fun, Rule rule, tuple args, dict kwargs, object where_name):
+cdef object _apply(object fun, Rule rule, tuple args, dict kwargs):
     """Record fun(*args, **kwargs): strip the innermost level, call, keep the pullbacks."""
     cdef Tape top = None, t
     if kwargs and any(type(_resolve(v)) is Tracked for v in kwargs.values()):
@@ -1359,11 +1355,6 @@ def adopt(Tracked self, Tracked new):
 def node_tape_active(x):
     """True if x is Tracked by an active tape."""
     return type(x) is Tracked and _active(<Tracked>x) is not None
-
-
-def tracked_kind(x):
-    """'float', 'scalar', 'array' or 'multi' for a Tracked."""
-    return ("float", "scalar", "array", "multi")[(<Tracked>x).kind]
 
 
 # ---------------------------------------------------------------------------
