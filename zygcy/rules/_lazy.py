@@ -21,28 +21,42 @@ import warnings
 
 from .._core import Tracked, apply
 
-__all__ = ["when_imported", "wrap"]
+__all__ = ["when_imported", "wrap", "recorded"]
 
 
-def wrap(module, name, positional):
-    """Replace ``module.<name>`` by a wrapper that records tracked calls.
-
-    ``positional(*args, **kwargs)`` returns the full argument tuple, by position
-    (so a tracked keyword argument is differentiated too).
-    """
+def wrap(module, name, on_tracked):
+    """Replace ``module.<name>`` by a wrapper: the original on plain inputs,
+    ``on_tracked(*args, **kwargs)`` when an argument (or an item of a list or
+    tuple argument) is tracked. Returns the wrapper."""
     orig = getattr(module, name)
     orig = getattr(orig, "__wrapped__", orig) if getattr(orig, "_zygcy", False) else orig
 
     @functools.wraps(orig)
     def wrapper(*args, **kwargs):
-        if not (any(type(v) is Tracked for v in args)
-                or any(type(v) is Tracked for v in kwargs.values())):
-            return orig(*args, **kwargs)
-        return apply(wrapper, positional(*args, **kwargs))
+        if _any_tracked(args) or _any_tracked(kwargs.values()):
+            return on_tracked(*args, **kwargs)
+        return orig(*args, **kwargs)
 
     wrapper._zygcy = True
     setattr(module, name, wrapper)
     return wrapper
+
+
+def _any_tracked(values):
+    for v in values:
+        if type(v) is Tracked:
+            return True
+        if type(v) in (list, tuple) and any(type(e) is Tracked for e in v):
+            return True
+    return False
+
+
+def recorded(positional):
+    """``on_tracked`` for ``wrap``: record one node with the wrapper's own rule,
+    every argument moved to its position by ``positional(*args, **kwargs)``."""
+    def on_tracked(*args, **kwargs):
+        return apply(on_tracked.wrapper, positional(*args, **kwargs))
+    return on_tracked
 
 
 class _RegisteringLoader(importlib.abc.Loader):

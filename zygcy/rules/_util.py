@@ -3,12 +3,7 @@ import numpy as np
 
 from .._core import value
 
-__all__ = ["unbroadcast", "unbroadcast_to", "shape_of", "balanced_eq", "replace_zero"]
-
-
-def shape_of(x):
-    """The shape of x (a number has shape ())."""
-    return np.shape(value(x))
+__all__ = ["unbroadcast", "unbroadcast_to", "balanced_eq"]
 
 
 def unbroadcast_to(shape, g):
@@ -49,8 +44,3 @@ def unbroadcast(x, g):
 def balanced_eq(x, z, y):
     """Where several inputs tie for a max/min, share the gradient equally (as autograd)."""
     return (value(x) == value(z)) / (1.0 + (value(x) == value(y)))
-
-
-def replace_zero(x, val):
-    """x with its zeros replaced by val (to divide safely)."""
-    return np.where(value(x) == 0, val, x)

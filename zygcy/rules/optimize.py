@@ -7,12 +7,9 @@ that call scipy's function on plain input, and on tracked input compute the
 same formula as scipy's own, written with numpy operations, so it is recorded
 like any numpy code and is differentiable to any order.
 """
-import functools
-
 import numpy as np
 
-from .._core import Tracked
-from ._lazy import when_imported
+from ._lazy import when_imported, wrap
 
 so = None       # scipy.optimize, once it is imported and its rules are registered
 
@@ -30,20 +27,11 @@ def _rosen_der(x):
     return np.concatenate([np.reshape(first, (1,)), middle, np.reshape(last, (1,))])
 
 
-def _replace(module, name, formula):
-    """module.<name> computes ``formula`` (recorded as numpy code) on tracked input."""
-    orig = getattr(module, name)
-
-    @functools.wraps(orig)
-    def wrapper(x, *args, **kwargs):
-        if type(x) in (list, tuple) and any(type(v) is Tracked for v in x):
-            x = np.stack(x)
-        if type(x) is Tracked:
-            return formula(x)
-        return orig(x, *args, **kwargs)
-
-    wrapper._zygcy = True
-    setattr(module, name, wrapper)
+def _by_formula(formula):
+    """``on_tracked`` for ``wrap``: scipy's formula, recorded as numpy code."""
+    def on_tracked(x):
+        return formula(np.stack(x) if type(x) in (list, tuple) else x)
+    return on_tracked
 
 
 def _register(module):
@@ -51,8 +39,8 @@ def _register(module):
     if so is not None:
         return
     so = module
-    _replace(so, "rosen", _rosen)
-    _replace(so, "rosen_der", _rosen_der)
+    wrap(so, "rosen", _by_formula(_rosen))
+    wrap(so, "rosen_der", _by_formula(_rosen_der))
 
 
 when_imported("scipy.optimize", _register)

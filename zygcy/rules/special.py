@@ -15,7 +15,7 @@ after zygcy, so that ``import zygcy`` does not pay for importing scipy.
 import numpy as np
 
 from .._core import defvjp, value
-from ._lazy import when_imported, wrap
+from ._lazy import recorded, when_imported, wrap
 from ._util import unbroadcast
 from .reductions import normalize_axis_tuple
 from .ufuncs import _binary_side, _nonzero, _unary_maker, expand, reshape
@@ -32,8 +32,9 @@ WRAPPED = {}
 
 
 def _wrap(name, positional):
-    WRAPPED[name] = wrapper = wrap(sp, name, positional)
-    return wrapper
+    on_tracked = recorded(positional)
+    WRAPPED[name] = on_tracked.wrapper = wrap(sp, name, on_tracked)
+    return on_tracked.wrapper
 
 
 def _kept_shape(shape, axes):
