@@ -21,6 +21,7 @@ DIRECTIVES = {
     "initializedcheck": DEBUG,
     "cdivision": False,        # keep Python's ZeroDivisionError semantics
     "infer_types": True,
+    "auto_pickle": False,      # engine objects are never pickled by their fields (see Tracked.__reduce_ex__)
 }
 
 extensions = [

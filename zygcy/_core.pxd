@@ -5,12 +5,16 @@ cdef class Tape:
     cdef list nodes          # every node recorded, in creation order (a topological order)
     cdef readonly bint active
     cdef dict moved          # id(leaf object) -> its leaf node, for leaves that were assigned into
+    cdef list watched        # while recording: (weakref, user) of plain arrays the pullbacks may read
+    cdef list prints         # after pop: (weakref, user, fingerprint) of those arrays, checked by backward
+    cdef bint _holds(self, object x)
 
 
 cdef class Rec:
     # What a rule node (OP_RULE) or a projection (OP_PROJ) needs on the way back.
     cdef tuple parents
-    cdef tuple argpos        # per parent: argument index * 65536 + (element index + 1)
+    cdef tuple argi          # per parent: the index of the argument it was
+    cdef tuple elem          # per parent: its index in that argument (a list), or -1 for the whole argument
     cdef object pbs          # tuple of per-argument pullbacks, or one joint pullback
     cdef bint joint
     cdef Py_ssize_t nargs
@@ -33,12 +37,8 @@ cdef class Tracked:
     cdef double da
     cdef double db
     cdef object ext          # OP_LIN: (oa, ob); OP_RULE, OP_PROJ: a Rec
-    # Reverse sweep state: the gradient arriving at this node in sweep `epoch`.
-    cdef long epoch
-    cdef char gstate         # G_DOUBLE: in gd; G_OBJECT: in go
-    cdef bint gown           # go is an array/IndexGrad this sweep made and may update in place
-    cdef double gd
-    cdef object go
+    # The gradients of a reverse sweep are kept by the sweep (_Grads), not here,
+    # so that sweeps of one tape in several threads, or nested in a hook, are apart.
 
 
 cdef class IndexGrad:

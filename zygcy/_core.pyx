@@ -38,16 +38,21 @@ from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_FromDouble
 from cpython.long cimport PyLong_AsDouble
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.object cimport PyObject
+from libc.stdlib cimport calloc, free
 from libc.math cimport (M_PI, NAN, acos, asin, atan, cos, cosh, erf, erfc, exp, expm1, fabs, isfinite,
                         log as c_log, log1p, log2, log10, pow as c_pow, sin, sinh, sqrt, tan, tanh)
 
 import gc as _gc
 import numbers as _numbers
+import weakref as _weakref_module
 import numpy as np
 
 cdef extern from "Python.h":
     bint PyFloat_CheckExact(object)
     bint PyLong_CheckExact(object)
+    void PyObject_GC_UnTrack(void*)
+    void PyObject_GC_Track(void*)
+    bint PyObject_GC_IsTracked(object)
 
 # ---------------------------------------------------------------------------
 # Constants and module state
@@ -79,7 +84,6 @@ cdef enum:
 cdef list _stack = []           # active tapes, innermost last
 cdef Tape _top = None           # _stack[-1], cached for the hot path
 cdef long _next_id = 1
-cdef long _epoch = 0            # bumped once per reverse sweep
 cdef bint _gc_paused = False    # the cyclic collector was paused by the outermost push
 
 cdef object _ndarray = np.ndarray
@@ -88,6 +92,7 @@ cdef object _Number = _numbers.Number
 cdef object _add_at = np.add.at
 cdef tuple _ARITH_UFUNCS = (np.add, np.subtract, np.multiply, np.true_divide, np.power, np.remainder)
 cdef object _np_matmul = np.matmul
+cdef object _weakref = _weakref_module.ref
 
 # Registered by zygcy.rules: function -> Rule, the constant functions, and hooks
 # through which Tracked's methods reach rule code (getitem, setitem, real, ...).
@@ -111,6 +116,8 @@ cdef class Tape:
         self.nodes = []
         self.active = False
         self.moved = {}
+        self.watched = []
+        self.prints = []
 
     def __dealloc__(self):
         # Each node holds its parents, so a long chain would be freed by a deep
@@ -139,7 +146,11 @@ cdef class Tape:
         _top = self
 
     def pop(self):
-        """Stop recording on this tape (it may be any active one, when unwinding)."""
+        """Stop recording on this tape (it may be any active one, when unwinding).
+
+        The plain arrays the recorded pullbacks may read (inputs, and constants
+        such as a closure's array in ``x * c``) are fingerprinted now;
+        ``backward`` refuses to run if one was changed in place since."""
         global _top, _gc_paused
         if not self.active:
             return
@@ -149,9 +160,13 @@ cdef class Tape:
         if not _stack and _gc_paused:
             _gc_paused = False
             _gc.enable()
+        self.prints = _fingerprints(self.watched)
+        self.watched = []
 
     def leaf(self, value):
         """A new input node holding ``value``."""
+        if type(value) is _ndarray:
+            self.watched.append((_weakref(value), None))
         return _new_node(self, value, _kind_of(value), OP_LEAF)
 
     def unwrap(self, x):
@@ -174,7 +189,78 @@ cdef class Tape:
         leaves: nodes whose gradients are wanted; returns a list, None where
         no gradient reached.
         """
+        for pair in seeds:
+            if not (type(pair) is tuple and len(<tuple>pair) == 2 and self._holds((<tuple>pair)[0])):
+                raise TypeError("Tape.backward: each seed must be a pair (node, cotangent) with "
+                                "a node recorded on this tape, got %r" % (pair,))
+        for leaf in leaves:
+            if not self._holds(self.moved.get(id(leaf), leaf)):
+                raise TypeError("Tape.backward: %r is not a node recorded on this tape" % (leaf,))
+        _check_fingerprints(self.prints)
         return _sweep(self, seeds, leaves)
+
+    cdef bint _holds(self, object x):
+        cdef Tracked t
+        if type(x) is not Tracked:
+            return False
+        t = <Tracked>x
+        return (t.tid == self.id and 0 <= t.pos < PyList_GET_SIZE(self.nodes)
+                and <object>PyList_GET_ITEM(self.nodes, t.pos) is t)
+
+    def __reduce__(self):
+        raise TypeError("a Tape cannot be pickled or copied: it holds a differentiation in progress")
+
+
+# ---------------------------------------------------------------------------
+# Plain arrays changed in place between forward and back
+
+# A pullback reads the arrays it was given when the operation was recorded: the
+# inputs, and constants such as the c of x * c. If user code changes one in
+# place before back runs, back would silently mix old and new values. Each such
+# array gets a fingerprint when recording stops (small ones: their bytes;
+# large ones: the wrapping sum of their 64-bit words, one pass at memory speed,
+# which any change of a single element alters), compared when back runs.
+
+cdef Py_ssize_t _SMALL_BYTES = 512
+
+
+cdef object _fingerprint(object a):
+    cdef object words
+    if a.nbytes <= _SMALL_BYTES or a.dtype.hasobject:
+        return a.tobytes() if not a.dtype.hasobject else None
+    words = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
+    if words.size % 8 == 0:
+        return np.add.reduce(words.view(np.uint64))
+    return np.add.reduce(words, dtype=np.uint64)
+
+
+cdef list _fingerprints(list watched):
+    cdef dict seen = {}
+    cdef list out = []
+    for ref, user in watched:
+        a = ref()
+        if a is None or id(a) in seen:
+            continue        # gone: then no pullback holds it either
+        seen[id(a)] = True
+        fp = _fingerprint(a)
+        if fp is not None:
+            out.append((ref, user, a.shape, fp))
+    return out
+
+
+cdef int _check_fingerprints(list prints) except -1:
+    for ref, user, shape, fp in prints:
+        a = ref()
+        if a is None:
+            continue
+        if a.shape != shape or _fingerprint(a) != fp:
+            what = ("an input array of shape %s" % (shape,) if user is None else
+                    "an array of shape %s used by %s" % (shape, _fname(user)))
+            raise RuntimeError(
+                "%s was changed in place after the forward pass that read it, so back would "
+                "mix its old and new values. Copy it before changing it (x = x.copy()), or run "
+                "forward again after the change." % what)
+    return 0
 
 
 cdef inline Tape _active(Tracked t):
@@ -212,13 +298,15 @@ cdef inline char _kind_of(object v):
     return K_SCALAR
 
 
-# Nodes are invisible to the cyclic garbage collector (no_gc): a tape only refers
-# from newer nodes to older ones, to values and to pullbacks made before the node
-# itself, so no reference cycle passes through a node, and reference counting
-# frees them all. Scanning tens of thousands of nodes after every differentiation
-# cost about 15% of the time of small-array code. (A user pullback that keeps its
-# own output alive in a cycle would leak instead of being collected.)
-@cython.no_gc
+# Nodes are taken off the cyclic garbage collector's lists as they are made
+# (_untracked): a tape only refers from newer nodes to older ones, to values and
+# to the pullbacks of zygcy's own rules, which hold no node of their own, so no
+# reference cycle passes through them and reference counting frees them all.
+# Scanning tens of thousands of nodes after every differentiation cost about 15%
+# of the time of small-array code. The nodes of user rules (@grad, hook), whose
+# pullbacks may hold anything, stay visible (_gc_visible), so that a cycle
+# through one of them is collected.
+@cython.final
 @cython.freelist(4096)  # nodes are made and dropped by the thousand: reuse their memory
 cdef class Tracked:
     """A value whose operations are recorded for differentiation.
@@ -289,6 +377,28 @@ cdef class Tracked:
 
     def __hash__(self):
         return hash(value(self))
+
+    # -- copying: a copy is the same value, still tracked ---------------------
+    def __copy__(self):
+        # Numbers are immutable, so a copy may be the number itself (as for
+        # float); an array copy is a new node, so that writing into the copy
+        # leaves the original alone.
+        if self.kind == K_ARRAY:
+            return _dispatch_function(np.copy, (self,), {})
+        return self
+
+    def __deepcopy__(self, memo):
+        return self.__copy__()
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError(
+            "a tracked value cannot be pickled: the unpickled copy would not be connected "
+            "to the differentiation, and its derivative would be lost. Pickle the plain "
+            "value, zygcy.value(x), outside the function being differentiated (or use "
+            "copy.copy(x) to copy it inside)")
+
+    def __reduce__(self):
+        return self.__reduce_ex__(2)
 
     # -- comparisons: plain results --------------------------------------------
     def __eq__(self, other):
@@ -453,12 +563,43 @@ cdef str _LOST = (
 # ---------------------------------------------------------------------------
 # Making nodes
 
-@cython.no_gc           # as Tracked: it refers only to older nodes and pullbacks
-cdef class Rec:
+cdef class Rec:         # made by _new_rec: off the collector's lists, as Tracked
     """The pullbacks of a rule node and where their cotangents go (fields in _core.pxd)."""
 
-cdef inline Tracked _new_node(Tape tape, object val, char kind, char op):
+cdef inline Tracked _untracked():
     cdef Tracked r = Tracked.__new__(Tracked)
+    PyObject_GC_UnTrack(<void*>r)
+    return r
+
+
+cdef inline Rec _new_rec():
+    cdef Rec r = Rec.__new__(Rec)
+    PyObject_GC_UnTrack(<void*>r)
+    return r
+
+
+cdef object _gc_visible(object r):
+    """Put a node (or the nodes of a multi-output result) and its Rec back on the
+    collector's lists."""
+    cdef Tracked t
+    if type(r) is Tracked:
+        t = <Tracked>r
+        if not PyObject_GC_IsTracked(t):
+            PyObject_GC_Track(<void*>t)
+        if type(t.ext) is Rec:
+            if not PyObject_GC_IsTracked(t.ext):
+                PyObject_GC_Track(<void*>t.ext)
+            for p in (<Rec>t.ext).parents:
+                if type(p) is Tracked and (<Tracked>p).op == OP_RULE and (<Tracked>p).kind == K_MULTI:
+                    _gc_visible(p)
+    elif type(r) is tuple or type(r) is list:
+        for e in r:
+            _gc_visible(e)
+    return r
+
+
+cdef inline Tracked _new_node(Tape tape, object val, char kind, char op):
+    cdef Tracked r = _untracked()
     r.value = val
     r.tid = tape.id
     r.kind = kind
@@ -823,6 +964,9 @@ cdef class _ScalarFn:
     def __repr__(self):
         return "<zygcy function %s.%s>" % (self.module, self.name)
 
+    def __reduce__(self):
+        return self.name      # pickled by reference: module zygcy.math (or cmath), attribute name
+
 
 @cython.final
 cdef class ScalarFunction(_ScalarFn):
@@ -1122,22 +1266,27 @@ cdef object _apply(object fun, Rule rule, tuple args, dict kwargs):
     if top is None:
         return fun(*plain, **kwargs)
 
-    # Strip the top level, remembering which argument (and element) each parent was.
-    cdef list parents = [], argpos = []
+    # Strip the top level, remembering which argument (and element) each parent
+    # was; plain arrays among the arguments are watched for changes (Tape.pop).
+    cdef list parents = [], argi = [], elem = []
     for i in range(len(plain)):
         v = plain[i]
         if type(v) is Tracked:
             if (<Tracked>v).tid == top.id:
                 parents.append(v)
-                argpos.append(i * 65536)
+                argi.append(i)
+                elem.append(-1)
                 plain[i] = (<Tracked>v).value
+        elif type(v) is _ndarray:
+            top.watched.append((_weakref(v), fun))
         elif type(v) is list or type(v) is tuple:
             items = list(v)
             for j in range(len(items)):
                 e = items[j]
                 if type(e) is Tracked and (<Tracked>e).tid == top.id:
                     parents.append(e)
-                    argpos.append(i * 65536 + j + 1)
+                    argi.append(i)
+                    elem.append(j)
                     items[j] = (<Tracked>e).value
             plain[i] = items if type(v) is list else tuple(items)
 
@@ -1161,8 +1310,7 @@ cdef object _apply(object fun, Rule rule, tuple args, dict kwargs):
         pbs = rule.joint_maker(ans, *plain, **kwargs)
     else:
         made = [None] * len(plain)
-        for code in argpos:
-            i = code // 65536
+        for i in argi:
             if made[i] is None:
                 maker = rule.makers[i] if i < len(rule.makers) else None
                 if maker is None:
@@ -1171,7 +1319,7 @@ cdef object _apply(object fun, Rule rule, tuple args, dict kwargs):
                                     % (_fname(fun), i))
                 made[i] = maker(ans, *plain, **kwargs) if kwargs else maker(ans, *plain)
         pbs = tuple(made)
-    return _record(top, ans, tuple(parents), tuple(argpos), pbs, rule.joint, len(plain), fun)
+    return _record(top, ans, tuple(parents), tuple(argi), tuple(elem), pbs, rule.joint, len(plain), fun)
 
 
 cdef dict _signatures = {}
@@ -1199,12 +1347,13 @@ cdef tuple _keywords_by_position(object fun, tuple args, dict kwargs):
     return tuple(bound.args), dict(bound.kwargs)
 
 
-cdef object _record(Tape top, object ans, tuple parents, tuple argpos, object pbs, bint joint,
+cdef object _record(Tape top, object ans, tuple parents, tuple argi, tuple elem, object pbs, bint joint,
                     Py_ssize_t nargs, object name):
     cdef Tracked r, p
-    cdef Rec rec = Rec.__new__(Rec), prec
+    cdef Rec rec = _new_rec(), prec
     rec.parents = parents
-    rec.argpos = argpos
+    rec.argi = argi
+    rec.elem = elem
     rec.pbs = pbs
     rec.joint = joint
     rec.nargs = nargs
@@ -1216,9 +1365,10 @@ cdef object _record(Tape top, object ans, tuple parents, tuple argpos, object pb
         outs = []
         for k, e in enumerate(ans):
             p = _new_node(top, e, _kind_of(e), OP_PROJ)
-            prec = Rec.__new__(Rec)
+            prec = _new_rec()
             prec.parents = (r,)
-            prec.argpos = (k,)
+            prec.argi = (k,)
+            prec.elem = (-1,)
             prec.nargs = len(ans)
             p.ext = prec
             outs.append(p)
@@ -1245,7 +1395,7 @@ cdef object _alias(Tracked t):
     cdef Tape tp = _active(t)
     if tp is None:
         return t
-    return _record(tp, t.value, (t,), (0,), (_pass_through,), False, 1, "alias")
+    return _record(tp, t.value, (t,), (0,), (-1,), (_pass_through,), False, 1, "alias")
 
 
 def record_joint(fun, ans, args, pullback):
@@ -1253,8 +1403,10 @@ def record_joint(fun, ans, args, pullback):
     caller passed them; ``pullback(g)`` returns one cotangent per argument.
     Returns ``ans`` tracked, or ``ans`` itself when no argument is tracked."""
     cdef Tape top = None, t
-    cdef list parents = [], argpos = []
+    cdef list parents = [], argi = []
     cdef Py_ssize_t i
+    if not callable(pullback):
+        raise TypeError("record_joint: the pullback must be a function, got %s" % type(pullback).__name__)
     for i, v in enumerate(args):
         v = _resolve(v)
         if type(v) is Tracked:
@@ -1267,8 +1419,10 @@ def record_joint(fun, ans, args, pullback):
         v = _resolve(v)
         if type(v) is Tracked and (<Tracked>v).tid == top.id:
             parents.append(v)
-            argpos.append(i * 65536)
-    return _record(top, ans, tuple(parents), tuple(argpos), pullback, True, len(args), fun)
+            argi.append(i)
+    r = _record(top, ans, tuple(parents), tuple(argi), (-1,) * len(argi), pullback, True, len(args), fun)
+    _gc_visible(r)      # a user's pullback may hold its own output: let the collector see the cycle
+    return r
 
 
 def top_tape(args):
@@ -1322,7 +1476,7 @@ def rebind(Tracked self, new=None):
     refer to it, so the scan is short in the usual loop.
     """
     cdef Tape tape = _active(self)
-    cdef Tracked old = Tracked.__new__(Tracked), n
+    cdef Tracked old = _untracked(), n
     cdef Rec rec
     cdef Py_ssize_t i
     _copy_node(old, self)
@@ -1387,148 +1541,208 @@ cdef object _densify(object g):
 # ---------------------------------------------------------------------------
 # The reverse sweep
 
-cdef inline void _acc_double(Tracked p, double v, long ep) except *:
-    if p.epoch != ep:
-        p.epoch = ep
-        p.gstate = G_DOUBLE
-        p.gd = v
-        p.go = None
-        p.gown = False
-    elif p.gstate == G_DOUBLE:
-        p.gd += v
-    else:
-        p.go = _add(p, p.go, PyFloat_FromDouble(v))
+@cython.final
+cdef class _Grads:
+    """The gradients arriving at the nodes of one tape during one reverse sweep.
 
+    They are kept here, by the sweep, and not on the nodes: two sweeps of the
+    same tape (``back`` called from several threads, or from a hook while its
+    own sweep runs) then never see each other's sums.
 
-cdef inline void _acc_object(Tracked p, object v, long ep) except *:
-    if v is None:
-        return
-    if p.epoch != ep:
-        p.epoch = ep
-        p.gown = False
-        if PyFloat_CheckExact(v):
-            p.gstate = G_DOUBLE
-            p.gd = PyFloat_AS_DOUBLE(v)
-            p.go = None
+    Node ``i`` (its ``pos``) has nothing yet (``state[i] == 0``), a C double
+    (``G_DOUBLE``: ``gd[i]``) or a Python object (``G_OBJECT``: ``go[i]``).
+    ``own[i]`` says that ``go[i]`` is a buffer this sweep allocated for node i
+    alone, the only kind ever updated in place: a cotangent that arrives from
+    a pullback may be shared (add's pullback hands the same array to both
+    operands), so it is never written into.
+    """
+    cdef double* gd
+    cdef char* state
+    cdef char* own
+    cdef list go
+    cdef Py_ssize_t n
+
+    def __cinit__(self, Py_ssize_t n):
+        self.n = n
+        self.gd = <double*>calloc(n + 1, sizeof(double))
+        self.state = <char*>calloc(2 * (n + 1), sizeof(char))
+        if self.gd == NULL or self.state == NULL:
+            raise MemoryError()
+        self.own = self.state + (n + 1)
+        self.go = [None] * n
+
+    def __dealloc__(self):
+        free(self.gd)
+        free(self.state)
+
+    cdef inline Py_ssize_t _index(self, Tracked p) except -1:
+        # Every parent is older than its child, so inside the tape; checked all
+        # the same, since these are raw C arrays (no bounds check protects them).
+        if p.pos < 0 or p.pos >= self.n:
+            raise RuntimeError("zygcy internal error: a node outside its tape reached the sweep")
+        return p.pos
+
+    cdef inline int add_double(self, Tracked p, double v) except -1:
+        cdef Py_ssize_t i = self._index(p)
+        if self.state[i] == 0:
+            self.state[i] = G_DOUBLE
+            self.gd[i] = v
+        elif self.state[i] == G_DOUBLE:
+            self.gd[i] += v
         else:
-            p.gstate = G_OBJECT
-            p.go = v
-    elif p.gstate == G_DOUBLE:
-        if PyFloat_CheckExact(v):
-            p.gd += PyFloat_AS_DOUBLE(v)
+            self.go[i] = self._sum(i, self.go[i], PyFloat_FromDouble(v))
+        return 0
+
+    cdef int add_object(self, Tracked p, object v) except -1:
+        cdef Py_ssize_t i
+        if v is None:
+            return 0
+        i = self._index(p)
+        if self.state[i] == 0:
+            if PyFloat_CheckExact(v):
+                self.state[i] = G_DOUBLE
+                self.gd[i] = PyFloat_AS_DOUBLE(v)
+            else:
+                self.state[i] = G_OBJECT
+                self.go[i] = v
+                self.own[i] = False
+        elif self.state[i] == G_DOUBLE:
+            if PyFloat_CheckExact(v):
+                self.gd[i] += PyFloat_AS_DOUBLE(v)
+            else:
+                self.state[i] = G_OBJECT
+                self.own[i] = False
+                self.go[i] = self._sum(i, PyFloat_FromDouble(self.gd[i]), v)
         else:
-            p.gstate = G_OBJECT
-            p.go = _add(p, PyFloat_FromDouble(p.gd), v)
-    else:
-        p.go = _add(p, p.go, v)
+            self.go[i] = self._sum(i, self.go[i], v)
+        return 0
 
-
-cdef object _add(Tracked p, object acc, object v):
-    """acc + v for gradients; may update acc in place when this sweep made it."""
-    cdef IndexGrad ig
-    if type(acc) is IndexGrad:
-        if type(v) is IndexGrad and (<IndexGrad>acc).shape == (<IndexGrad>v).shape:
-            if p.gown:
+    cdef object _sum(self, Py_ssize_t i, object acc, object v):
+        """acc + v for node i; acc is updated in place only if own[i]."""
+        cdef IndexGrad ig
+        cdef bint owned = self.own[i]
+        if type(acc) is IndexGrad and type(v) is IndexGrad and (<IndexGrad>acc).shape == (<IndexGrad>v).shape:
+            if owned:
                 (<IndexGrad>acc).entries.extend((<IndexGrad>v).entries)
                 return acc
             ig = IndexGrad.__new__(IndexGrad)
             ig.shape = (<IndexGrad>acc).shape
             ig.dtype = (<IndexGrad>acc).dtype
             ig.entries = (<IndexGrad>acc).entries + (<IndexGrad>v).entries
-            p.gown = True
+            self.own[i] = True
             return ig
-        acc, v = v, acc
-    if type(v) is IndexGrad:
-        if type(acc) is _ndarray and not _has_tracked_entries(<IndexGrad>v):
-            if not p.gown:
+        if type(acc) is IndexGrad:
+            # Sparse so far, dense incoming: the dense one becomes the sum, but it
+            # is not ours, so it is copied before the entries are added.
+            acc, v = v, acc
+            owned = False
+        if type(v) is IndexGrad and type(acc) is _ndarray and _scatters_into(<IndexGrad>v, acc):
+            if not owned:
                 acc = acc.copy()
-                p.gown = True
-            try:
-                for idx, val in (<IndexGrad>v).entries:
-                    _add_at(acc, idx, val)
-                return acc
-            except TypeError:
-                pass        # e.g. a complex value into a real array: densify below
+                self.own[i] = True
+            for idx, val in (<IndexGrad>v).entries:
+                _add_at(acc, idx, val)
+            return acc
+        if type(acc) is list or type(acc) is tuple:       # the cotangents of a multi-output node
+            self.own[i] = False
+            return [_plain_sum(u, w) for u, w in zip(acc, v)]
         v = _densify(v)
-    if type(acc) is list or type(acc) is tuple:       # the cotangents of a multi-output node
-        return [w if u is None else (u if w is None else _add(p, u, w)) for u, w in zip(acc, v)]
-    if (p.gown and type(acc) is _ndarray and type(v) is _ndarray
-            and (<object>acc).shape == (<object>v).shape and np.can_cast(v.dtype, acc.dtype)):
-        acc += v        # buffer this sweep allocated: add in place
-        return acc
-    r = acc + v
-    p.gown = type(r) is _ndarray
-    return r
+        acc = _densify(acc)
+        if (owned and type(acc) is _ndarray and type(v) is _ndarray
+                and (<object>acc).shape == (<object>v).shape and np.can_cast(v.dtype, acc.dtype)):
+            acc += v        # a buffer this sweep allocated for this node: add in place
+            return acc
+        r = acc + v
+        self.own[i] = type(r) is _ndarray
+        return r
+
+    cdef object take(self, Tracked n):
+        """The gradient that reached node n (None if none did)."""
+        cdef Py_ssize_t i = self._index(n)
+        if self.state[i] == 0:
+            return None
+        if self.state[i] == G_DOUBLE:
+            return PyFloat_FromDouble(self.gd[i])
+        g = _densify(self.go[i])
+        # A real value's cotangent is real: drop the imaginary part a complex consumer
+        # sent back (ChainRules' ProjectTo), so rules of real functions never see it.
+        if n.kind != K_MULTI and g is not None and _is_complex(g) and not _is_complex(n.value):
+            g = g.real
+        return g
 
 
-cdef bint _has_tracked_entries(IndexGrad g):
+cdef bint _scatters_into(IndexGrad g, object acc):
+    """The entries of g can be added into the plain array acc in place: none is
+    tracked, and none is complex when acc is real."""
+    cdef bint real = acc.dtype.kind != "c"
     for idx, val in g.entries:
-        if type(val) is Tracked:
-            return True
-    return False
+        if type(val) is Tracked or (real and _is_complex(val)):
+            return False
+    return True
 
 
-cdef object _take_grad(Tracked n):
-    if n.gstate == G_DOUBLE:
-        return PyFloat_FromDouble(n.gd)
-    g = _densify(n.go)
-    # A real value's cotangent is real: drop the imaginary part a complex consumer
-    # sent back (ChainRules' ProjectTo), so rules of real functions never see it.
-    if n.kind != K_MULTI and g is not None and _is_complex(g) and not _is_complex(n.value):
-        g = g.real
-    return g
+cdef object _plain_sum(object u, object w):
+    """u + w, None counting as zero, never updating either."""
+    if u is None:
+        return w
+    if w is None:
+        return u
+    if type(u) is IndexGrad and type(w) is IndexGrad and (<IndexGrad>u).shape == (<IndexGrad>w).shape:
+        ig = IndexGrad.__new__(IndexGrad)
+        ig.shape = (<IndexGrad>u).shape
+        ig.dtype = (<IndexGrad>u).dtype
+        ig.entries = (<IndexGrad>u).entries + (<IndexGrad>w).entries
+        return ig
+    return _densify(u) + _densify(w)
 
 
 cdef object _sweep(Tape tape, list seeds, list leaves):
-    global _epoch
-    _epoch += 1
-    cdef long ep = _epoch
     cdef list nodes = tape.nodes
-    cdef Py_ssize_t i, k, n_nodes = PyList_GET_SIZE(nodes)
+    cdef Py_ssize_t i, n_nodes = PyList_GET_SIZE(nodes)
+    cdef _Grads G = _Grads(n_nodes)
     cdef Tracked n, p
     cdef Rec rec
-    cdef object g, ct, cts, code
+    cdef object g, cts
     for node, s in seeds:
-        if s is not None:
-            _acc_object(<Tracked>node, s, ep)
+        G.add_object(<Tracked>node, s)
     for i in range(n_nodes - 1, -1, -1):
         n = <Tracked>PyList_GET_ITEM(nodes, i)
-        if n.epoch != ep or n.op == OP_LEAF:
+        if G.state[i] == 0 or n.op == OP_LEAF:
             continue
         if n.op == OP_LIN:
-            if n.fast and n.gstate == G_DOUBLE:
+            if n.fast and G.state[i] == G_DOUBLE:
                 # The hot path: every quantity is a C double.
                 if n.a is not None:
-                    _acc_double(n.a, n.gd * n.da, ep)
+                    G.add_double(n.a, G.gd[i] * n.da)
                 if n.b is not None:
-                    _acc_double(n.b, n.gd * n.db, ep)
+                    G.add_double(n.b, G.gd[i] * n.db)
             else:
-                g = _take_grad(n)
+                g = G.take(n)
                 if n.a is not None:
-                    _acc_object(n.a, g * (n.da if n.fast else (<tuple>n.ext)[0]), ep)
+                    G.add_object(n.a, g * (n.da if n.fast else (<tuple>n.ext)[0]))
                 if n.b is not None:
-                    _acc_object(n.b, g * (n.db if n.fast else (<tuple>n.ext)[1]), ep)
+                    G.add_object(n.b, g * (n.db if n.fast else (<tuple>n.ext)[1]))
         elif n.op == OP_PROJ:
             # element k of a multi-output node: pass a list with g in slot k
-            g = _take_grad(n)
+            g = G.take(n)
             rec = <Rec>n.ext
             cts = [None] * rec.nargs
-            cts[rec.argpos[0]] = g
-            _acc_object(<Tracked>rec.parents[0], cts, ep)
+            cts[<Py_ssize_t>rec.argi[0]] = g
+            G.add_object(<Tracked>rec.parents[0], cts)
         else:
-            g = _take_grad(n)
+            g = G.take(n)
             if n.kind == K_MULTI:
                 g = tuple(g)
-            _run_pullbacks(<Rec>n.ext, g, ep)
-        n.go = None     # intermediate gradients are not needed again: free them now
+            _run_pullbacks(G, <Rec>n.ext, g)
+        G.go[i] = None     # intermediate gradients are not needed again: free them now
     cdef list out = []
     for leaf in leaves:
         p = <Tracked>tape.moved.get(id(leaf), leaf) if tape.moved else <Tracked>leaf
-        out.append(_take_grad(p) if p.epoch == ep else None)
+        out.append(G.take(p))
     return out
 
 
-cdef void _run_pullbacks(Rec n, object g, long ep) except *:
+cdef int _run_pullbacks(_Grads G, Rec n, object g) except -1:
     cdef Py_ssize_t k, i, j, last_i = -1
     cdef object ct = None, cts = None
     if n.joint:
@@ -1541,17 +1755,68 @@ cdef void _run_pullbacks(Rec n, object g, long ep) except *:
                 "gradient per positional argument (%d here), None where there is none"
                 % (_fname(n.name), got, n.nargs))
     for k in range(len(n.parents)):
-        code = n.argpos[k]
-        i = code // 65536
-        j = code % 65536 - 1
+        i = n.argi[k]
+        j = n.elem[k]
         if n.joint:
             ct = cts[i]
         elif i != last_i:
             ct = n.pbs[i](g)
             last_i = i
-        if j >= 0 and ct is not None:
-            e = ct[j]
-            if e is not None:
-                _acc_object(<Tracked>n.parents[k], e, ep)
-        elif ct is not None:
-            _acc_object(<Tracked>n.parents[k], ct, ep)
+        if ct is None:
+            continue
+        if j >= 0:
+            e = _element_cotangent(n, i, j, ct)
+        else:
+            e = ct
+        if e is not None:
+            _check_cotangent(n, i, <Tracked>n.parents[k], e)
+            G.add_object(<Tracked>n.parents[k], e)
+    return 0
+
+
+cdef object _element_cotangent(Rec n, Py_ssize_t i, Py_ssize_t j, object ct):
+    """Element j of the cotangent of argument i (a list or tuple of numbers)."""
+    if isinstance(ct, (list, tuple)) and j < len(ct):
+        return ct[j]
+    if isinstance(ct, _ndarray) and ct.ndim >= 1 and j < ct.shape[0]:
+        return ct[j]
+    raise ValueError(
+        "the pullback of %s returned a %s for argument %d, but that argument is a sequence "
+        "with a tracked element at position %d: the cotangent must be a list (or array) "
+        "with one entry per element" % (_fname(n.name), type(ct).__name__, i, j))
+
+
+cdef object _check_cotangent(Rec n, Py_ssize_t i, Tracked parent, object ct):
+    """Refuse a cotangent that does not fit its argument, naming the rule. A
+    pullback must return, per argument, a number or array of that argument's
+    shape: a broadcastable shape, a string or a dict would otherwise be taken
+    silently and give a wrong gradient."""
+    cdef object shape, want
+    if parent.kind == K_MULTI:
+        return None
+    if type(ct) is _ndarray or type(ct) is IndexGrad:
+        shape = (<object>ct).shape
+    elif PyFloat_CheckExact(ct) or PyLong_CheckExact(ct) or type(ct) is complex:
+        shape = ()
+    elif type(ct) is Tracked:
+        shape = np.shape(value(ct))
+    elif isinstance(ct, (_generic, _ndarray)) and not isinstance(ct, (np.str_, np.bytes_, np.void)):
+        shape = ct.shape
+    elif isinstance(ct, _Number) and not isinstance(ct, bool):
+        shape = ()
+    else:
+        raise TypeError(
+            "the pullback of %s returned a %s as the cotangent of argument %d; a cotangent "
+            "must be a number or an array of the argument's shape (None for no gradient)"
+            % (_fname(n.name), type(ct).__name__, i))
+    if parent.kind == K_ARRAY:
+        want = np.shape(value(parent.value))
+    else:
+        want = ()
+    if shape != want:
+        raise ValueError(
+            "the pullback of %s returned a cotangent of shape %s for argument %d, whose value "
+            "has shape %s; a pullback must return a cotangent of its argument's shape "
+            "(sum over the axes that broadcasting added, e.g. with np.sum(g, axis=...))"
+            % (_fname(n.name), shape, i, want))
+    return None
