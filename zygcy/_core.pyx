@@ -48,6 +48,11 @@ import weakref as _weakref_module
 import numpy as np
 
 cdef extern from "Python.h":
+    ctypedef struct _SequenceSlots "PySequenceMethods":
+        void* sq_item
+    ctypedef struct _TypeSlots "PyTypeObject":
+        _SequenceSlots* tp_as_sequence
+    void PyType_Modified(_TypeSlots*)
     bint PyFloat_CheckExact(object)
     bint PyLong_CheckExact(object)
     void PyObject_GC_UnTrack(void*)
@@ -344,10 +349,12 @@ cdef class Tracked:
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
-            "np.asarray/np.array of a tracked value would drop its derivative. "
-            "Keep it as it is (numpy functions accept tracked values), build arrays "
-            "from tracked numbers with np.stack([...]), or take the plain value on "
-            "purpose with zygcy.value(x).")
+            "np.asarray/np.array of a tracked value would drop its derivative (so would "
+            "writing it into a plain array: y[i] = x with y a plain ndarray). Keep it as it "
+            "is (numpy functions accept tracked values), build arrays from tracked "
+            "numbers with np.stack([...]), write into a tracked array instead "
+            "(y = x.copy(); y[i] = v), or take the plain value on purpose with "
+            "zygcy.value(x).")
 
     # -- conversions whose derivative is zero almost everywhere: plain results
     def __int__(self):
@@ -541,6 +548,10 @@ cdef class Tracked:
         n = len(value(self))
         return (self[i] for i in range(n))
 
+    def __reversed__(self):
+        n = len(value(self))
+        return (self[i] for i in range(n - 1, -1, -1))
+
     def __getattr__(self, name):
         # ndarray attributes and methods (shape, dtype, T, sum, reshape, ...) are
         # supplied by zygcy.rules.methods, which knows what each one means.
@@ -556,8 +567,19 @@ cdef class Tracked:
 cdef str _LOST = (
     "%s of a tracked value would drop its derivative. "
     "If it came from a function of Python's math module (math.sin(x) calls %s(x)), "
-    "use the same function from zygcy.math (or zygcy.cmath); to take the plain value "
-    "on purpose, use zygcy.value(x).")
+    "use the same function from zygcy.math (or zygcy.cmath). If it came from writing "
+    "the value into a plain numpy array (y[i] = x), build the array from tracked values "
+    "instead (np.stack([a, b]), np.concatenate, np.where), or write into an array "
+    "that is tracked itself (y = x.copy(); y[i] = v). To take the plain value on "
+    "purpose, use zygcy.value(x).")
+
+# Tracked has __getitem__ for arrays, so Cython fills the sequence slot too, and
+# numpy then takes every tracked value for a sequence: y[0] = x (y plain) gave
+# "setting an array element with a sequence". Without the slot numpy asks
+# __float__ and __array__, whose errors say what happened. Indexing, iteration
+# and reversed() use their own slots (__getitem__, __iter__, __reversed__).
+(<_TypeSlots*>Tracked).tp_as_sequence.sq_item = NULL
+PyType_Modified(<_TypeSlots*>Tracked)
 
 
 # ---------------------------------------------------------------------------
@@ -752,6 +774,20 @@ cdef object _binary_slow(int op, object x, object y):
     return _binary_generic(op, top, a, b, xv, yv)
 
 
+cdef object _dpow_base(object xv, object yv):
+    """d(x**y)/dx = y * x**(y - 1), as a value that outer levels may differentiate
+    again (so in y too)."""
+    x0 = value(xv)
+    y0 = value(yv)
+    if y0 == 0:
+        # zero, but written as y / x so that its derivative in y (1/x) survives;
+        # at x == 0 the slope in y is taken as 0 (x**-1 would raise)
+        return yv * (xv ** -1 if x0 != 0 else 0)
+    if x0 == 0 and not _is_complex(y0) and y0 < 1:
+        return yv * float("inf")        # 0 < y < 1: an infinite slope at 0, as sqrt's
+    return yv * xv ** (yv - 1)
+
+
 cdef inline double _dpow_exponent(double xd, double r):
     # d(x**y)/dy = x**y * log(x); 0 at x == 0 (the limit from y > 0), undefined for x < 0.
     if xd > 0.0:
@@ -785,7 +821,9 @@ cdef object _binary_generic(int op, Tape top, Tracked a, Tracked b, object xv, o
     elif op == B_POW:
         val = xv ** yv
         if a is not None:
-            pa = 0 if yv == 0 else yv * xv ** (yv - 1)
+            # y * x**(y-1), written so that it still depends on y at y == 0 (its
+            # derivative in y is x**-1 there) and gives no 0 * inf at x == 0
+            pa = _dpow_base(xv, yv)
         if b is not None:
             if value(xv) == 0:
                 pb = 0
@@ -1222,12 +1260,12 @@ cdef bint _any_active(tuple args, dict kwargs):
     return False
 
 
-def apply(fun, args, kwargs=None, rule=None):
-    """Call ``fun(*args, **kwargs)`` recording it with its registered rule (or ``rule``)."""
+def apply(fun, args, kwargs=None):
+    """Call ``fun(*args, **kwargs)``, recording it with the rule registered for ``fun``."""
+    rule = _rules.get(fun)
     if rule is None:
-        rule = _rules.get(fun)
-        if rule is None:
-            raise TypeError("no gradient rule is registered for %r" % (fun,))
+        raise TypeError("no gradient rule is registered for %r; register one with "
+                        "zygcy.defvjp or zygcy.defjoint first" % (fun,))
     return _apply(fun, <Rule>rule, tuple(args), dict(kwargs) if kwargs else {})
 
 

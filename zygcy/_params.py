@@ -35,6 +35,7 @@ puts the parameter's tracked leaf in its place and calls again: every
 operation is recorded once, on the innermost differentiation that lists the
 parameter.
 """
+import threading
 import weakref
 
 import numpy as np
@@ -43,7 +44,16 @@ from ._core import Tracked, defer_to
 
 __all__ = ["Param", "substitute", "is_active", "push_frame", "pop_frame", "frames_active"]
 
-_frames = []        # active Params differentiations, innermost last
+
+class _Frames(threading.local):
+    """The active Params differentiations of this thread, innermost last: a
+    parameter shared by threads stands for each thread's own leaf."""
+
+    def __init__(self):
+        self.stack = []
+
+
+_local = _Frames()
 
 
 class _Frame:
@@ -56,22 +66,22 @@ class _Frame:
 
 def push_frame(tape, params, leaves):
     frame = _Frame(tape, {id(p): (p, t) for p, t in zip(params, leaves)})
-    _frames.append(frame)
+    _local.stack.append(frame)
     return frame
 
 
 def pop_frame(frame):
-    if frame in _frames:
-        _frames.remove(frame)
+    if frame in _local.stack:
+        _local.stack.remove(frame)
 
 
 def frames_active():
-    return bool(_frames)
+    return bool(_local.stack)
 
 
 def _leaf(p):
     """The leaf standing for p in the innermost frame that lists it, or None."""
-    for fr in reversed(_frames):
+    for fr in reversed(_local.stack):
         e = fr.leaves.get(id(p))
         if e is not None and e[0] is p:
             return e[1]
@@ -80,7 +90,7 @@ def _leaf(p):
 
 def is_active(p):
     """True while p (or the parameter it is a view of) is being differentiated."""
-    if not _frames:
+    if not _local.stack:
         return False
     if _leaf(p) is not None:
         return True
@@ -128,7 +138,8 @@ plain = _plain      # for zygcy.api: the memory of a parameter as a plain ndarra
 def substitute(p):
     """What the Param p stands for now: a tracked leaf (or an expression of one,
     for a view) during a differentiation of it, else a plain view of its memory."""
-    if not _frames:
+    frames = _local.stack
+    if not frames:
         return _plain(p)
     leaf = _leaf(p)
     if leaf is not None:
@@ -138,7 +149,7 @@ def substitute(p):
         if any(is_active(s) for s in recipe[0]):
             return recipe[1]()
         return _plain(p)
-    for fr in _frames:
+    for fr in frames:
         for q, _ in fr.leaves.values():
             if np.may_share_memory(_plain(p), _plain(q)):
                 raise TypeError(
@@ -202,7 +213,7 @@ class Param(np.ndarray):
 
     def __array_finalize__(self, obj):
         self._zyg_recipe = None
-        if _frames and isinstance(obj, Param) and is_active(obj):
+        if _local.stack and isinstance(obj, Param) and is_active(obj):
             raise TypeError(
                 "a parameter being differentiated was used by an operation zygcy cannot see "
                 "(numpy's C code, such as the method call x.dot(W) on a plain array x, or "
