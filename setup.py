@@ -2,7 +2,10 @@
 
 Directives live here and nowhere else (no per-file ``# cython:`` headers).
 Set ``ZYGCY_DEBUG=1`` in the environment to build with bounds checks and
-wraparound switched back on, for debugging the engine.
+wraparound switched back on, for debugging the engine (CI runs the engine and
+program tests on such a build too, see .ci/run):
+
+    ZYGCY_DEBUG=1 pip install --no-deps --force-reinstall -e .
 """
 import os
 
@@ -25,7 +28,10 @@ DIRECTIVES = {
 }
 
 extensions = [
-    Extension("zygcy._core", ["zygcy/_core.pyx"], include_dirs=[numpy.get_include()]),
+    Extension("zygcy._core", ["zygcy/_core.pyx"], include_dirs=[numpy.get_include()],
+              define_macros=[("ZYGCY_DEBUG_BUILD", "1" if DEBUG else "0")]),   # zygcy._core.DEBUG
 ]
 
-setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES))
+# force: the generated C does not record the directives, so a build that switches
+# ZYGCY_DEBUG must regenerate it rather than reuse the other kind's.
+setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, force=DEBUG))

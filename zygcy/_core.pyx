@@ -47,6 +47,11 @@ import numbers as _numbers
 import weakref as _weakref_module
 import numpy as np
 
+cdef extern from *:
+    int ZYGCY_DEBUG_BUILD       # set by setup.py: 1 when built with ZYGCY_DEBUG=1
+
+DEBUG = bool(ZYGCY_DEBUG_BUILD)  # the engine was built with bounds checks on
+
 cdef extern from "Python.h":
     ctypedef struct _SequenceSlots "PySequenceMethods":
         void* sq_item
@@ -260,7 +265,7 @@ cdef int _check_fingerprints(list prints) except -1:
             continue
         if a.shape != shape or _fingerprint(a) != fp:
             what = ("an input array of shape %s" % (shape,) if user is None else
-                    "an array of shape %s used by %s" % (shape, _fname(user)))
+                    "an array of shape %s used by %s" % (shape, _qualified(user)))
             raise RuntimeError(
                 "%s was changed in place after the forward pass that read it, so back would "
                 "mix its old and new values. Copy it before changing it (x = x.copy()), or run "
@@ -1485,6 +1490,14 @@ def strip(Tape tape, x):
 
 cdef str _fname(object fun):
     name = getattr(fun, "__name__", None) or repr(fun)
+    return name
+
+
+cdef str _qualified(object fun):
+    """numpy.multiply for numpy's functions, the plain name for others."""
+    name = _fname(fun)
+    if getattr(np, name, None) is fun:
+        return "numpy." + name
     return name
 
 
