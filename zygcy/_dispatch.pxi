@@ -1,0 +1,191 @@
+# The rule registry and numpy's protocols (__array_ufunc__, __array_function__).
+# Part of the zygcy._core extension module (included by _core.pyx).
+
+# ---------------------------------------------------------------------------
+# Rules: how numpy functions, ufuncs and user functions are recorded
+
+@cython.final
+cdef class Rule:
+    """The gradient rule of one function.
+
+    Either per-argument makers (``makers[i](ans, *args, **kwargs)`` returns the
+    pullback ``g -> cotangent of argument i``; None where argument i has no
+    gradient), or one joint maker whose pullback returns a tuple with one
+    cotangent per positional argument.
+    """
+    cdef readonly object fun
+    cdef readonly tuple makers
+    cdef readonly object joint_maker
+    cdef readonly bint joint
+
+    def __init__(self, fun, makers=(), joint_maker=None):
+        self.fun = fun
+        self.makers = tuple(makers)
+        self.joint_maker = joint_maker
+        self.joint = joint_maker is not None
+
+
+def defvjp(fun, *makers):
+    """Register per-argument pullback makers for ``fun``.
+
+    ``makers[i](ans, *args, **kwargs)`` is called when argument ``i`` is tracked and
+    returns ``pullback(g)``, the cotangent of argument ``i`` (None: no gradient).
+    Pass None for an argument that has no derivative (an index, a shape).
+    """
+    _rules[fun] = Rule(fun, makers)
+    return fun
+
+
+def defjoint(fun, maker):
+    """Register a joint maker: ``maker(ans, *args, **kwargs)`` returns a pullback
+    ``g -> tuple`` with one cotangent per positional argument."""
+    _rules[fun] = Rule(fun, (), maker)
+    return fun
+
+
+def nondifferentiable(*funs):
+    """Declare functions whose result carries no derivative: they run on plain values."""
+    _constant.update(funs)
+
+
+def refuse(fun, message):
+    """Declare that ``fun`` must not be given tracked values (it writes into an array
+    in place, say); ``message`` says what to write instead."""
+    _refused[fun] = message
+
+
+def defer_to(cls):
+    """Let ``cls`` (an ndarray subclass with its own overrides) handle an operation
+    before Tracked does whenever it is among the inputs: Tracked's overrides
+    return NotImplemented then, and numpy asks ``cls``. zygcy's ``Param`` uses
+    this to put its tracked leaf in its place, so ``h @ W`` is recorded once."""
+    global _defer
+    _defer = cls
+
+
+def set_hook(name, fn):
+    """Let rule code supply one of Tracked's behaviours (``getitem``, ``real``, ...)."""
+    _hooks[name] = fn
+
+
+def get_rule(fun):
+    """The Rule registered for ``fun``, or None."""
+    return _rules.get(fun)
+
+
+def registered():
+    """All functions with a rule, and all declared non-differentiable."""
+    return dict(_rules), set(_constant)
+
+
+cdef object _dispatch_ufunc(object ufunc, str method, tuple inputs, dict kwargs):
+    if _defer is not None:
+        for v in inputs:
+            if isinstance(v, _defer):
+                return NotImplemented
+        out = kwargs.get("out")
+        if out is not None and any(isinstance(o, _defer) for o in (out if isinstance(out, tuple) else (out,))):
+            return NotImplemented
+    fun = ufunc if method == "__call__" else getattr(ufunc, method)
+    if method == "at" and _any_active(inputs, kwargs):
+        if "ufunc_at" in _hooks:            # np.add.at(x, i, v) on a tracked x: an assignment
+            r = _hooks["ufunc_at"](ufunc, inputs, kwargs)
+            if r is not NotImplemented:
+                return r
+        raise TypeError(
+            "numpy.{0}.at(x, index, v) writes into x in place, which zygcy does not record; "
+            "write x[index] = numpy.{0}(x[index], v) instead (x[index] += v for add)".format(ufunc.__name__))
+    out = kwargs.pop("out", None)
+    if out is not None:
+        return _ufunc_out(fun, inputs, kwargs, out)
+    rule = _rules.get(fun)
+    if rule is None:
+        if ufunc in _constant or fun in _constant:
+            return fun(*[value(v) for v in inputs], **kwargs)
+        if not _any_active(inputs, kwargs):
+            return fun(*[_resolve(v) for v in inputs], **kwargs)
+        name = ufunc.__name__ if method == "__call__" else "%s.%s" % (ufunc.__name__, method)
+        if getattr(np, ufunc.__name__, None) is ufunc:
+            where = code = "numpy." + name
+        else:       # a ufunc of another library (scipy.special): no module to name
+            where, code = "the ufunc " + name, name
+        raise TypeError(
+            "zygcy has no gradient rule for %s. Add one with zygcy.defvjp(%s, maker, ...) "
+            "(see help(zygcy.defvjp)), or apply it to zygcy.dropgrad(x) if no gradient "
+            "should flow through it." % (where, code))
+    return _apply(fun, <Rule>rule, inputs, kwargs)
+
+
+cdef object _ufunc_out(object fun, tuple inputs, dict kwargs, object out):
+    outs = out if isinstance(out, tuple) else (out,)
+    if not any(type(o) is Tracked for o in outs):
+        if _any_active(inputs, kwargs):
+            raise TypeError(
+                "writing a tracked result into a plain ndarray (out=, or an in-place "
+                "operator such as a += x) would drop its derivative; write a = a + x instead")
+        return fun(*[_resolve(v) for v in inputs], **kwargs)
+    if kwargs.get("where", True) is not True:
+        raise TypeError(
+            "out= together with where= on a tracked array is not recorded (the entries "
+            "where= leaves alone would be overwritten); write out = np.where(mask, f(x), out)")
+    res = fun(*inputs, **kwargs)
+    ress = res if isinstance(res, tuple) else (res,)
+    for o, r in zip(outs, ress):
+        if type(o) is Tracked:
+            o[...] = r
+        else:
+            np.copyto(o, r)
+    return out if isinstance(out, tuple) and len(out) > 1 else outs[0]
+
+
+cdef object _dispatch_function(object func, tuple args, dict kwargs):
+    if func in _refused and _any_active(args, kwargs):
+        raise TypeError(_refused[func])
+    rule = _rules.get(func)
+    if rule is None:
+        if func in _constant:
+            return func(*[_value_deep(v) for v in args], **{k: _value_deep(v) for k, v in kwargs.items()})
+        if not _any_active(args, kwargs):
+            return func(*[_resolve_deep(v) for v in args], **kwargs)
+        name = "numpy.%s" % func.__name__
+        mod = getattr(func, "__module__", "") or ""
+        if mod.startswith("numpy.") and mod.split(".")[1] in ("linalg", "fft", "random", "polynomial", "lib"):
+            sub = mod.split(".")[1]
+            if sub != "lib":
+                name = "numpy.%s.%s" % (sub, func.__name__)
+        raise TypeError(
+            "zygcy has no gradient rule for %s. Add one with zygcy.defvjp(%s, maker, ...) "
+            "(see help(zygcy.defvjp)), or apply it to zygcy.dropgrad(x) if no gradient "
+            "should flow through it." % (name, name))
+    return _apply(func, <Rule>rule, args, kwargs)
+
+
+cdef object _value_deep(object v):
+    if type(v) is Tracked:
+        return value(v)
+    if type(v) is list or type(v) is tuple:
+        return type(v)(_value_deep(e) for e in v)
+    return v
+
+
+cdef object _resolve_deep(object v):
+    if type(v) is Tracked:
+        return _resolve(v)
+    if type(v) is list or type(v) is tuple:
+        return type(v)(_resolve_deep(e) for e in v)
+    return v
+
+
+cdef bint _any_active(tuple args, dict kwargs):
+    for v in args:
+        v = _resolve(v)
+        if type(v) is Tracked:
+            return True
+        if type(v) is list or type(v) is tuple:
+            for e in v:
+                if type(_resolve(e)) is Tracked:
+                    return True
+    for v in kwargs.values():
+        if type(_resolve(v)) is Tracked:
+            return True
+    return False

@@ -1,0 +1,89 @@
+# In-place item assignment and sparse cotangents of indexing.
+# Part of the zygcy._core extension module (included by _core.pyx).
+
+# ---------------------------------------------------------------------------
+# In-place item assignment: the same Python object becomes a new node
+
+cdef void _copy_node(Tracked dst, Tracked src):
+    dst.value = src.value
+    dst.tid = src.tid
+    dst.kind = src.kind
+    dst.op = src.op
+    dst.pos = src.pos
+    dst.fast = src.fast
+    dst.a = src.a
+    dst.b = src.b
+    dst.da = src.da
+    dst.db = src.db
+    dst.ext = src.ext
+
+
+def rebind(Tracked self, new=None):
+    """First half of item assignment: move the node ``self`` is now into a fresh
+    object ``old`` and return it, so that ``self`` can become the new node.
+
+    Nodes recorded earlier that used ``self`` must keep seeing the old node, so
+    they are pointed at ``old``. Only nodes recorded since ``self`` was made can
+    refer to it, so the scan is short in the usual loop.
+    """
+    cdef Tape tape = _active(self)
+    cdef Tracked old = _untracked(), n
+    cdef Rec rec
+    cdef Py_ssize_t i
+    _copy_node(old, self)
+    if tape is not None:
+        tape.nodes[self.pos] = old
+        if self.op == OP_LEAF:
+            # the caller of backward still holds this object as "the input"
+            tape.moved[id(self)] = old
+        for i in range(self.pos + 1, len(tape.nodes)):
+            n = <Tracked>tape.nodes[i]
+            if n.a is self:
+                n.a = old
+            if n.b is self:
+                n.b = old
+            if type(n.ext) is Rec:
+                rec = <Rec>n.ext
+                if any(p is self for p in rec.parents):
+                    rec.parents = tuple(old if p is self else p for p in rec.parents)
+    return old
+
+
+def adopt(Tracked self, Tracked new):
+    """Second half of item assignment: ``self`` takes over the node ``new``."""
+    cdef Tape tape = _active(new)
+    _copy_node(self, new)
+    if tape is not None:
+        tape.nodes[new.pos] = self
+
+
+def node_tape_active(x):
+    """True if x is Tracked by an active tape."""
+    return type(x) is Tracked and _active(<Tracked>x) is not None
+
+
+# ---------------------------------------------------------------------------
+# Sparse gradients of indexing
+
+@cython.final
+cdef class IndexGrad:
+    """The cotangent of ``x[index]``: zeros of x's shape with ``value`` added at
+    ``index``. Kept sparse so that reading many elements one at a time costs
+    time linear in their number, and made dense once, when it is needed."""
+
+    def __init__(self, shape, dtype, index, val):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.entries = [(index, val)]
+
+    def dense(self):
+        return _hooks["densify"](self)
+
+    def __repr__(self):
+        return "IndexGrad(shape=%r, %d entries)" % (self.shape, len(self.entries))
+
+
+cdef object _densify(object g):
+    if type(g) is IndexGrad:
+        return _hooks["densify"](g)
+    return g

@@ -1,0 +1,234 @@
+# Operators on tracked numbers: + - * / ** % with the C-double fast path.
+# Part of the zygcy._core extension module (included by _core.pyx).
+
+# ---------------------------------------------------------------------------
+# Scalar operators
+
+cdef object _binary(int op, object x, object y):
+    """x op y where x or y is Tracked: record one linear node (or defer to numpy)."""
+    # The hot path, tried first and kept straight: + - * / of floats on the
+    # innermost tape, the other operand on the same tape or a float/int constant.
+    cdef Tape top = _top
+    cdef double xd = 0.0, yd = 0.0
+    cdef int kx = 0, ky = 0
+    if top is not None and op <= B_DIV:
+        kx = _float_operand(x, top, &xd)
+        if kx:
+            ky = _float_operand(y, top, &yd)
+    if kx and ky:
+        return _arith(op, top, <Tracked>x if kx == 2 else None, xd, <Tracked>y if ky == 2 else None, yd)
+    return _binary_slow(op, x, y)
+
+
+cdef inline int _float_operand(object v, Tape top, double* d) except -1:
+    """2: v is a float node of ``top``; 1: a float or int constant; 0: neither.
+    Sets *d to its value."""
+    if type(v) is Tracked:
+        if (<Tracked>v).tid == top.id and (<Tracked>v).kind == K_FLOAT:
+            d[0] = PyFloat_AS_DOUBLE((<Tracked>v).value)
+            return 2
+        return 0
+    if PyFloat_CheckExact(v):
+        d[0] = PyFloat_AS_DOUBLE(v)
+        return 1
+    if PyLong_CheckExact(v):
+        d[0] = PyLong_AsDouble(v)       # OverflowError for huge ints, as float arithmetic
+        return 1
+    return 0
+
+
+cdef inline object _arith(int op, Tape top, Tracked a, double xd, Tracked b, double yd):
+    """Record x op y for + - * / on C doubles, with the partials of each operand."""
+    cdef double r
+    if op == B_ADD:
+        return _lin_fast(top, xd + yd, a, 1.0, b, 1.0)
+    if op == B_SUB:
+        return _lin_fast(top, xd - yd, a, 1.0, b, -1.0)
+    if op == B_MUL:
+        return _lin_fast(top, xd * yd, a, yd, b, xd)
+    if yd == 0.0:
+        raise ZeroDivisionError("float division by zero")
+    r = xd / yd
+    return _lin_fast(top, r, a, 1.0 / yd, b, -r / yd)
+
+
+cdef object _binary_slow(int op, object x, object y):
+    """Everything _binary's hot path does not take: other tapes, kinds, operators."""
+    cdef Tape tx = None, ty = None, top
+    cdef Tracked a = None, b = None
+    x = _resolve(x)
+    y = _resolve(y)
+    if type(x) is Tracked:
+        tx = _active(<Tracked>x)
+    if type(y) is Tracked:
+        ty = _active(<Tracked>y)
+    if tx is None and ty is None:
+        return _PLAIN_BINARY[op](x, y)
+    if ty is None or (tx is not None and tx.id > ty.id):
+        top = tx
+        a = <Tracked>x
+    elif tx is None or ty.id > tx.id:
+        top = ty
+        b = <Tracked>y
+    else:
+        top = tx
+        a = <Tracked>x
+        b = <Tracked>y
+
+    # Arrays go through numpy's ufuncs, whose rules know about broadcasting.
+    if ((a is not None and a.kind == K_ARRAY) or (b is not None and b.kind == K_ARRAY)
+            or (a is None and _kind_of(x) == K_ARRAY) or (b is None and _kind_of(y) == K_ARRAY)):
+        return _array_op(_ARITH_UFUNCS[op], x, y)
+    if a is None and not (type(x) is Tracked or _is_plain_number(x)):
+        return NotImplemented
+    if b is None and not (type(y) is Tracked or _is_plain_number(y)):
+        return NotImplemented
+
+    cdef object xv = a.value if a is not None else x
+    cdef object yv = b.value if b is not None else y
+    cdef double xd, yd, r
+    if (op <= B_DIV
+            and (PyFloat_CheckExact(xv) or (a is None and PyLong_CheckExact(xv)))
+            and (PyFloat_CheckExact(yv) or (b is None and PyLong_CheckExact(yv)))):
+        # Fast path: every value is a float (constants may be ints, converted
+        # exactly as Python's float arithmetic converts them).
+        xd = PyFloat_AS_DOUBLE(xv) if PyFloat_CheckExact(xv) else PyLong_AsDouble(xv)
+        yd = PyFloat_AS_DOUBLE(yv) if PyFloat_CheckExact(yv) else PyLong_AsDouble(yv)
+        return _arith(op, top, a, xd, b, yd)
+    if op == B_POW and PyFloat_CheckExact(xv) and (PyFloat_CheckExact(yv) or PyLong_CheckExact(yv)):
+        val = xv ** yv          # Python decides the value (and any complex result)
+        if PyFloat_CheckExact(val):
+            xd = PyFloat_AS_DOUBLE(xv)
+            yd = PyFloat_AS_DOUBLE(yv) if PyFloat_CheckExact(yv) else PyLong_AsDouble(yv)
+            r = PyFloat_AS_DOUBLE(val)
+            return _lin_fast(top, r, a, (yd * c_pow(xd, yd - 1.0)) if yd != 0.0 else 0.0,
+                             b, _dpow_exponent(xd, r) if b is not None else 0.0)
+    return _binary_generic(op, top, a, b, xv, yv)
+
+
+cdef object _dpow_base(object xv, object yv):
+    """d(x**y)/dx = y * x**(y - 1), as a value that outer levels may differentiate
+    again (so in y too)."""
+    x0 = value(xv)
+    y0 = value(yv)
+    if y0 == 0:
+        # zero, but written as y / x so that its derivative in y (1/x) survives;
+        # at x == 0 the slope in y is taken as 0 (x**-1 would raise)
+        return yv * (xv ** -1 if x0 != 0 else 0)
+    if x0 == 0 and not _is_complex(y0) and y0 < 1:
+        return yv * float("inf")        # 0 < y < 1: an infinite slope at 0, as sqrt's
+    return yv * xv ** (yv - 1)
+
+
+cdef inline double _dpow_exponent(double xd, double r):
+    # d(x**y)/dy = x**y * log(x); 0 at x == 0 (the limit from y > 0), undefined for x < 0.
+    if xd > 0.0:
+        return r * c_log(xd)
+    if xd == 0.0:
+        return 0.0
+    return NAN
+
+
+cdef object _binary_generic(int op, Tape top, Tracked a, Tracked b, object xv, object yv):
+    """Any numbers, with partials as Python objects (so ints stay ints)."""
+    cdef object val, pa = None, pb = None
+    if op == B_ADD:
+        val = xv + yv
+        pa = 1
+        pb = 1
+    elif op == B_SUB:
+        val = xv - yv
+        pa = 1
+        pb = -1
+    elif op == B_MUL:
+        val = xv * yv
+        pa = yv
+        pb = xv
+    elif op == B_DIV:
+        val = xv / yv
+        if a is not None:
+            pa = 1 / yv
+        if b is not None:
+            pb = -val / yv
+    elif op == B_POW:
+        val = xv ** yv
+        if a is not None:
+            # y * x**(y-1), written so that it still depends on y at y == 0 (its
+            # derivative in y is x**-1 there) and gives no 0 * inf at x == 0
+            pa = _dpow_base(xv, yv)
+        if b is not None:
+            if value(xv) == 0:
+                pb = 0
+            elif _is_complex(xv) or _is_complex(val) or value(xv) > 0:
+                pb = val * _hooks["log"](xv if (_is_complex(xv) or value(xv) > 0) else xv + 0j)
+            else:
+                pb = float("nan")
+    else:  # B_MOD: x % y == x - y * floor(x / y)
+        val = xv % yv
+        pa = 1
+        pb = -(value(xv) // value(yv))
+    return _lin_obj(top, val, a, pa, b, pb)
+
+
+cdef object _inplace(Tracked self, int op, object other):
+    if self.kind != K_ARRAY:
+        return NotImplemented
+    self[...] = _binary(op, self, other)
+    return self
+
+
+cdef object _array_op(object ufunc, object x, object y):
+    """ufunc(x, y) for an operator on a tracked array. When both operands are
+    ours (tracked, ndarray or a number) numpy's override protocol would only
+    call us back: go straight to the dispatch, which saves a few microseconds
+    per operation. Anything else (another library's array, a Param) goes
+    through numpy, which asks every override in turn."""
+    if _plain_operand(x) and _plain_operand(y):
+        return _dispatch_ufunc(ufunc, "__call__", (x, y), {})
+    return ufunc(x, y)
+
+
+cdef inline bint _plain_operand(object v):
+    return (type(v) is Tracked or type(v) is _ndarray or PyFloat_CheckExact(v) or PyLong_CheckExact(v)
+            or type(v) is complex or isinstance(v, _generic))
+
+
+cdef object _floordiv(object x, object y):
+    # Piecewise constant: the derivative is zero almost everywhere, so the result is plain.
+    x = value(x)
+    y = value(y)
+    if isinstance(x, _ndarray) or isinstance(y, _ndarray):
+        return np.floor_divide(x, y)
+    return x // y
+
+
+cdef object _negate(Tracked x):
+    cdef Tape top = _active(x)
+    if top is None:
+        return -_resolve(x)
+    if x.kind == K_ARRAY:
+        return np.negative(x)
+    if x.kind == K_FLOAT:
+        return _lin_fast(top, -PyFloat_AS_DOUBLE(x.value), x, -1.0, None, 0.0)
+    return _lin_obj(top, -x.value, x, -1, None, None)
+
+
+cdef object _absolute(Tracked x):
+    cdef Tape top = _active(x)
+    cdef double xd
+    if top is None:
+        return abs(_resolve(x))
+    if x.kind == K_ARRAY:
+        return np.absolute(x)
+    if x.kind == K_FLOAT:
+        xd = PyFloat_AS_DOUBLE(x.value)
+        return _lin_fast(top, fabs(xd), x, 1.0 if xd > 0 else (-1.0 if xd < 0 else 0.0), None, 0.0)
+    if _is_complex(x):
+        return _hooks["cabs"](x)
+    v = value(x)
+    return _lin_obj(top, abs(x.value), x, 1 if v > 0 else (-1 if v < 0 else 0), None, None)
+
+
+cdef tuple _PLAIN_BINARY = (
+    lambda x, y: x + y, lambda x, y: x - y, lambda x, y: x * y,
+    lambda x, y: x / y, lambda x, y: x ** y, lambda x, y: x % y)

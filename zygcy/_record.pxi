@@ -1,0 +1,237 @@
+# Recording one rule node: arguments stripped of a level, pullbacks made.
+# Part of the zygcy._core extension module (included by _core.pyx).
+
+def apply(fun, args, kwargs=None):
+    """Call ``fun(*args, **kwargs)``, recording it with the rule registered for ``fun``."""
+    rule = _rules.get(fun)
+    if rule is None:
+        raise TypeError("no gradient rule is registered for %r; register one with "
+                        "zygcy.defvjp or zygcy.defjoint first" % (fun,))
+    return _apply(fun, <Rule>rule, tuple(args), dict(kwargs) if kwargs else {})
+
+
+cdef object _apply(object fun, Rule rule, tuple args, dict kwargs):
+    """Record fun(*args, **kwargs): strip the innermost level, call, keep the pullbacks."""
+    cdef Tape top = None, t
+    if kwargs and any(type(_resolve(v)) is Tracked for v in kwargs.values()):
+        args, kwargs = _keywords_by_position(fun, args, kwargs)
+    cdef list plain = list(args)
+    cdef Py_ssize_t i, j
+    # Find the innermost active tape among the arguments (and one level into lists).
+    for i in range(len(plain)):
+        v = plain[i]
+        if type(v) is Tracked:
+            v = plain[i] = _resolve(v)
+            if type(v) is Tracked:
+                t = _active(<Tracked>v)
+                if top is None or t.id > top.id:
+                    top = t
+        elif type(v) is list or type(v) is tuple:
+            items = [_resolve(e) for e in v]
+            for e in items:
+                if type(e) is Tracked:
+                    t = _active(<Tracked>e)
+                    if top is None or t.id > top.id:
+                        top = t
+            plain[i] = items if type(v) is list else tuple(items)
+    for k, v in kwargs.items():
+        v = _resolve(v)
+        if type(v) is Tracked:
+            raise TypeError(
+                "%s: the keyword argument %r is tracked; zygcy differentiates positional "
+                "arguments (and keywords it can place by the function's signature), so pass "
+                "it by position" % (_fname(fun), k))
+        kwargs[k] = v
+    if top is None:
+        return fun(*plain, **kwargs)
+
+    # Strip the top level, remembering which argument (and element) each parent
+    # was; plain arrays among the arguments are watched for changes (Tape.pop).
+    cdef list parents = [], argi = [], elem = []
+    for i in range(len(plain)):
+        v = plain[i]
+        if type(v) is Tracked:
+            if (<Tracked>v).tid == top.id:
+                parents.append(v)
+                argi.append(i)
+                elem.append(-1)
+                plain[i] = (<Tracked>v).value
+        elif type(v) is _ndarray:
+            top.watched.append((_weakref(v), fun))
+        elif type(v) is list or type(v) is tuple:
+            items = list(v)
+            for j in range(len(items)):
+                e = items[j]
+                if type(e) is Tracked and (<Tracked>e).tid == top.id:
+                    parents.append(e)
+                    argi.append(i)
+                    elem.append(j)
+                    items[j] = (<Tracked>e).value
+            plain[i] = items if type(v) is list else tuple(items)
+
+    # Arrays tracked by an outer differentiation stay in `plain` for the pullbacks.
+    # User code may later assign into such an array (x[i] = v changes which node the
+    # object is), so the pullbacks get an alias node that no user code holds.
+    if top.id != _stack_bottom_id():
+        for i in range(len(plain)):
+            v = plain[i]
+            if type(v) is Tracked and (<Tracked>v).kind == K_ARRAY:
+                plain[i] = _alias(<Tracked>v)
+            elif type(v) is list or type(v) is tuple:
+                items = [_alias(<Tracked>e) if type(e) is Tracked and (<Tracked>e).kind == K_ARRAY else e
+                         for e in v]
+                plain[i] = items if type(v) is list else tuple(items)
+
+    ans = fun(*plain, **kwargs) if kwargs else fun(*plain)   # (no dict when there are no keywords)
+
+    cdef object pbs
+    if rule.joint:
+        pbs = rule.joint_maker(ans, *plain, **kwargs)
+    else:
+        made = [None] * len(plain)
+        for i in argi:
+            if made[i] is None:
+                maker = rule.makers[i] if i < len(rule.makers) else None
+                if maker is None:
+                    raise TypeError("%s has no derivative with respect to argument %d; "
+                                    "wrap that argument in zygcy.dropgrad() if that is intended"
+                                    % (_fname(fun), i))
+                made[i] = maker(ans, *plain, **kwargs) if kwargs else maker(ans, *plain)
+        pbs = tuple(made)
+    return _record(top, ans, tuple(parents), tuple(argi), tuple(elem), pbs, rule.joint, len(plain), fun)
+
+
+cdef dict _signatures = {}
+
+
+cdef tuple _keywords_by_position(object fun, tuple args, dict kwargs):
+    """Move keyword arguments to their positions by ``fun``'s signature (defaults
+    filled in), so that a tracked keyword (np.average(a, weights=w)) is
+    differentiated like a positional one. Unchanged when there is no signature."""
+    import inspect
+    sig = _signatures.get(fun, False)
+    if sig is False:
+        try:
+            sig = inspect.signature(fun)
+        except (TypeError, ValueError):
+            sig = None
+        _signatures[fun] = sig
+    if sig is None:
+        return args, kwargs
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError:
+        return args, kwargs         # the call itself is wrong: let the function say so
+    bound.apply_defaults()
+    return tuple(bound.args), dict(bound.kwargs)
+
+
+cdef object _record(Tape top, object ans, tuple parents, tuple argi, tuple elem, object pbs, bint joint,
+                    Py_ssize_t nargs, object name):
+    cdef Tracked r, p
+    cdef Rec rec = _new_rec(), prec
+    rec.parents = parents
+    rec.argi = argi
+    rec.elem = elem
+    rec.pbs = pbs
+    rec.joint = joint
+    rec.nargs = nargs
+    rec.name = name
+    if type(ans) is tuple or type(ans) is list or (isinstance(ans, tuple) and hasattr(ans, "_fields")):
+        # Several outputs: one node for the whole, one projection node per element.
+        r = _new_node(top, ans, K_MULTI, OP_RULE)
+        r.ext = rec
+        outs = []
+        for k, e in enumerate(ans):
+            p = _new_node(top, e, _kind_of(e), OP_PROJ)
+            prec = _new_rec()
+            prec.parents = (r,)
+            prec.argi = (k,)
+            prec.elem = (-1,)
+            prec.nargs = len(ans)
+            p.ext = prec
+            outs.append(p)
+        if type(ans) is list:
+            return outs
+        if type(ans) is tuple:
+            return tuple(outs)
+        return type(ans)(*outs)
+    r = _new_node(top, ans, _kind_of(ans), OP_RULE)
+    r.ext = rec
+    return r
+
+
+cdef inline long _stack_bottom_id():
+    return (<Tape>_stack[0]).id if _stack else 0
+
+
+def _pass_through(g):
+    return g
+
+
+cdef object _alias(Tracked t):
+    """A node equal to t, recorded on t's tape, that user code never holds."""
+    cdef Tape tp = _active(t)
+    if tp is None:
+        return t
+    return _record(tp, t.value, (t,), (0,), (-1,), (_pass_through,), False, 1, "alias")
+
+
+def record_joint(fun, ans, args, pullback):
+    """Record a node for a user rule (``@grad``): ``args`` are the arguments as the
+    caller passed them; ``pullback(g)`` returns one cotangent per argument.
+    Returns ``ans`` tracked, or ``ans`` itself when no argument is tracked."""
+    cdef Tape top = None, t
+    cdef list parents = [], argi = []
+    cdef Py_ssize_t i
+    if not callable(pullback):
+        raise TypeError("record_joint: the pullback must be a function, got %s" % type(pullback).__name__)
+    for i, v in enumerate(args):
+        v = _resolve(v)
+        if type(v) is Tracked:
+            t = _active(<Tracked>v)
+            if top is None or t.id > top.id:
+                top = t
+    if top is None:
+        return ans
+    for i, v in enumerate(args):
+        v = _resolve(v)
+        if type(v) is Tracked and (<Tracked>v).tid == top.id:
+            parents.append(v)
+            argi.append(i)
+    r = _record(top, ans, tuple(parents), tuple(argi), (-1,) * len(argi), pullback, True, len(args), fun)
+    _gc_visible(r)      # a user's pullback may hold its own output: let the collector see the cycle
+    return r
+
+
+def top_tape(args):
+    """The innermost active tape among ``args`` (flat sequence), or None."""
+    cdef Tape top = None, t
+    for v in args:
+        v = _resolve(v)
+        if type(v) is Tracked:
+            t = _active(<Tracked>v)
+            if top is None or t.id > top.id:
+                top = t
+    return top
+
+
+def strip(Tape tape, x):
+    """x without ``tape``'s level (x itself if tape did not record it)."""
+    x = _resolve(x)
+    if type(x) is Tracked and (<Tracked>x).tid == tape.id:
+        return (<Tracked>x).value
+    return x
+
+
+cdef str _fname(object fun):
+    name = getattr(fun, "__name__", None) or repr(fun)
+    return name
+
+
+cdef str _qualified(object fun):
+    """numpy.multiply for numpy's functions, the plain name for others."""
+    name = _fname(fun)
+    if getattr(np, name, None) is fun:
+        return "numpy." + name
+    return name

@@ -1,0 +1,285 @@
+# The reverse sweep.
+# Part of the zygcy._core extension module (included by _core.pyx).
+
+# ---------------------------------------------------------------------------
+# The reverse sweep
+
+@cython.final
+cdef class _Grads:
+    """The gradients arriving at the nodes of one tape during one reverse sweep.
+
+    They are kept here, by the sweep, and not on the nodes: two sweeps of the
+    same tape (``back`` called from several threads, or from a hook while its
+    own sweep runs) then never see each other's sums.
+
+    Node ``i`` (its ``pos``) has nothing yet (``state[i] == 0``), a C double
+    (``G_DOUBLE``: ``gd[i]``) or a Python object (``G_OBJECT``: ``go[i]``).
+    ``own[i]`` says that ``go[i]`` is a buffer this sweep allocated for node i
+    alone, the only kind ever updated in place: a cotangent that arrives from
+    a pullback may be shared (add's pullback hands the same array to both
+    operands), so it is never written into.
+    """
+    cdef double* gd
+    cdef char* state
+    cdef char* own
+    cdef list go
+    cdef Py_ssize_t n
+
+    def __cinit__(self, Py_ssize_t n):
+        self.n = n
+        self.gd = <double*>calloc(n + 1, sizeof(double))
+        self.state = <char*>calloc(2 * (n + 1), sizeof(char))
+        if self.gd == NULL or self.state == NULL:
+            raise MemoryError()
+        self.own = self.state + (n + 1)
+        self.go = [None] * n
+
+    def __dealloc__(self):
+        free(self.gd)
+        free(self.state)
+
+    cdef inline Py_ssize_t _index(self, Tracked p) except -1:
+        # Every parent is older than its child, so inside the tape; checked all
+        # the same, since these are raw C arrays (no bounds check protects them).
+        if p.pos < 0 or p.pos >= self.n:
+            raise RuntimeError("zygcy internal error: a node outside its tape reached the sweep")
+        return p.pos
+
+    cdef inline int add_double(self, Tracked p, double v) except -1:
+        cdef Py_ssize_t i = self._index(p)
+        if self.state[i] == 0:
+            self.state[i] = G_DOUBLE
+            self.gd[i] = v
+        elif self.state[i] == G_DOUBLE:
+            self.gd[i] += v
+        else:
+            self.go[i] = self._sum(i, self.go[i], PyFloat_FromDouble(v))
+        return 0
+
+    cdef int add_object(self, Tracked p, object v) except -1:
+        cdef Py_ssize_t i
+        if v is None:
+            return 0
+        i = self._index(p)
+        if self.state[i] == 0:
+            if PyFloat_CheckExact(v):
+                self.state[i] = G_DOUBLE
+                self.gd[i] = PyFloat_AS_DOUBLE(v)
+            else:
+                self.state[i] = G_OBJECT
+                self.go[i] = v
+                self.own[i] = False
+        elif self.state[i] == G_DOUBLE:
+            if PyFloat_CheckExact(v):
+                self.gd[i] += PyFloat_AS_DOUBLE(v)
+            else:
+                self.state[i] = G_OBJECT
+                self.own[i] = False
+                self.go[i] = self._sum(i, PyFloat_FromDouble(self.gd[i]), v)
+        else:
+            self.go[i] = self._sum(i, self.go[i], v)
+        return 0
+
+    cdef object _sum(self, Py_ssize_t i, object acc, object v):
+        """acc + v for node i; acc is updated in place only if own[i]."""
+        cdef IndexGrad ig
+        cdef bint owned = self.own[i]
+        if type(acc) is IndexGrad and type(v) is IndexGrad and (<IndexGrad>acc).shape == (<IndexGrad>v).shape:
+            if owned:
+                (<IndexGrad>acc).entries.extend((<IndexGrad>v).entries)
+                return acc
+            ig = IndexGrad.__new__(IndexGrad)
+            ig.shape = (<IndexGrad>acc).shape
+            ig.dtype = (<IndexGrad>acc).dtype
+            ig.entries = (<IndexGrad>acc).entries + (<IndexGrad>v).entries
+            self.own[i] = True
+            return ig
+        if type(acc) is IndexGrad:
+            # Sparse so far, dense incoming: the dense one becomes the sum, but it
+            # is not ours, so it is copied before the entries are added.
+            acc, v = v, acc
+            owned = False
+        if type(v) is IndexGrad and type(acc) is _ndarray and _scatters_into(<IndexGrad>v, acc):
+            if not owned:
+                acc = acc.copy()
+                self.own[i] = True
+            for idx, val in (<IndexGrad>v).entries:
+                _add_at(acc, idx, val)
+            return acc
+        if type(acc) is list or type(acc) is tuple:       # the cotangents of a multi-output node
+            self.own[i] = False
+            return [_plain_sum(u, w) for u, w in zip(acc, v)]
+        v = _densify(v)
+        acc = _densify(acc)
+        if (owned and type(acc) is _ndarray and type(v) is _ndarray
+                and (<object>acc).shape == (<object>v).shape and np.can_cast(v.dtype, acc.dtype)):
+            acc += v        # a buffer this sweep allocated for this node: add in place
+            return acc
+        r = acc + v
+        self.own[i] = type(r) is _ndarray
+        return r
+
+    cdef object take(self, Tracked n):
+        """The gradient that reached node n (None if none did)."""
+        cdef Py_ssize_t i = self._index(n)
+        if self.state[i] == 0:
+            return None
+        if self.state[i] == G_DOUBLE:
+            return PyFloat_FromDouble(self.gd[i])
+        g = _densify(self.go[i])
+        # A real value's cotangent is real: drop the imaginary part a complex consumer
+        # sent back (ChainRules' ProjectTo), so rules of real functions never see it.
+        if n.kind != K_MULTI and g is not None and _is_complex(g) and not _is_complex(n.value):
+            g = g.real
+        return g
+
+
+cdef bint _scatters_into(IndexGrad g, object acc):
+    """The entries of g can be added into the plain array acc in place: none is
+    tracked, and none is complex when acc is real."""
+    cdef bint real = acc.dtype.kind != "c"
+    for idx, val in g.entries:
+        if type(val) is Tracked or (real and _is_complex(val)):
+            return False
+    return True
+
+
+cdef object _plain_sum(object u, object w):
+    """u + w, None counting as zero, never updating either."""
+    if u is None:
+        return w
+    if w is None:
+        return u
+    if type(u) is IndexGrad and type(w) is IndexGrad and (<IndexGrad>u).shape == (<IndexGrad>w).shape:
+        ig = IndexGrad.__new__(IndexGrad)
+        ig.shape = (<IndexGrad>u).shape
+        ig.dtype = (<IndexGrad>u).dtype
+        ig.entries = (<IndexGrad>u).entries + (<IndexGrad>w).entries
+        return ig
+    return _densify(u) + _densify(w)
+
+
+cdef object _sweep(Tape tape, list seeds, list leaves):
+    cdef list nodes = tape.nodes
+    cdef Py_ssize_t i, n_nodes = PyList_GET_SIZE(nodes)
+    cdef _Grads G = _Grads(n_nodes)
+    cdef Tracked n, p
+    cdef Rec rec
+    cdef object g, cts
+    for node, s in seeds:
+        G.add_object(<Tracked>node, s)
+    for i in range(n_nodes - 1, -1, -1):
+        n = <Tracked>PyList_GET_ITEM(nodes, i)
+        if G.state[i] == 0 or n.op == OP_LEAF:
+            continue
+        if n.op == OP_LIN:
+            if n.fast and G.state[i] == G_DOUBLE:
+                # The hot path: every quantity is a C double.
+                if n.a is not None:
+                    G.add_double(n.a, G.gd[i] * n.da)
+                if n.b is not None:
+                    G.add_double(n.b, G.gd[i] * n.db)
+            else:
+                g = G.take(n)
+                if n.a is not None:
+                    G.add_object(n.a, g * (n.da if n.fast else (<tuple>n.ext)[0]))
+                if n.b is not None:
+                    G.add_object(n.b, g * (n.db if n.fast else (<tuple>n.ext)[1]))
+        elif n.op == OP_PROJ:
+            # element k of a multi-output node: pass a list with g in slot k
+            g = G.take(n)
+            rec = <Rec>n.ext
+            cts = [None] * rec.nargs
+            cts[<Py_ssize_t>rec.argi[0]] = g
+            G.add_object(<Tracked>rec.parents[0], cts)
+        else:
+            g = G.take(n)
+            if n.kind == K_MULTI:
+                g = tuple(g)
+            _run_pullbacks(G, <Rec>n.ext, g)
+        G.go[i] = None     # intermediate gradients are not needed again: free them now
+    cdef list out = []
+    for leaf in leaves:
+        p = <Tracked>tape.moved.get(id(leaf), leaf) if tape.moved else <Tracked>leaf
+        out.append(G.take(p))
+    return out
+
+
+cdef int _run_pullbacks(_Grads G, Rec n, object g) except -1:
+    cdef Py_ssize_t k, i, j, last_i = -1
+    cdef object ct = None, cts = None
+    if n.joint:
+        cts = n.pbs(g)
+        if not isinstance(cts, (tuple, list)) or len(cts) != n.nargs:
+            got = ("a %s of length %d" % (type(cts).__name__, len(cts))
+                   if isinstance(cts, (tuple, list)) else "a %s" % type(cts).__name__)
+            raise ValueError(
+                "the pullback of %s returned %s, but it must return a tuple with one "
+                "gradient per positional argument (%d here), None where there is none"
+                % (_fname(n.name), got, n.nargs))
+    for k in range(len(n.parents)):
+        i = n.argi[k]
+        j = n.elem[k]
+        if n.joint:
+            ct = cts[i]
+        elif i != last_i:
+            ct = n.pbs[i](g)
+            last_i = i
+        if ct is None:
+            continue
+        if j >= 0:
+            e = _element_cotangent(n, i, j, ct)
+        else:
+            e = ct
+        if e is not None:
+            _check_cotangent(n, i, <Tracked>n.parents[k], e)
+            G.add_object(<Tracked>n.parents[k], e)
+    return 0
+
+
+cdef object _element_cotangent(Rec n, Py_ssize_t i, Py_ssize_t j, object ct):
+    """Element j of the cotangent of argument i (a list or tuple of numbers)."""
+    if isinstance(ct, (list, tuple)) and j < len(ct):
+        return ct[j]
+    if isinstance(ct, _ndarray) and ct.ndim >= 1 and j < ct.shape[0]:
+        return ct[j]
+    raise ValueError(
+        "the pullback of %s returned a %s for argument %d, but that argument is a sequence "
+        "with a tracked element at position %d: the cotangent must be a list (or array) "
+        "with one entry per element" % (_fname(n.name), type(ct).__name__, i, j))
+
+
+cdef object _check_cotangent(Rec n, Py_ssize_t i, Tracked parent, object ct):
+    """Refuse a cotangent that does not fit its argument, naming the rule. A
+    pullback must return, per argument, a number or array of that argument's
+    shape: a broadcastable shape, a string or a dict would otherwise be taken
+    silently and give a wrong gradient."""
+    cdef object shape, want
+    if parent.kind == K_MULTI:
+        return None
+    if type(ct) is _ndarray or type(ct) is IndexGrad:
+        shape = (<object>ct).shape
+    elif PyFloat_CheckExact(ct) or PyLong_CheckExact(ct) or type(ct) is complex:
+        shape = ()
+    elif type(ct) is Tracked:
+        shape = np.shape(value(ct))
+    elif isinstance(ct, (_generic, _ndarray)) and not isinstance(ct, (np.str_, np.bytes_, np.void)):
+        shape = ct.shape
+    elif isinstance(ct, _Number) and not isinstance(ct, bool):
+        shape = ()
+    else:
+        raise TypeError(
+            "the pullback of %s returned a %s as the cotangent of argument %d; a cotangent "
+            "must be a number or an array of the argument's shape (None for no gradient)"
+            % (_fname(n.name), type(ct).__name__, i))
+    if parent.kind == K_ARRAY:
+        want = np.shape(value(parent.value))
+    else:
+        want = ()
+    if shape != want:
+        raise ValueError(
+            "the pullback of %s returned a cotangent of shape %s for argument %d, whose value "
+            "has shape %s; a pullback must return a cotangent of its argument's shape "
+            "(sum over the axes that broadcasting added, e.g. with np.sum(g, axis=...))"
+            % (_fname(n.name), shape, i, want))
+    return None

@@ -1,0 +1,196 @@
+# Tapes: recording state, fingerprints of the arrays they read, and levels.
+# Part of the zygcy._core extension module (included by _core.pyx).
+
+# ---------------------------------------------------------------------------
+# Tapes
+
+cdef class Tape:
+    """One differentiation: the list of nodes recorded while it is active."""
+
+    def __cinit__(self):
+        global _next_id
+        self.id = _next_id
+        _next_id += 1
+        self.nodes = []
+        self.active = False
+        self.moved = {}
+        self.watched = []
+        self.prints = []
+
+    def __dealloc__(self):
+        # Each node holds its parents, so a long chain would be freed by a deep
+        # recursion of deallocations (and overflow the C stack). Cut the links
+        # first: then every node is freed on its own when the list goes.
+        cdef Tracked n
+        if self.nodes is not None:
+            for n in self.nodes:
+                n.a = None
+                n.b = None
+                n.ext = None
+
+    def push(self):
+        """Make this tape the innermost active one."""
+        global _top, _gc_paused
+        if self.active:
+            raise RuntimeError("this tape is already active")
+        if not _stack and _gc.isenabled():
+            # A tape is many small objects that form no cycles; letting the cyclic
+            # collector scan them again and again made long array loops 3x slower.
+            # Reference counting still frees everything; the collector resumes at pop.
+            _gc.disable()
+            _gc_paused = True
+        self.active = True
+        _stack.append(self)
+        _top = self
+
+    def pop(self):
+        """Stop recording on this tape (it may be any active one, when unwinding).
+
+        The plain arrays the recorded pullbacks may read (inputs, and constants
+        such as a closure's array in ``x * c``) are fingerprinted now;
+        ``backward`` refuses to run if one was changed in place since."""
+        global _top, _gc_paused
+        if not self.active:
+            return
+        self.active = False
+        _stack.remove(self)
+        _top = _stack[len(_stack) - 1] if _stack else None
+        if not _stack and _gc_paused:
+            _gc_paused = False
+            _gc.enable()
+        self.prints = _fingerprints(self.watched)
+        self.watched = []
+
+    def leaf(self, value):
+        """A new input node holding ``value``."""
+        if type(value) is _ndarray:
+            self.watched.append((_weakref(value), None))
+        return _new_node(self, value, _kind_of(value), OP_LEAF)
+
+    def unwrap(self, x):
+        """Strip this tape's level from ``x``: the value as outer levels see it."""
+        if type(x) is Tracked and (<Tracked>x).tid == self.id:
+            return (<Tracked>x).value
+        return x
+
+    def owns(self, x):
+        """True if ``x`` is a node recorded on this tape."""
+        return type(x) is Tracked and (<Tracked>x).tid == self.id
+
+    def __len__(self):
+        return len(self.nodes)
+
+    def backward(self, list seeds, list leaves):
+        """Reverse sweep: the gradients arriving at ``leaves`` given ``seeds``.
+
+        seeds: list of (node, cotangent) pairs, nodes of this tape.
+        leaves: nodes whose gradients are wanted; returns a list, None where
+        no gradient reached.
+        """
+        for pair in seeds:
+            if not (type(pair) is tuple and len(<tuple>pair) == 2 and self._holds((<tuple>pair)[0])):
+                raise TypeError("Tape.backward: each seed must be a pair (node, cotangent) with "
+                                "a node recorded on this tape, got %r" % (pair,))
+        for leaf in leaves:
+            if not self._holds(self.moved.get(id(leaf), leaf)):
+                raise TypeError("Tape.backward: %r is not a node recorded on this tape" % (leaf,))
+        _check_fingerprints(self.prints)
+        return _sweep(self, seeds, leaves)
+
+    cdef bint _holds(self, object x):
+        cdef Tracked t
+        if type(x) is not Tracked:
+            return False
+        t = <Tracked>x
+        return (t.tid == self.id and 0 <= t.pos < PyList_GET_SIZE(self.nodes)
+                and <object>PyList_GET_ITEM(self.nodes, t.pos) is t)
+
+    def __reduce__(self):
+        raise TypeError("a Tape cannot be pickled or copied: it holds a differentiation in progress")
+
+
+# ---------------------------------------------------------------------------
+# Plain arrays changed in place between forward and back
+
+# A pullback reads the arrays it was given when the operation was recorded: the
+# inputs, and constants such as the c of x * c. If user code changes one in
+# place before back runs, back would silently mix old and new values. Each such
+# array gets a fingerprint when recording stops (small ones: their bytes;
+# large ones: the wrapping sum of their 64-bit words, one pass at memory speed,
+# which any change of a single element alters), compared when back runs.
+
+cdef Py_ssize_t _SMALL_BYTES = 512
+
+
+cdef object _fingerprint(object a):
+    cdef object words
+    if a.nbytes <= _SMALL_BYTES or a.dtype.hasobject:
+        return a.tobytes() if not a.dtype.hasobject else None
+    words = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
+    if words.size % 8 == 0:
+        return np.add.reduce(words.view(np.uint64))
+    return np.add.reduce(words, dtype=np.uint64)
+
+
+cdef list _fingerprints(list watched):
+    cdef dict seen = {}
+    cdef list out = []
+    for ref, user in watched:
+        a = ref()
+        if a is None or id(a) in seen:
+            continue        # gone: then no pullback holds it either
+        seen[id(a)] = True
+        fp = _fingerprint(a)
+        if fp is not None:
+            out.append((ref, user, a.shape, fp))
+    return out
+
+
+cdef int _check_fingerprints(list prints) except -1:
+    for ref, user, shape, fp in prints:
+        a = ref()
+        if a is None:
+            continue
+        if a.shape != shape or _fingerprint(a) != fp:
+            what = ("an input array of shape %s" % (shape,) if user is None else
+                    "an array of shape %s used by %s" % (shape, _qualified(user)))
+            raise RuntimeError(
+                "%s was changed in place after the forward pass that read it, so back would "
+                "mix its old and new values. Copy it before changing it (x = x.copy()), or run "
+                "forward again after the change." % what)
+    return 0
+
+
+cdef inline Tape _active(Tracked t):
+    """The active tape that recorded t, or None if it has finished."""
+    if _top is not None and t.tid == _top.id:
+        return _top
+    cdef Tape tp
+    for tp in _stack:
+        if tp.id == t.tid:
+            return tp
+    return None
+
+
+cdef inline object _resolve(object x):
+    """Drop the levels of x whose tape has finished: they are constants now."""
+    while type(x) is Tracked and _active(<Tracked>x) is None:
+        x = (<Tracked>x).value
+    return x
+
+
+cpdef object value(object x):
+    """The plain value of x, through every level of tracking."""
+    while type(x) is Tracked:
+        x = (<Tracked>x).value
+    return x
+
+
+cdef inline char _kind_of(object v):
+    if PyFloat_CheckExact(v):
+        return K_FLOAT
+    if type(v) is Tracked:
+        return K_ARRAY if (<Tracked>v).kind == K_ARRAY else K_SCALAR
+    if isinstance(v, _ndarray):
+        return K_ARRAY
+    return K_SCALAR

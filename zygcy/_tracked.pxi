@@ -1,0 +1,367 @@
+# Tracked, the value the user sees, and the making of nodes.
+# Part of the zygcy._core extension module (included by _core.pyx).
+
+# Nodes are taken off the cyclic garbage collector's lists as they are made
+# (_untracked): a tape only refers from newer nodes to older ones, to values and
+# to the pullbacks of zygcy's own rules, which hold no node of their own, so no
+# reference cycle passes through them and reference counting frees them all.
+# Scanning tens of thousands of nodes after every differentiation cost about 15%
+# of the time of small-array code. The nodes of user rules (@grad, hook), whose
+# pullbacks may hold anything, stay visible (_gc_visible), so that a cycle
+# through one of them is collected.
+@cython.final
+@cython.freelist(4096)  # nodes are made and dropped by the thousand: reuse their memory
+cdef class Tracked:
+    """A value whose operations are recorded for differentiation.
+
+    zygcy makes these for the inputs of ``forward``/``gradient``; user code never
+    needs to build one. It behaves like the number or ndarray it holds:
+    arithmetic, comparisons (plain bools), numpy functions and ufuncs,
+    indexing, methods. Converting it to a plain number or array
+    (``float(x)``, ``math.sin(x)``, ``np.asarray(x)``) raises an error instead of
+    silently dropping the derivative; ``zygcy.value(x)`` takes the plain value
+    on purpose.
+    """
+
+    __array_priority__ = 1000.0   # numpy defers binary operators to us
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("Tracked values are made by zygcy.forward/gradient, not by hand")
+
+    # -- display ------------------------------------------------------------
+    def __repr__(self):
+        return "Tracked(%r)" % (self.value,)
+
+    def __str__(self):
+        return str(self.value)
+
+    def __format__(self, spec):
+        return format(value(self), spec)
+
+    # -- conversions that would lose the derivative --------------------------
+    def __float__(self):
+        raise TypeError(_LOST % ("float()", "float"))
+
+    def __complex__(self):
+        raise TypeError(_LOST % ("complex()", "complex"))
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            "np.asarray/np.array of a tracked value would drop its derivative (so would "
+            "writing it into a plain array: y[i] = x with y a plain ndarray). Keep it as it "
+            "is (numpy functions accept tracked values), build arrays from tracked "
+            "numbers with np.stack([...]), write into a tracked array instead "
+            "(y = x.copy(); y[i] = v), or take the plain value on purpose with "
+            "zygcy.value(x).")
+
+    # -- conversions whose derivative is zero almost everywhere: plain results
+    def __int__(self):
+        return int(value(self))
+
+    def __index__(self):
+        import operator
+        return operator.index(value(self))
+
+    def __bool__(self):
+        return bool(value(self))
+
+    def __round__(self, ndigits=None):
+        return round(value(self)) if ndigits is None else round(value(self), ndigits)
+
+    def __floor__(self):
+        import math
+        return math.floor(value(self))
+
+    def __ceil__(self):
+        import math
+        return math.ceil(value(self))
+
+    def __trunc__(self):
+        import math
+        return math.trunc(value(self))
+
+    def __hash__(self):
+        return hash(value(self))
+
+    # -- copying: a copy is the same value, still tracked ---------------------
+    def __copy__(self):
+        # Numbers are immutable, so a copy may be the number itself (as for
+        # float); an array copy is a new node, so that writing into the copy
+        # leaves the original alone.
+        if self.kind == K_ARRAY:
+            return _dispatch_function(np.copy, (self,), {})
+        return self
+
+    def __deepcopy__(self, memo):
+        return self.__copy__()
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError(
+            "a tracked value cannot be pickled: the unpickled copy would not be connected "
+            "to the differentiation, and its derivative would be lost. Pickle the plain "
+            "value, zygcy.value(x), outside the function being differentiated (or use "
+            "copy.copy(x) to copy it inside)")
+
+    def __reduce__(self):
+        return self.__reduce_ex__(2)
+
+    # -- comparisons: plain results --------------------------------------------
+    def __eq__(self, other):
+        return value(self) == value(other)
+
+    def __ne__(self, other):
+        return value(self) != value(other)
+
+    def __lt__(self, other):
+        return value(self) < value(other)
+
+    def __le__(self, other):
+        return value(self) <= value(other)
+
+    def __gt__(self, other):
+        return value(self) > value(other)
+
+    def __ge__(self, other):
+        return value(self) >= value(other)
+
+    # -- arithmetic ------------------------------------------------------------
+    def __add__(self, other):
+        return _binary(B_ADD, self, other)
+
+    def __radd__(self, other):
+        return _binary(B_ADD, other, self)
+
+    def __sub__(self, other):
+        return _binary(B_SUB, self, other)
+
+    def __rsub__(self, other):
+        return _binary(B_SUB, other, self)
+
+    def __mul__(self, other):
+        return _binary(B_MUL, self, other)
+
+    def __rmul__(self, other):
+        return _binary(B_MUL, other, self)
+
+    def __truediv__(self, other):
+        return _binary(B_DIV, self, other)
+
+    def __rtruediv__(self, other):
+        return _binary(B_DIV, other, self)
+
+    def __pow__(self, other, mod=None):
+        if mod is not None:
+            return NotImplemented
+        return _binary(B_POW, self, other)
+
+    def __rpow__(self, other, mod=None):
+        if mod is not None:
+            return NotImplemented
+        return _binary(B_POW, other, self)
+
+    def __mod__(self, other):
+        return _binary(B_MOD, self, other)
+
+    def __rmod__(self, other):
+        return _binary(B_MOD, other, self)
+
+    def __floordiv__(self, other):
+        return _floordiv(self, other)
+
+    def __rfloordiv__(self, other):
+        return _floordiv(other, self)
+
+    def __divmod__(self, other):
+        return (_floordiv(self, other), _binary(B_MOD, self, other))
+
+    def __rdivmod__(self, other):
+        return (_floordiv(other, self), _binary(B_MOD, other, self))
+
+    # In-place operators: a tracked array is updated in place like an ndarray (other
+    # names for the same object see the change), recorded as x[...] = x op y.
+    # Numbers are immutable, so for them Python falls back to x = x op y.
+    def __iadd__(self, other):
+        return _inplace(self, B_ADD, other)
+
+    def __isub__(self, other):
+        return _inplace(self, B_SUB, other)
+
+    def __imul__(self, other):
+        return _inplace(self, B_MUL, other)
+
+    def __itruediv__(self, other):
+        return _inplace(self, B_DIV, other)
+
+    def __ipow__(self, other):
+        return _inplace(self, B_POW, other)
+
+    def __matmul__(self, other):
+        return _array_op(_np_matmul, self, other)
+
+    def __rmatmul__(self, other):
+        return _array_op(_np_matmul, other, self)
+
+    def __neg__(self):
+        return _negate(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _absolute(self)
+
+    # -- numpy protocols -------------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _dispatch_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        if _defer is not None and _defer in types:
+            return NotImplemented
+        return _dispatch_function(func, args, kwargs)
+
+    # -- attributes and methods that rule code supplies ---------------------
+    @property
+    def real(self):
+        return _hooks["real"](self)
+
+    @property
+    def imag(self):
+        return _hooks["imag"](self)
+
+    def conjugate(self):
+        return _hooks["conj"](self)
+
+    conj = conjugate
+
+    def __getitem__(self, index):
+        return _hooks["getitem"](self, index)
+
+    def __setitem__(self, index, v):
+        _hooks["setitem"](self, index, v)
+
+    def __len__(self):
+        return len(value(self))
+
+    def __iter__(self):
+        n = len(value(self))
+        return (self[i] for i in range(n))
+
+    def __reversed__(self):
+        n = len(value(self))
+        return (self[i] for i in range(n - 1, -1, -1))
+
+    def __getattr__(self, name):
+        # ndarray attributes and methods (shape, dtype, T, sum, reshape, ...) are
+        # supplied by zygcy.rules.methods, which knows what each one means.
+        if name.startswith("__") or "method" not in _hooks:
+            raise AttributeError(name)
+        method = _hooks["method"](self, name)
+        if method is None:
+            raise AttributeError("%r object has no attribute %r"
+                                 % (type(value(self)).__name__, name))
+        return method
+
+
+cdef str _LOST = (
+    "%s of a tracked value would drop its derivative. "
+    "If it came from a function of Python's math module (math.sin(x) calls %s(x)), "
+    "use the same function from zygcy.math (or zygcy.cmath). If it came from writing "
+    "the value into a plain numpy array (y[i] = x), build the array from tracked values "
+    "instead (np.stack([a, b]), np.concatenate, np.where), or write into an array "
+    "that is tracked itself (y = x.copy(); y[i] = v). To take the plain value on "
+    "purpose, use zygcy.value(x).")
+
+# Tracked has __getitem__ for arrays, so Cython fills the sequence slot too, and
+# numpy then takes every tracked value for a sequence: y[0] = x (y plain) gave
+# "setting an array element with a sequence". Without the slot numpy asks
+# __float__ and __array__, whose errors say what happened. Indexing, iteration
+# and reversed() use their own slots (__getitem__, __iter__, __reversed__).
+(<_TypeSlots*>Tracked).tp_as_sequence.sq_item = NULL
+PyType_Modified(<_TypeSlots*>Tracked)
+
+
+# ---------------------------------------------------------------------------
+# Making nodes
+
+cdef class Rec:         # made by _new_rec: off the collector's lists, as Tracked
+    """The pullbacks of a rule node and where their cotangents go (fields in _core.pxd)."""
+
+cdef inline Tracked _untracked():
+    cdef Tracked r = Tracked.__new__(Tracked)
+    PyObject_GC_UnTrack(<void*>r)
+    return r
+
+
+cdef inline Rec _new_rec():
+    cdef Rec r = Rec.__new__(Rec)
+    PyObject_GC_UnTrack(<void*>r)
+    return r
+
+
+cdef object _gc_visible(object r):
+    """Put a node (or the nodes of a multi-output result) and its Rec back on the
+    collector's lists."""
+    cdef Tracked t
+    if type(r) is Tracked:
+        t = <Tracked>r
+        if not PyObject_GC_IsTracked(t):
+            PyObject_GC_Track(<void*>t)
+        if type(t.ext) is Rec:
+            if not PyObject_GC_IsTracked(t.ext):
+                PyObject_GC_Track(<void*>t.ext)
+            for p in (<Rec>t.ext).parents:
+                if type(p) is Tracked and (<Tracked>p).op == OP_RULE and (<Tracked>p).kind == K_MULTI:
+                    _gc_visible(p)
+    elif type(r) is tuple or type(r) is list:
+        for e in r:
+            _gc_visible(e)
+    return r
+
+
+cdef inline Tracked _new_node(Tape tape, object val, char kind, char op):
+    cdef Tracked r = _untracked()
+    r.value = val
+    r.tid = tape.id
+    r.kind = kind
+    r.op = op
+    r.pos = PyList_GET_SIZE(tape.nodes)
+    tape.nodes.append(r)
+    return r
+
+
+cdef inline Tracked _lin_fast(Tape tape, double val, Tracked a, double da, Tracked b, double db):
+    cdef Tracked r = _new_node(tape, PyFloat_FromDouble(val), K_FLOAT, OP_LIN)
+    r.fast = True
+    r.a = a
+    r.da = da
+    r.b = b
+    r.db = db
+    return r
+
+
+cdef inline Tracked _lin_obj(Tape tape, object val, Tracked a, object pa, Tracked b, object pb):
+    cdef Tracked r = _new_node(tape, val, _kind_of(val), OP_LIN)
+    r.fast = False
+    r.a = a
+    r.b = b
+    r.ext = (_conj_partial(pa) if a is not None else None,
+             _conj_partial(pb) if b is not None else None)
+    return r
+
+
+cdef inline bint _is_complex(object v):
+    v = value(v)
+    return isinstance(v, complex) or (isinstance(v, (_ndarray, _generic)) and v.dtype.kind == "c")
+
+
+cdef inline object _conj_partial(object p):
+    # For a holomorphic f the cotangent rule is x̄ = ȳ · conj(f'(x)) (Zygote's convention).
+    if PyFloat_CheckExact(p) or PyLong_CheckExact(p):
+        return p
+    if _is_complex(p):
+        return p.conjugate()
+    return p
+
+
+cdef inline bint _is_plain_number(object v):
+    return PyFloat_CheckExact(v) or PyLong_CheckExact(v) or isinstance(v, (_Number, _generic))
