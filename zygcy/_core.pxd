@@ -7,6 +7,7 @@ cdef class Tape:
     cdef dict moved          # id(leaf object) -> its leaf node, for leaves that were assigned into
     cdef list watched        # while recording: (weakref, user) of plain arrays the pullbacks may read
     cdef list prints         # after pop: (weakref, user, fingerprint) of those arrays, checked by backward
+    cdef list user_pbs       # the pullbacks of user rules (@grad, hook): held here, where the collector sees them
     cdef bint _holds(self, object x)
 
 
@@ -16,6 +17,7 @@ cdef class Rec:
     cdef tuple argi          # per parent: the index of the argument it was
     cdef tuple elem          # per parent: its index in that argument (a list), or -1 for the whole argument
     cdef object pbs          # tuple of per-argument pullbacks, or one joint pullback
+    cdef Py_ssize_t user     # >= 0: the joint pullback is the tape's user_pbs[user] instead
     cdef bint joint
     cdef Py_ssize_t nargs
     cdef object name         # the function, for error messages

@@ -60,9 +60,6 @@ cdef extern from "Python.h":
     void PyType_Modified(_TypeSlots*)
     bint PyFloat_CheckExact(object)
     bint PyLong_CheckExact(object)
-    void PyObject_GC_UnTrack(void*)
-    void PyObject_GC_Track(void*)
-    bint PyObject_GC_IsTracked(object)
 
 # ---------------------------------------------------------------------------
 # Constants and module state

@@ -27,7 +27,7 @@ def rebind(Tracked self, new=None):
     refer to it, so the scan is short in the usual loop.
     """
     cdef Tape tape = _active(self)
-    cdef Tracked old = _untracked(), n
+    cdef Tracked old = Tracked.__new__(Tracked), n
     cdef Rec rec
     cdef Py_ssize_t i
     _copy_node(old, self)

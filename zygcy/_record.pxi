@@ -127,13 +127,14 @@ cdef tuple _keywords_by_position(object fun, tuple args, dict kwargs):
 
 
 cdef object _record(Tape top, object ans, tuple parents, tuple argi, tuple elem, object pbs, bint joint,
-                    Py_ssize_t nargs, object name):
+                    Py_ssize_t nargs, object name, Py_ssize_t user=-1):
     cdef Tracked r, p
-    cdef Rec rec = _new_rec(), prec
+    cdef Rec rec = Rec.__new__(Rec), prec
     rec.parents = parents
     rec.argi = argi
     rec.elem = elem
     rec.pbs = pbs
+    rec.user = user
     rec.joint = joint
     rec.nargs = nargs
     rec.name = name
@@ -144,10 +145,11 @@ cdef object _record(Tape top, object ans, tuple parents, tuple argi, tuple elem,
         outs = []
         for k, e in enumerate(ans):
             p = _new_node(top, e, _kind_of(e), OP_PROJ)
-            prec = _new_rec()
+            prec = Rec.__new__(Rec)
             prec.parents = (r,)
             prec.argi = (k,)
             prec.elem = (-1,)
+            prec.user = -1
             prec.nargs = len(ans)
             p.ext = prec
             outs.append(p)
@@ -199,9 +201,12 @@ def record_joint(fun, ans, args, pullback):
         if type(v) is Tracked and (<Tracked>v).tid == top.id:
             parents.append(v)
             argi.append(i)
-    r = _record(top, ans, tuple(parents), tuple(argi), (-1,) * len(argi), pullback, True, len(args), fun)
-    _gc_visible(r)      # a user's pullback may hold its own output: let the collector see the cycle
-    return r
+    # The pullback is owned by the tape, not by the node: it may hold anything (its
+    # own output, the back that holds the tape), and only the tape is seen by the
+    # cyclic collector.
+    top.user_pbs.append(pullback)
+    return _record(top, ans, tuple(parents), tuple(argi), (-1,) * len(argi), None, True, len(args), fun,
+                   len(top.user_pbs) - 1)
 
 
 def top_tape(args):

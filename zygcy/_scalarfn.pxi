@@ -129,10 +129,10 @@ cdef class ScalarFunction(_ScalarFn):
         cdef Tape top = _active(t)
         if t.kind == K_FLOAT:
             val = self.fun(t.value)
-            d = self.deriv(t.value, val)
-            if PyFloat_CheckExact(val) and PyFloat_CheckExact(d):
-                return _lin_fast(top, PyFloat_AS_DOUBLE(val), t, PyFloat_AS_DOUBLE(d), None, 0.0)
-            return _lin_obj(top, val, t, d, None, None)
+            dv = self.deriv(t.value, val)       # a Python object: it may be complex (cmath)
+            if PyFloat_CheckExact(val) and PyFloat_CheckExact(dv):
+                return _lin_fast(top, PyFloat_AS_DOUBLE(val), t, PyFloat_AS_DOUBLE(dv), None, 0.0)
+            return _lin_obj(top, val, t, dv, None, None)
         if t.kind == K_ARRAY:
             raise TypeError("%s takes a number, not an array; use the numpy function "
                             "(np.%s works on tracked arrays)" % (self.name, self.name))

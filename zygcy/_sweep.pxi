@@ -196,7 +196,7 @@ cdef object _sweep(Tape tape, list seeds, list leaves):
             g = G.take(n)
             if n.kind == K_MULTI:
                 g = tuple(g)
-            _run_pullbacks(G, <Rec>n.ext, g)
+            _run_pullbacks(G, tape, <Rec>n.ext, g)
         G.go[i] = None     # intermediate gradients are not needed again: free them now
     cdef list out = []
     for leaf in leaves:
@@ -205,11 +205,11 @@ cdef object _sweep(Tape tape, list seeds, list leaves):
     return out
 
 
-cdef int _run_pullbacks(_Grads G, Rec n, object g) except -1:
+cdef int _run_pullbacks(_Grads G, Tape tape, Rec n, object g) except -1:
     cdef Py_ssize_t k, i, j, last_i = -1
     cdef object ct = None, cts = None
     if n.joint:
-        cts = n.pbs(g)
+        cts = (n.pbs if n.user < 0 else tape.user_pbs[n.user])(g)
         if not isinstance(cts, (tuple, list)) or len(cts) != n.nargs:
             got = ("a %s of length %d" % (type(cts).__name__, len(cts))
                    if isinstance(cts, (tuple, list)) else "a %s" % type(cts).__name__)

@@ -4,6 +4,7 @@
 # ---------------------------------------------------------------------------
 # Tapes
 
+@cython.no_gc_clear     # a cycle through a user pullback is broken at user_pbs; __dealloc__ then cuts the nodes' links
 cdef class Tape:
     """One differentiation: the list of nodes recorded while it is active."""
 
@@ -16,6 +17,7 @@ cdef class Tape:
         self.moved = {}
         self.watched = []
         self.prints = []
+        self.user_pbs = []
 
     def __dealloc__(self):
         # Each node holds its parents, so a long chain would be freed by a deep
@@ -34,9 +36,11 @@ cdef class Tape:
         if self.active:
             raise RuntimeError("this tape is already active")
         if not _stack and _gc.isenabled():
-            # A tape is many small objects that form no cycles; letting the cyclic
-            # collector scan them again and again made long array loops 3x slower.
-            # Reference counting still frees everything; the collector resumes at pop.
+            # The pullbacks of a long loop are many small GC objects that form no
+            # cycles; letting the collector scan them again and again made long
+            # array loops up to 3x slower. Reference counting frees them all the
+            # same. The collector resumes when the outermost tape pops (a
+            # gc.disable() inside f is not seen, since it was off already).
             _gc.disable()
             _gc_paused = True
         self.active = True
@@ -57,7 +61,8 @@ cdef class Tape:
         _top = _stack[len(_stack) - 1] if _stack else None
         if not _stack and _gc_paused:
             _gc_paused = False
-            _gc.enable()
+            if not _gc.isenabled():
+                _gc.enable()
         self.prints = _fingerprints(self.watched)
         self.watched = []
 

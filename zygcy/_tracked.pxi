@@ -1,14 +1,15 @@
 # Tracked, the value the user sees, and the making of nodes.
 # Part of the zygcy._core extension module (included by _core.pyx).
 
-# Nodes are taken off the cyclic garbage collector's lists as they are made
-# (_untracked): a tape only refers from newer nodes to older ones, to values and
-# to the pullbacks of zygcy's own rules, which hold no node of their own, so no
-# reference cycle passes through them and reference counting frees them all.
-# Scanning tens of thousands of nodes after every differentiation cost about 15%
-# of the time of small-array code. The nodes of user rules (@grad, hook), whose
-# pullbacks may hold anything, stay visible (_gc_visible), so that a cycle
-# through one of them is collected.
+# Nodes are invisible to the cyclic garbage collector (no_gc): a tape only refers
+# from newer nodes to older ones, to values and to the pullbacks of zygcy's own
+# rules, which hold no node, so no reference cycle passes through a node and
+# reference counting frees them all. Being no GC objects, nodes also do not
+# count towards the collector's thresholds: making them as GC objects cost up to
+# 2x on scalar chains. A user rule's pullback (@grad, hook), which may hold
+# anything, its own output or the back that holds the tape included, is owned by
+# its tape (Tape.user_pbs), a GC object, so a cycle through it is collected.
+@cython.no_gc
 @cython.final
 @cython.freelist(4096)  # nodes are made and dropped by the thousand: reuse their memory
 cdef class Tracked:
@@ -283,43 +284,12 @@ PyType_Modified(<_TypeSlots*>Tracked)
 # ---------------------------------------------------------------------------
 # Making nodes
 
-cdef class Rec:         # made by _new_rec: off the collector's lists, as Tracked
+@cython.no_gc           # as Tracked; a user rule's pullback is held by its tape instead (Tape.user_pbs)
+cdef class Rec:
     """The pullbacks of a rule node and where their cotangents go (fields in _core.pxd)."""
 
-cdef inline Tracked _untracked():
-    cdef Tracked r = Tracked.__new__(Tracked)
-    PyObject_GC_UnTrack(<void*>r)
-    return r
-
-
-cdef inline Rec _new_rec():
-    cdef Rec r = Rec.__new__(Rec)
-    PyObject_GC_UnTrack(<void*>r)
-    return r
-
-
-cdef object _gc_visible(object r):
-    """Put a node (or the nodes of a multi-output result) and its Rec back on the
-    collector's lists."""
-    cdef Tracked t
-    if type(r) is Tracked:
-        t = <Tracked>r
-        if not PyObject_GC_IsTracked(t):
-            PyObject_GC_Track(<void*>t)
-        if type(t.ext) is Rec:
-            if not PyObject_GC_IsTracked(t.ext):
-                PyObject_GC_Track(<void*>t.ext)
-            for p in (<Rec>t.ext).parents:
-                if type(p) is Tracked and (<Tracked>p).op == OP_RULE and (<Tracked>p).kind == K_MULTI:
-                    _gc_visible(p)
-    elif type(r) is tuple or type(r) is list:
-        for e in r:
-            _gc_visible(e)
-    return r
-
-
 cdef inline Tracked _new_node(Tape tape, object val, char kind, char op):
-    cdef Tracked r = _untracked()
+    cdef Tracked r = Tracked.__new__(Tracked)
     r.value = val
     r.tid = tape.id
     r.kind = kind

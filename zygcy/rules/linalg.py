@@ -24,7 +24,7 @@ on possibly tracked values, so they are differentiable again.
 """
 import numpy as np
 
-from .._core import defjoint, defvjp, nondifferentiable, value
+from .._core import Tracked, apply, defjoint, defvjp, nondifferentiable, value
 from ._util import unbroadcast
 from .shape import (_H, _axes, _conj, _crop, _cross_maker, _diag_embed, _is_complex,
                     _matmul_maker, _ndim, _shape, _tensordot_maker, _vecdot_maker)
@@ -73,10 +73,89 @@ def _from_hermitian(S, uplo):
 # ---------------------------------------------------------------------------
 # Inverse, determinants, solving
 
+# The gradient of det is the cofactor matrix, cof(A) = det(A) inv(A)^T where A is
+# invertible, but defined for every A: it is a polynomial in the entries (the
+# (n-1)-minors). It is computed from an SVD A = U S V^H, for which
+# cof(A) = det(U) det(V^H) conj(U cof(S) V^H) with cof(S) = diag(prod_{k != i} s_k):
+# no inverse, so singular matrices are fine (rank n-1: a rank-one cofactor matrix,
+# rank <= n-2: zero). Its own derivative is the polynomial one too, so det is
+# differentiable twice at any matrix.
+
+def _products_without(s, drop):
+    """prod of s[..., k] over k not in the dropped indices, for every choice of them:
+    drop=1 gives p[..., i] (k != i), drop=2 gives p[..., i, j] (k != i, j; 0 for i == j)."""
+    n = s.shape[-1]
+    eye = np.eye(n, dtype=bool)
+    if drop == 1:
+        return np.prod(np.where(eye, 1, s[..., None, :]), axis=-1)
+    keep = ~(eye[:, None, :] | eye[None, :, :])             # k != i and k != j
+    p = np.prod(np.where(keep, s[..., None, None, :], 1), axis=-1)
+    return np.where(eye, 0, p)
+
+
+def _svd_parts(a):
+    a = np.asarray(a)
+    u, s, vh = np.linalg.svd(a)
+    phase = np.linalg.det(u) * np.linalg.det(vh)            # +-1, or a unit complex number
+    return u, s, vh, phase
+
+
+def _cofactor_plain(a):
+    """The cofactor matrix of (a stack of) square matrices: the gradient of det."""
+    if type(a) is Tracked:          # tracked by an outer differentiation
+        return cofactor(a)
+    u, s, vh, phase = _svd_parts(a)
+    c = (u * _products_without(s, 1)[..., None, :]) @ vh
+    c = np.conj(c) if np.iscomplexobj(c) else c
+    return phase[..., None, None] * c
+
+
+def cofactor(a):
+    """cof(A), recorded: det(A) inv(A)^T for invertible A, the (n-1)-minors for any A."""
+    return apply(_cofactor_plain, (a,))
+
+
+def cofactor_pullback_maker(ans, a):
+    def cofactor_pullback(g):
+        if type(a) is Tracked:
+            # a third derivative of det: through the inverse, differentiable again
+            return _cofactor_cotangent_by_inverse(ans, a, g)
+        # d cof(S)[E] = diag(sum_{k != i} p_ik E_kk) - p * E^T (p_ij = prod_{k != i, j} s_k),
+        # exact for any S; with A + dA = U (S + E) V^H its adjoint gives the cotangent
+        u, s, vh, phase = _svd_parts(a)
+        p = _products_without(s, 2)
+        # with C = phase conj(U cof(S) V^H): <g, dC> = <h, d cof(S)[E]>, E = U^H dA V
+        h = np.conj(phase)[..., None, None] * (_T(u) @ np.asarray(g) @ _T(vh))
+        diag_h = np.diagonal(h, 0, -2, -1)
+        e = -_T(p * h)
+        n = s.shape[-1]
+        e = e * (1 - np.eye(n)) + _diag_matrix(np.einsum("...ij,...j->...i", p, diag_h))
+        return u @ e @ vh
+    return cofactor_pullback
+
+
+def _T(x):
+    return np.swapaxes(x, -1, -2)
+
+
+def _cofactor_cotangent_by_inverse(c, a, g):
+    """The cotangent of A for a cotangent g of C = cof(A) = det(A) inv(A)^T, written with
+    inv (so differentiable again): dC = tr(inv(A) dA) C - C dA^T C / det(A)."""
+    d = np.linalg.det(a)
+    if np.any(value(d) == 0):
+        raise np.linalg.LinAlgError(
+            "zygcy: third and higher derivatives of det are implemented for invertible "
+            "matrices only, and this one is singular")
+    alpha = np.sum(np.conj(c) * g, axis=(-2, -1))            # sum conj(C) g
+    first = _col(_col(alpha)) * _H(np.linalg.inv(a))
+    second = _conj(c @ _H(g) @ c) / _col(_col(_conj(d)))
+    return first - second
+
+
 def det_pullback_maker(ans, a):
-    # d det(A) = det(A) tr(inv(A) dA)
+    # d det(A) = tr(cof(A)^T dA)
     def det_pullback(g):
-        return _col(_col(g * _conj(ans))) * _H(np.linalg.inv(a))
+        return _col(_col(g)) * _conj(cofactor(a))
     return det_pullback
 
 
@@ -91,6 +170,11 @@ def slogdet_pullback_maker(ans, a):
             cz = cz - 1j * np.imag(_conj(gs) * sign)
         if gl is None and not (gs is not None and _is_complex(sign)):
             return None
+        if np.any(value(sign) == 0):
+            raise np.linalg.LinAlgError(
+                "zygcy: the gradient of slogdet at a singular matrix is infinite (its "
+                "log|det| is -inf); differentiate np.linalg.det instead, whose gradient "
+                "is defined at every matrix")
         return _col(_col(cz)) * _H(np.linalg.inv(a))
     return slogdet_pullback
 
@@ -185,6 +269,7 @@ def multi_dot_pullback_maker(ans, arrays, out=None):
 
 
 defvjp(np.linalg.det, det_pullback_maker)
+defvjp(_cofactor_plain, cofactor_pullback_maker)
 defvjp(np.linalg.slogdet, slogdet_pullback_maker)
 defvjp(np.linalg.inv, inv_pullback_maker)
 defvjp(np.linalg.pinv, pinv_pullback_maker)

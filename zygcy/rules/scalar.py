@@ -7,6 +7,18 @@ output ``y``. Derivatives use zygcy's own functions (``m.cos``, not
 
 The values computed are exactly those of ``math``/``cmath``: the zygcy function
 calls the plain one on plain numbers.
+
+Derivatives at the edges of a domain, where ``math`` still gives a value, never
+raise; they follow numpy's and JAX's conventions:
+
+- an infinite one-sided derivative is an infinity: sqrt, cbrt, asin, acos,
+  acosh at the ends of their domain, ``pow(x, y)`` in x at x = 0 for 0 < y < 1;
+- an undefined derivative is nan: atan2 at the origin, phase at 0;
+- a norm at 0 (fabs, abs, hypot, dist) has the subgradient of smallest norm, 0;
+- ``x**0`` is constant in x, also at x = 0 (the partial in x is 0 there).
+
+Where ``math`` raises (log(0), pow(0, -1), atanh(1)) the zygcy function raises
+the same error.
 """
 import cmath
 import math
@@ -34,10 +46,35 @@ def _binary(ns, module, plain, name, deriv):
 
 
 def _safe_div(a, b):
-    """a / b, but infinity (with a's sign) where b is zero: the derivative of sqrt at 0."""
+    """a / b, but infinity (with a's sign) where b is zero: the derivative of sqrt at 0;
+    nan where both are (0 / 0 has no limit)."""
     if value(b) == 0:
-        return math.copysign(math.inf, value(a)) if value(a) != 0 else math.nan
+        va = value(a)
+        if va == 0 or va != va:
+            return math.nan
+        return math.copysign(math.inf, va) if not isinstance(va, complex) else complex(math.inf, math.nan)
     return a / b
+
+
+def _plus(z, a):
+    """z + a for a real constant a, keeping the sign of a zero imaginary part of z
+    (Python computes complex + float as complex + complex(a, 0.0), and -0.0 + 0.0 is
+    0.0): on a branch cut that sign says which side cmath's value comes from."""
+    return z - (-a)
+
+
+def _norm_div(a, r):
+    """a / r for the partials of a norm r (hypot, dist): 0 where r == 0, the
+    subgradient of smallest norm, as for abs and fabs."""
+    return 0.0 if value(r) == 0 else a / r
+
+
+def _pow2(i):
+    """2.0 ** i as a float, inf where it overflows (the derivative of ldexp)."""
+    try:
+        return math.ldexp(1.0, i)
+    except OverflowError:
+        return math.inf
 
 
 def _sign(x):
@@ -55,14 +92,17 @@ def _elementary(ns):
         "sin": lambda x, y: ns.cos(x),
         "cos": lambda x, y: -ns.sin(x),
         "tan": lambda x, y: 1 + y * y,
-        "asin": lambda x, y: _safe_div(1, ns.sqrt(1 - x * x)),
-        "acos": lambda x, y: _safe_div(-1, ns.sqrt(1 - x * x)),
+        # -(x * x - 1), not 1 - x * x: on the branch cuts of cmath (x real, |x| > 1)
+        # it keeps the sign of a zero imaginary part, so the derivative is that of
+        # the side cmath takes the value from
+        "asin": lambda x, y: _safe_div(1, ns.sqrt(-(x * x - 1))),
+        "acos": lambda x, y: _safe_div(-1, ns.sqrt(-(x * x - 1))),
         "atan": lambda x, y: 1 / (1 + x * x),
         # hyperbolic
         "sinh": lambda x, y: ns.cosh(x),
         "cosh": lambda x, y: ns.sinh(x),
         "tanh": lambda x, y: 1 - y * y,
-        "asinh": lambda x, y: 1 / ns.sqrt(x * x + 1),
+        "asinh": lambda x, y: _safe_div(1, ns.sqrt(_plus(x * x, 1))),     # inf at +-1j
         "atanh": lambda x, y: 1 / (1 - x * x),
         # exponentials
         "exp": lambda x, y: y,
@@ -73,7 +113,9 @@ def _elementary(ns):
 
 MATH_UNARY = {
     **_elementary(m),
-    "acosh": lambda x, y: _safe_div(1, m.sqrt(x * x - 1)),
+    # sqrt(x * x + 1) and sqrt(x * x - 1) would overflow for |x| > 1e154
+    "asinh": lambda x, y: 1 / m.hypot(x, 1.0),
+    "acosh": lambda x, y: _safe_div(1, m.sqrt(x - 1) * m.sqrt(x + 1)),
     # exponentials and logarithms
     "expm1": lambda x, y: y + 1,
     "log1p": lambda x, y: 1 / (1 + x),
@@ -94,13 +136,12 @@ if sys.version_info >= (3, 11):
 
 # math: real functions of two arguments, derivatives (dz/dx, dz/dy) as f(x, y, z)
 MATH_BINARY = {
-    "atan2": lambda y, x, z: (x / (x * x + y * y), -y / (x * x + y * y)),
-    "pow": lambda x, y, z: (0.0 if value(y) == 0 else y * m.pow(x, y - 1),
-                            _dpow_exponent(x, z)),
+    "atan2": lambda y, x, z: _datan2(y, x),
+    "pow": lambda x, y, z: (_dpow_base(x, y), _dpow_exponent(x, z)),
     "copysign": lambda x, y, z: (_sign(x) * _sign(z) if value(x) != 0 else math.copysign(1.0, value(z)), 0.0),
-    "fmod": lambda x, y, z: (1.0, -float(math.trunc(value(x) / value(y)))),
-    "remainder": lambda x, y, z: (1.0, -float(round(value(x) / value(y)))),
-    "ldexp": lambda x, i, z: (math.ldexp(1.0, value(i)), None),
+    "fmod": lambda x, y, z: (1.0, -_quotient(x, y, z)),
+    "remainder": lambda x, y, z: (1.0, -_quotient(x, y, z)),
+    "ldexp": lambda x, i, z: (_pow2(value(i)), None),
     "nextafter": lambda x, y, z: (1.0, 0.0),
 }
 
@@ -108,6 +149,36 @@ MATH_BINARY = {
 # they run on plain values and their result carries no derivative.
 MATH_CONSTANT = ["ceil", "floor", "trunc", "factorial", "gcd", "lcm", "comb", "perm", "isqrt",
                  "isfinite", "isinf", "isnan", "isclose", "ulp"]
+
+
+def _datan2(y, x):
+    """(d/dy, d/dx) of atan2(y, x) = (x, -y) / r**2; nan at the origin, where the angle
+    has no limit. r = hypot(y, x): x * x + y * y would overflow beyond 1e154."""
+    r = m.hypot(y, x)
+    if value(r) == 0:
+        return math.nan, math.nan
+    return x / r / r, -y / r / r
+
+
+def _dpow_base(x, y):
+    """d/dx x**y = y x**(y - 1), kept a function of y (its derivative in y is
+    x**(y-1) (1 + y log x), 1/x at y = 0). Where x**(y - 1) is not finite: 0 for
+    y == 0 (x**0 is constant, also at x = 0, inf and nan; the slope in y is taken
+    as 0 there, as the engine does for ``**``), +inf at x = 0 for 0 < y < 1 (the
+    one-sided derivative, as numpy's); pow(0, y) itself raises for y < 0."""
+    xv, yv = value(x), value(y)
+    if yv == 0 and (xv == 0 or not math.isfinite(xv)):
+        return 0.0
+    if xv == 0 and yv < 1:
+        return math.inf
+    return y * m.pow(x, y - 1)
+
+
+def _quotient(x, y, z):
+    """The integer n with x == n * y + z for z = fmod(x, y) or remainder(x, y), as a
+    float (inf where it overflows, nan where x or y is nan): the derivative in y is -n."""
+    with np.errstate(all="ignore"):
+        return float(np.rint((np.float64(value(x)) - value(z)) / value(y)))
 
 
 def _dpow_exponent(x, z):
@@ -141,7 +212,7 @@ for _name in MATH_CONSTANT:
     if hasattr(math, _name):
         setattr(m, _name, _constant_function("zygcy.math", math, _name))
 
-_hypot2 = ScalarFunction2(math.hypot, lambda x, y, z: (_safe_div(x, z), _safe_div(y, z)), "hypot", "zygcy.math")
+_hypot2 = ScalarFunction2(math.hypot, lambda x, y, z: (_norm_div(x, z), _norm_div(y, z)), "hypot", "zygcy.math")
 _log_e = ScalarFunction(math.log, lambda x, y: 1 / x, "log", "zygcy.math")
 _log_b = ScalarFunction2(math.log, lambda x, b, z: (1 / (x * m.log(b)), -z / (b * m.log(b))), "log", "zygcy.math")
 
@@ -184,16 +255,24 @@ def dist(p, q):
     return hypot(*[a - b for a, b in zip(p, q)])
 
 
+# The fractional part of modf and the mantissa of frexp: recorded on the value math
+# gives (x - trunc(x) would lose the sign of -0.0 and give nan at inf; x * 2**-e
+# would overflow for subnormal x).
+_modf_fraction = ScalarFunction(lambda x: math.modf(x)[0], lambda x, y: 1.0, "modf", "zygcy.math")
+_frexp_mantissa = ScalarFunction(lambda x: math.frexp(x)[0],
+                                 lambda x, y: _pow2(-math.frexp(value(x))[1]), "frexp", "zygcy.math")
+
+
 def modf(x):
     """modf(x): the fractional and integer parts of x; the fractional part is differentiable."""
     f, i = math.modf(value(x))
-    return (x - i, i) if type(x) is Tracked else (f, i)
+    return (_modf_fraction(x), i) if type(x) is Tracked else (f, i)
 
 
 def frexp(x):
     """frexp(x): (mantissa, exponent) with x == mantissa * 2**exponent."""
     mant, e = math.frexp(value(x))
-    return (x * math.ldexp(1.0, -e), e) if type(x) is Tracked else (mant, e)
+    return (_frexp_mantissa(x), e) if type(x) is Tracked else (mant, e)
 
 
 def digamma(x):
@@ -204,6 +283,8 @@ def digamma(x):
 def _polygamma_plain(n, x):
     """psi^(n)(x) for real x: recurrence up to x >= 12, then the asymptotic series."""
     x = float(x)
+    if not math.isfinite(x):        # psi(inf) = inf, its derivatives 0; no limit at -inf
+        return math.nan if x != math.inf else (math.inf if n == 0 else 0.0)
     if x <= 0 and x == math.floor(x):
         raise ValueError("math domain error")
     if x < 0 and n == 0:     # reflection: psi(1 - x) - psi(x) = pi cot(pi x)
@@ -215,16 +296,18 @@ def _polygamma_plain(n, x):
         acc += sign * fact / x ** (n + 1) if n > 0 else -1.0 / x
         x += 1.0
     # asymptotic expansion with Bernoulli numbers B2k
+    # (powers of 1 / x, which underflow to 0, where powers of x would overflow)
     bern = [1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510]
+    u = 1.0 / x
     if n == 0:
-        s = math.log(x) - 0.5 / x
+        s = math.log(x) - 0.5 * u
         for k, b in enumerate(bern, start=1):
-            s -= b / (2 * k * x ** (2 * k))
+            s -= b / (2 * k) * u ** (2 * k)
         return acc + s
     # psi^(n)(x) ~ (-1)^(n+1) [ (n-1)!/x^n + n!/(2 x^(n+1)) + sum B2k (2k+n-1)!/((2k)! x^(2k+n)) ]
-    s = math.factorial(n - 1) / x ** n + fact / (2 * x ** (n + 1))
+    s = math.factorial(n - 1) * u ** n + fact / 2 * u ** (n + 1)
     for k, b in enumerate(bern, start=1):
-        s += b * math.factorial(2 * k + n - 1) / (math.factorial(2 * k) * x ** (2 * k + n))
+        s += b * math.factorial(2 * k + n - 1) / math.factorial(2 * k) * u ** (2 * k + n)
     return acc + sign * s
 
 
@@ -249,7 +332,7 @@ for _k in ("pi", "e", "tau", "inf", "nan"):
     setattr(m, _k, getattr(math, _k))
 
 defvjp(fsum, lambda ans, xs: lambda g: [g] * len(xs))
-defjoint(hypot, lambda ans, *xs: lambda g: tuple(g * _safe_div(x, ans) for x in xs))
+defjoint(hypot, lambda ans, *xs: lambda g: tuple(g * _norm_div(x, ans) for x in xs))
 
 
 # ---------------------------------------------------------------------------
@@ -257,17 +340,46 @@ defjoint(hypot, lambda ans, *xs: lambda g: tuple(g * _safe_div(x, ans) for x in 
 
 CMATH_UNARY = {
     **_elementary(c),
-    "acosh": lambda x, y: 1 / (c.sqrt(x - 1) * c.sqrt(x + 1)),
+    "acosh": lambda x, y: _safe_div(1, c.sqrt(x - 1) * c.sqrt(_plus(x, 1))),
 }
 CMATH_CONSTANT = ["isfinite", "isinf", "isnan", "isclose"]
 
+
+
+def _to_complex(x):
+    """complex(x): how cmath reads a real argument (complex(-0.0) keeps the sign of
+    zero and complex(inf) has no nan, unlike x + 0j or x * (1 + 0j))."""
+    if type(x) is Tracked:          # tracked by an outer differentiation
+        return apply(_to_complex, (x,))
+    return complex(x)
+
+
+defvjp(_to_complex, lambda ans, x: lambda g: _real(g))
+
+
+def _cmath_unary(name, deriv):
+    """zygcy.cmath.<name>: a real tracked argument is made complex first, as cmath does."""
+    fn = ScalarFunction(getattr(cmath, name), deriv, name, "zygcy.cmath")
+
+    def cmath_function(x):
+        if type(x) is Tracked and not _is_complex(x) and not isinstance(value(x), np.ndarray):
+            return fn(apply(_to_complex, (x,)))
+        return fn(x)
+
+    cmath_function.__name__ = cmath_function.__qualname__ = name
+    cmath_function.__module__ = "zygcy.cmath"
+    cmath_function.__doc__ = getattr(cmath, name).__doc__
+    return cmath_function
+
+
 for _name, _d in CMATH_UNARY.items():
-    _unary(c, "zygcy.cmath", cmath, _name, _d)
+    setattr(c, _name, _cmath_unary(_name, _d))
 for _name in CMATH_CONSTANT:
     setattr(c, _name, _constant_function("zygcy.cmath", cmath, _name))
 
 _clog_e = ScalarFunction(cmath.log, lambda x, y: 1 / x, "log", "zygcy.cmath")
-_clog_b = ScalarFunction2(cmath.log, lambda x, b, z: (1 / (x * c.log(b)), -z / (b * c.log(b))), "log", "zygcy.cmath")
+_clog_b = ScalarFunction2(cmath.log, lambda x, b, z: (_safe_div(1, x * c.log(b)), _safe_div(-z, b * c.log(b))),
+                          "log", "zygcy.cmath")
 
 
 def clog(x, base=None):
@@ -279,19 +391,37 @@ def phase(x):
     """phase(x): the argument of x, atan2(x.imag, x.real) (real-valued, not holomorphic)."""
     if type(x) is not Tracked:
         return cmath.phase(x)
-    return m.atan2(x.imag, x.real) if _is_complex(x) else m.atan2(0.0 * x, x)
+    if _is_complex(x):
+        return m.atan2(x.imag, x.real)
+    # a real x is complex(x, +0.0): 0 or pi, constant but at 0 (where atan2 gives nan)
+    return m.atan2(0.0, x)
 
 
 def polar(x):
     """polar(x): (abs(x), phase(x))."""
+    if type(x) is not Tracked:
+        return cmath.polar(x)
     return (abs(x), phase(x))
+
+
+def _unit(phi):
+    """exp(i phi) = d rect(r, phi) / dr; nan where phi is not finite (cmath raises)."""
+    if not math.isfinite(value(phi)):
+        return complex(math.nan, math.nan)
+    return _rect(1.0, phi)
+
+
+def _drect(r, phi, z):
+    """(d/dr, d/dphi) of z = rect(r, phi) = r exp(i phi): (exp(i phi), i z)."""
+    return _unit(phi), (1j * z if value(r) != 0 else 1j * r * _unit(phi))
+
+
+_rect = ScalarFunction2(cmath.rect, _drect, "rect", "zygcy.cmath")
 
 
 def rect(r, phi):
     """rect(r, phi): the complex number with modulus r and argument phi."""
-    if type(r) is not Tracked and type(phi) is not Tracked:
-        return cmath.rect(r, phi)
-    return r * m.cos(phi) + 1j * (r * m.sin(phi))
+    return _rect(r, phi)
 
 
 clog.__name__ = clog.__qualname__ = "log"

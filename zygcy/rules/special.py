@@ -18,7 +18,7 @@ from .._core import defvjp, value
 from ._lazy import recorded, when_imported, wrap
 from ._util import unbroadcast
 from .reductions import normalize_axis_tuple
-from .ufuncs import _binary_side, _nonzero, _unary_maker, expand, reshape
+from .ufuncs import _binary_side, _unary_maker, expand, reshape
 
 sp = None       # scipy.special, once it is imported and its rules are registered
 
@@ -118,13 +118,15 @@ def _tables():
         sp.rgamma: lambda ans, x: -ans * sp.digamma(x),
         sp.digamma: lambda ans, x: sp.polygamma(1, x),
         sp.loggamma: lambda ans, x: sp.digamma(x),
-        # Bessel functions
+        # Bessel functions. The recurrences C'_1 = C_0 - C_1 / x have a removable
+        # singularity at 0; (J0 - J2) / 2 and (I0 + I2) / 2 are the same functions
+        # with none, written with jv / iv, whose rules below are right to every order.
         sp.i0: lambda ans, x: sp.i1(x),
-        sp.i1: lambda ans, x: sp.i0(x) - _over_x(ans, x, 0.5),
+        sp.i1: lambda ans, x: (sp.i0(x) + sp.iv(2, x)) / 2,
         sp.i0e: lambda ans, x: sp.i1e(x) - np.sign(value(x)) * ans,
-        sp.i1e: lambda ans, x: sp.i0e(x) - np.sign(value(x)) * ans - _over_x(ans, x, 0.5),
+        sp.i1e: lambda ans, x: (sp.i0e(x) + sp.ive(2, x)) / 2 - np.sign(value(x)) * ans,
         sp.j0: lambda ans, x: -sp.j1(x),
-        sp.j1: lambda ans, x: sp.j0(x) - _over_x(ans, x, 0.5),
+        sp.j1: lambda ans, x: (sp.j0(x) - sp.jv(2, x)) / 2,
         sp.y0: lambda ans, x: -sp.y1(x),
         sp.y1: lambda ans, x: sp.y0(x) - ans / x,
         # entropy, and the scipy versions of numpy's functions
@@ -141,6 +143,12 @@ def _tables():
                   lambda ans, a, b: ans * (sp.digamma(b) - sp.digamma(a + b))),
         sp.betaln: (lambda ans, a, b: sp.digamma(a) - sp.digamma(a + b),
                     lambda ans, a, b: sp.digamma(b) - sp.digamma(a + b)),
+        # Bessel functions of any order v (used by the rules of j1, i1, i1e): derivatives
+        # in x; d/dv is not known
+        sp.jv: (_not_implemented("jv", "v"), lambda ans, v, x: (sp.jv(v - 1, x) - sp.jv(v + 1, x)) / 2),
+        sp.iv: (_not_implemented("iv", "v"), lambda ans, v, x: (sp.iv(v - 1, x) + sp.iv(v + 1, x)) / 2),
+        sp.ive: (_not_implemented("ive", "v"), lambda ans, v, x: (sp.ive(v - 1, x) + sp.ive(v + 1, x)) / 2
+                 - np.sign(value(x)) * ans),
         # regularized incomplete gamma: d/dx P(a, x) = x**(a-1) exp(-x) / Gamma(a)
         sp.gammainc: (_not_implemented("gammainc", "a"),
                       lambda ans, a, x: np.exp((a - 1) * np.log(x) - x - sp.gammaln(a))),
@@ -164,12 +172,6 @@ class _not_implemented:
 
 def _side(uf, d, which):
     return d.maker if isinstance(d, _not_implemented) else _binary_side(uf, d, which)
-
-
-def _over_x(ans, x, at_zero):
-    """ans / x for the Bessel recurrences, with the limit ``at_zero`` (ans ~ x/2) at x == 0."""
-    zero = value(x) == 0
-    return ans / _nonzero(x) + at_zero * zero
 
 
 def _register(module):

@@ -19,6 +19,8 @@ values (write ``x = x + ...`` or ``x[idx] += v`` instead).
 The ufuncs ``matmul``, ``vecdot``, ``matvec`` and ``vecmat`` are contractions
 and have their rules with the linear algebra.
 """
+import math
+
 import numpy as np
 
 from .._core import Tracked, apply, defvjp, get_rule, nondifferentiable, value
@@ -190,14 +192,28 @@ defvjp(np.conjugate, lambda ans, x, **kw: lambda g: np.conjugate(g) if _is_compl
 # Binary ufuncs: (df/dx, df/dy) as functions of (ans, x, y); None: no derivative
 
 def _power_dx(ans, x, y):
-    # y x**(y-1), taking 0 * x**-1 as 0 where y == 0 (so 0**0 has derivative 0)
+    """y x**(y - 1), kept a function of y also at y == 0 (its derivative in y is
+    1/x there). Where x == 0 and y == 0, x**(y - 1) is infinite: the partial is 0
+    (x**0 is constant, numpy's and JAX's convention) and its slope in y is taken
+    as 0, as the engine does for ``**``; x is replaced by 1 there, so no 0 * inf."""
     if type(y) in (int, float) and y == 2:
         return 2 * x                    # the square, most common: one pass fewer
-    return y * np.power(x, y - 1 + (value(y) == 0))
+    return _power_base_partial(np.power, x, y)
 
 
 def _float_power_dx(ans, x, y):
-    return y * np.float_power(x, y - 1 + (value(y) == 0))
+    return _power_base_partial(np.float_power, x, y)
+
+
+def _power_base_partial(power, x, y):
+    xv, yv = value(x), value(y)
+    both_zero = np.logical_and(np.equal(xv, 0), np.equal(yv, 0))
+    if not np.any(both_zero):
+        return y * power(x, y - 1)
+    exponent = y - 1
+    if np.result_type(xv).kind in "biu" and np.result_type(yv).kind in "biu":
+        exponent = y - 1.0              # numpy refuses integers to negative integer powers
+    return (y * np.logical_not(both_zero)) * power(x + both_zero, exponent)
 
 
 def _power_dy(ans, x, y):
@@ -354,9 +370,54 @@ def _clip_bound_maker(which):
     return clip_bound_maker
 
 
+# sinc has a removable singularity at 0: a derivative written as
+# (cos(pi x) - sinc(x)) / x, patched at x == 0, is right there to first order
+# only. Its derivatives are a family of their own, each recorded with the next
+# as its derivative, so every order is right at 0.
+
+def _sinc_derivative_plain(x, n):
+    """The n-th derivative of np.sinc at x: pi**n s_n(pi x), s_n the n-th derivative of sin(z)/z."""
+    if type(x) is Tracked:          # tracked by an outer differentiation
+        return sinc_derivative(x, n)
+    z = np.pi * np.asarray(x)
+    near = np.abs(z) < n + 2
+    out = np.where(near, _sinc_series(np.where(near, z, 0), n), _sinc_leibniz(np.where(near, 1, z), n))
+    return (np.pi ** n * out)[()]
+
+
+def _sinc_series(z, n):
+    """s_n(z) = sum_m (-1)^m z^(2m-n) / ((2m+1) (2m-n)!): the Taylor series of
+    sin(z)/z differentiated n times; for |z| < n + 2, 40 + 2n terms reach full precision."""
+    total = np.zeros_like(z)
+    m = (n + 1) // 2
+    power = z ** (2 * m - n)              # z^(2m-n) / (2m-n)!, updated term by term
+    power = power / math.factorial(2 * m - n)
+    for m in range(m, m + 40 + 2 * n):
+        total = total + (-1) ** m * power / (2 * m + 1)
+        power = power * z * z / ((2 * m + 1 - n) * (2 * m + 2 - n))
+    return total
+
+
+def _sinc_leibniz(z, n):
+    """s_n(z) by Leibniz's rule for sin(z) * (1/z): no cancellation for |z| >= n + 2."""
+    total = np.zeros_like(z)
+    for k in range(n + 1):
+        j = n - k                          # derivatives of 1/z: (-1)^j j! / z^(j+1)
+        coefficient = math.comb(n, k) * (-1) ** j * math.factorial(j)
+        total = total + coefficient * np.sin(z + k * np.pi / 2) / z ** (j + 1)
+    return total
+
+
+def sinc_derivative(x, n):
+    """The n-th derivative of np.sinc at x, recorded (so differentiable to every order)."""
+    return apply(_sinc_derivative_plain, (x, n))
+
+
+defvjp(_sinc_derivative_plain, lambda ans, x, n: lambda g: g * _conj(sinc_derivative(x, n + 1)))
+
+
 def _sinc_maker(ans, x):
-    # d/dx sin(pi x)/(pi x) = (cos(pi x) - sinc(x)) / x, 0 at x == 0
-    return lambda g: g * _conj((np.cos(np.pi * x) - ans) / _nonzero(x))
+    return lambda g: g * _conj(sinc_derivative(x, 1))
 
 
 def _nan_to_num_maker(ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
