@@ -3,6 +3,7 @@ containers built and mutated inside the differentiated function."""
 import collections
 import dataclasses
 import functools
+import types
 from typing import NamedTuple
 
 import numpy as np
@@ -413,3 +414,126 @@ def test_gradients_keep_structure(x):
     leaves, tree = flatten(x)
     expected = unflatten_grads(tree, [2 * v if isinstance(v, float) else None for v in leaves])
     assert g == expected
+
+
+# ---------------------------------------------------------------------------
+# Deques, read-only dicts, records holding containers, copies, deep nesting
+
+def test_deque_is_a_container():
+    d = collections.deque([2.0, 3.0, 4.0], maxlen=3)
+    seen = []
+
+    def f(d):
+        seen.append(d)
+        d.append(d[0] * 10)             # drops d[0] (maxlen): the copy f received keeps its maxlen
+        return d[0] * d[2]
+
+    g, = gradient(f, d)
+    assert type(seen[0]) is collections.deque and seen[0].maxlen == 3
+    assert type(g) is collections.deque and g.maxlen == 3
+    assert list(g) == [30.0, 20.0, None]       # d becomes [d1, d2, 10 d0]: d1 * 10 d0
+    assert list(d) == [2.0, 3.0, 4.0]          # the caller's deque is untouched
+    y, back = forward(lambda x: collections.deque([x, 2 * x]), 1.0)
+    assert y == collections.deque([1.0, 2.0])
+    assert back(collections.deque([1.0, 1.0])) == (3.0,)
+    assert back([1.0, None]) == (1.0,)
+
+
+def test_mappingproxy_is_a_container():
+    m = types.MappingProxyType({"a": 2.0, "b": 3.0, "c": 4.0})
+    g, = gradient(lambda m: m["a"] * m["b"], m)
+    assert g == {"a": 3.0, "b": 2.0}
+
+
+def test_records_holding_containers():
+    class Holder:
+        def __init__(self):
+            self.params = {"w": 2.0, "layers": [Point(1.0, 3.0)]}
+            self.name = "h"
+
+    h = Holder()
+    g, = gradient(lambda o: o.params["w"] * o.params["layers"][0].y, h)
+    assert g == {"params": {"w": 3.0, "layers": [Point(None, 2.0)]}}
+    ns = types.SimpleNamespace(params=collections.OrderedDict(w=np.array([1.0, 2.0])))
+    g, = gradient(lambda o: np.sum(o.params["w"] ** 2), ns)
+    np.testing.assert_array_equal(g["params"]["w"], [2.0, 4.0])
+
+
+def test_class_attributes_are_constants():
+    class WithDefault:
+        params = {"w": 2.0}         # shared by all instances, like a global
+
+        def __init__(self, b):
+            self.b = b
+
+    assert gradient(lambda o: o.params["w"] * o.b, WithDefault(5.0)) == ({"b": 2.0},)
+
+
+def test_record_whose_copy_is_itself_is_not_changed():
+    class Singleton:
+        _it = None
+
+        def __new__(cls):
+            if cls._it is None:
+                cls._it = object.__new__(cls)
+            return cls._it
+
+        def __copy__(self):
+            return self
+
+    s = Singleton()
+    s.w = 2.0
+    with pytest.raises(TypeError, match="copying this Singleton gives back the object itself.*register_container"):
+        gradient(lambda o: o.w * 3.0, s)
+    assert s.w == 2.0 and type(s.w) is float
+
+    class SelfCopyDict(dict):
+        def __copy__(self):
+            return self
+
+    d = SelfCopyDict(a=2.0)
+    g, = gradient(lambda d: d["a"] * 3.0, d)
+    assert type(g) is SelfCopyDict and g == {"a": 3.0}
+    assert d == {"a": 2.0}
+
+
+def test_record_copies_hold_no_tracked_value_of_the_caller():
+    class WithCopy:
+        def __new__(cls, *args):
+            return object.__new__(cls)
+
+        def __init__(self, w):
+            self.w = w
+            self.log = []
+
+    m = WithCopy(2.0)
+    g, = gradient(lambda o: o.w * o.w, m)
+    assert g == {"w": 4.0}
+    assert type(m.w) is float and m.log == []
+
+
+def test_deep_nesting_round_trip():
+    x = 1.0
+    for i in range(5000):
+        x = (x, {"k": [float(i)]})
+    leaves, tree = flatten(x)
+    assert len(leaves) == 5001
+    y = unflatten(tree, [v * 2 for v in leaves])
+    for i in reversed(range(5000)):
+        assert y[1]["k"][0] == 2.0 * i
+        y = y[0]
+    assert y == 2.0
+    assert flatten_like(tree, x) == leaves
+    g = unflatten_grads(tree, [None] * len(leaves))
+    for _ in range(5000):
+        assert g[1] == {}           # a dict's gradient holds the keys that got one: none
+        g = g[0]
+    assert g is None
+
+
+def test_leaf_place():
+    from zygcy.containers import leaf_place
+
+    _, tree = flatten(({"a": [1.0, Point(2.0, 3.0)]}, Model(4.0, 5.0)))
+    assert [leaf_place(tree, i) for i in range(5)] == [
+        "[0]['a'][0]", "[0]['a'][1].x", "[0]['a'][1].y", "[1].W", "[1].b"]

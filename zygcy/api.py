@@ -11,8 +11,10 @@
 Arguments are validated before anything is traced, so an error points at the
 call that was wrong.
 """
+import decimal
 import functools
 import inspect
+import numbers
 import types
 from collections import namedtuple
 from collections.abc import Mapping
@@ -23,8 +25,9 @@ from . import _core
 from . import _params
 from ._core import Tape, Tracked, record_joint, strip, top_tape
 from ._params import Param
-from .containers import (_register_leaf, flatten, flatten_like, is_differentiable, map_leaves,
-                         register_container, unflatten, unflatten_grads)
+from .containers import (InputError, _register_leaf, flatten, flatten_like, input_leaf,
+                         is_differentiable, leaf_place, map_leaves, register_container, unflatten,
+                         unflatten_grads)
 
 __all__ = ["forward", "pullback", "gradient", "withgradient", "derivative", "D", "grad",
            "dropgrad", "hook", "nograd", "checkpointed", "value", "param", "Params", "Grads"]
@@ -74,26 +77,55 @@ def forward(f, *args):
     argument's structure, ``None`` where no gradient reaches it. ``back`` may
     be called any number of times; each call returns fresh results.
 
+    ``dy`` is checked before the sweep: each of its leaves must be a number
+    where ``y`` has a number, and an array (or a nested list of numbers) of
+    the same shape where ``y`` has an array; anything else raises an error
+    naming both. Integer cotangents of numpy integers are made int64, so
+    they never wrap around (the gradient of an unsigned input can be
+    negative).
+
     Args:
       f: the function; it may use loops, branches, recursion, closures,
         containers, numpy, ``zygcy.math``...
-      *args: its positional arguments: numbers, arrays, and tuples, lists,
-        dicts, namedtuples, dataclasses and other objects holding them (see
-        ``zygcy.containers``); ``f`` receives copies of the structures, with
-        tracked numbers and arrays in them. Values holding no numbers are
-        passed through untouched and get no gradient. Or a single ``Params``:
+      *args: its positional arguments: numbers (ints, floats, complex,
+        numpy scalars, ``Fraction``, ``Decimal``), arrays of numbers, and
+        tuples, lists, deques, dicts, namedtuples, dataclasses and other
+        objects holding them (see ``zygcy.containers``); ``f`` receives
+        copies of the structures, with tracked numbers and arrays in them.
+        Bools, strings and values holding no numbers are passed through
+        untouched and get no gradient; values holding numbers that zygcy
+        cannot differentiate correctly (``np.matrix``, masked arrays, object
+        arrays, sets, iterators, sparse matrices, data frames...) raise a
+        TypeError that says what to pass instead. Or a single ``Params``:
         then ``f`` takes no arguments and ``back`` returns a ``Grads``.
 
     Returns:
       ``(y, back)``.
 
+    Raises:
+      TypeError: for an argument that cannot be differentiated (the message
+        names it and says what to pass); ``back`` raises for a cotangent of
+        the wrong structure, shape or kind.
+
     Example:
+      >>> import numpy as np
       >>> from zygcy import forward
       >>> y, back = forward(lambda a, b: a * b, 2.0, 3.0)
       >>> y
       6.0
       >>> back(4.0)
       (12.0, 8.0)
+      >>> y, back = forward(lambda x: x * 2.0, np.ones(3))
+      >>> back([1.0, 2.0, 3.0])          # a list of numbers stands for an array
+      (array([2., 4., 6.]),)
+      >>> back(1.0)
+      Traceback (most recent call last):
+      ...
+      ValueError: the seed has shape (), but the output is an array of shape (3,); give an array of shape (3,) (or None)
+      >>> forward(np.sum, {"x": np.array([1.0, 2.0], dtype=object)})
+      Traceback (most recent call last):
+      ...
+      TypeError: forward: argument 0 at ['x'] is an array of dtype object ... Pass x.astype(float) ...
     """
     _check_callable(f, "forward")
     return _forward(f, args, "forward")
@@ -109,7 +141,10 @@ def _forward(f, args, fname):
     tape = Tape()
     tape.push()
     try:
-        tleaves = [tape.leaf(_leaf_value(v)) if is_differentiable(v) else v for v in leaves]
+        try:
+            tleaves = [_track(tape, v) for v in leaves]
+        except InputError as e:
+            raise _input_error(e, fname, leaves, tree) from None
         out = f(*(tleaves if tree is None else unflatten(tree, tleaves)))
     finally:
         tape.pop()
@@ -119,8 +154,8 @@ def _forward(f, args, fname):
     def back(dy):
         grads = _sweep(tape, out_leaves, out_tree, dy, [t for _, t in inputs])
         full = [None] * len(leaves)
-        for (i, _), g in zip(inputs, grads):
-            full[i] = _fresh(_project(leaves[i], g), dy)
+        for (i, t), g in zip(inputs, grads):
+            full[i] = _fresh(_project(tape.unwrap(t), g), dy)
         if tree is None:
             return tuple(full)
         gs = unflatten_grads(tree, full)
@@ -129,6 +164,32 @@ def _forward(f, args, fname):
     back.__doc__ = "back(dy): the cotangents of the arguments of %s for an output cotangent dy" % (
         getattr(f, "__name__", "f"),)
     return y, back
+
+
+_TRACK_AS_IS = frozenset([float, int, complex, np.float64])
+
+
+def _track(tape, v):
+    """What f receives for the leaf v of its arguments: a tracked leaf, or v as a constant."""
+    cls = type(v)
+    if cls in _TRACK_AS_IS or (cls is np.ndarray and v.dtype.kind in "iufc"):
+        return tape.leaf(v)         # the common case, decided here
+    if cls is Tracked:
+        return tape.leaf(_leaf_value(v))
+    val, tracked = input_leaf(v)    # every other kind: containers.input_leaf decides
+    return tape.leaf(_leaf_value(val)) if tracked else val
+
+
+def _input_error(e, fname, leaves, tree):
+    """The TypeError for an argument's leaf that cannot be differentiated, saying where it is."""
+    i = next(k for k, v in enumerate(leaves) if v is e.leaf)
+    if tree is None:
+        place = "argument %d" % i
+    else:
+        path = leaf_place(tree, i)          # "[0]['w']": argument 0, then the way inside it
+        end = path.index("]")
+        place = "argument %s" % path[1:end] + (" at %s" % path[end + 1:] if path[end + 1:] else "")
+    return TypeError("%s: %s %s" % (fname, place, e.problem))
 
 
 def _leaf_value(v):
@@ -154,11 +215,12 @@ def _sweep(tape, out_leaves, out_tree, dy, wanted):
     """The reverse sweep of ``tape`` from the cotangent ``dy`` of the output."""
     seeds = [dy] if out_tree is None else flatten_like(out_tree, dy)
     pairs = []
-    for node, s in zip(out_leaves, seeds):
-        if s is None or not tape.owns(node):
+    for j, (node, s) in enumerate(zip(out_leaves, seeds)):
+        if s is None:
             continue
-        _check_seed(node, s)
-        pairs.append((node, s))
+        s = _check_seed(node, s, out_tree, j)
+        if tape.owns(node):
+            pairs.append((node, s))
     return tape.backward(pairs, wanted)
 
 
@@ -246,14 +308,77 @@ def _finished(v):
     return type(v) is Tracked and not _core.node_tape_active(v)
 
 
-def _check_seed(node, s):
-    v = _core.value(node.value)
+def _check_seed(node, s, tree=None, j=0):
+    """The seed ``s`` for the output leaf ``node`` (leaf ``j`` of the output's
+    structure ``tree``), checked against it before the sweep: a number for a
+    number, an array (or nested list) of the output's shape for an array.
+    Integer seeds for numpy outputs become int64, so that cotangents of
+    unsigned or narrow integers cannot wrap around."""
+    v = _core.value(node)
+    sv = _core.value(s)
+    if type(sv) is float and type(v) is float:
+        return s                                        # the common case
+    if not (isinstance(v, (np.ndarray, np.generic)) or is_differentiable(v) or isinstance(v, bool)):
+        raise ValueError("the seed%s is a %s, but the output%s is a %s, which has no "
+                         "derivative; give None in its place"
+                         % (_seed_place(tree, j), type(sv).__name__, _there(tree), type(v).__name__))
+    if isinstance(sv, (list, tuple)) and isinstance(v, np.ndarray):
+        flat = flatten(sv)[0]
+        if flat and all(is_differentiable(e) and type(e) is not Tracked for e in flat):
+            s = sv = np.array(sv)                       # a nested list of numbers is an array
+    if not (is_differentiable(sv) or isinstance(sv, (bool, np.bool_))
+            or (isinstance(sv, np.ndarray) and sv.dtype.kind == "b")):
+        raise TypeError("the seed%s is a %s, but the output%s is %s; give %s"
+                        % (_seed_place(tree, j), type(sv).__name__, _there(tree), _describe(v), _wanted(v)))
+    shape = np.shape(sv) if isinstance(sv, (np.ndarray, np.generic)) else ()
+    vshape = np.shape(v) if isinstance(v, (np.ndarray, np.generic)) else ()
+    if shape != vshape:
+        raise ValueError("the seed%s has shape %s, but the output%s is %s; give %s"
+                         % (_seed_place(tree, j), shape, _there(tree), _describe(v), _wanted(v)))
+    if isinstance(v, (np.ndarray, np.generic)) and type(s) is not Tracked and _could_wrap(sv, v):
+        s = _wide_int(sv)
+    return s
+
+
+def _could_wrap(sv, v):
+    """True for an integer seed that could wrap around in the sweep of the numpy
+    output v: a bool, unsigned or narrow numpy integer, or a Python int (numpy
+    casts it to the dtype of the arrays it meets)."""
+    if isinstance(sv, (np.ndarray, np.generic)):
+        return sv.dtype.kind in "bu" or (sv.dtype.kind == "i" and sv.dtype.itemsize < 8)
+    return isinstance(sv, int) and v.dtype.kind in "biu"
+
+
+def _wide_int(s):
+    """An integer (or bool) seed as int64, or float64 if it does not fit."""
+    a = np.asarray(s)
+    if a.size and (a.max() > np.iinfo(np.int64).max or a.min() < np.iinfo(np.int64).min):
+        a = a.astype(np.float64)
+    else:
+        a = a.astype(np.int64)
+    return a if isinstance(s, np.ndarray) else a[()]
+
+
+def _describe(v):
     if isinstance(v, np.ndarray):
-        sv = _core.value(s)
-        shape = getattr(sv, "shape", ())
-        if shape != v.shape:
-            raise ValueError("the seed has shape %s but the output has shape %s; the cotangent "
-                             "passed to back must have the output's shape" % (shape, v.shape))
+        return "an array of shape %s" % (v.shape,)
+    return "a %s (shape ())" % type(v).__name__
+
+
+def _wanted(v):
+    if isinstance(v, np.ndarray):
+        return "an array of shape %s (or None)" % (v.shape,)
+    return "a number (or None)"
+
+
+def _there(tree):
+    return "" if tree is None else " there"
+
+
+def _seed_place(tree, j):
+    if tree is None:
+        return ""
+    return " at %s" % leaf_place(tree, j)
 
 
 def _project(x, g):
@@ -272,8 +397,8 @@ def _project(x, g):
             gv = _core.value(g)
         if np.shape(gv) != xv.shape:
             g = g + np.zeros(xv.shape, dtype=np.result_type(gv, float))
-        elif not isinstance(gv, np.ndarray):
-            g = g + np.zeros((), dtype=np.result_type(gv, float))
+        elif not isinstance(gv, np.ndarray) and type(g) is not Tracked:
+            g = np.array(gv)        # a 0-d array for a 0-d array input, not a numpy scalar
         return g
     if not isinstance(xv, (complex, np.complexfloating)) and isinstance(gv, (complex, np.complexfloating)):
         g = g.real
@@ -297,15 +422,18 @@ def _scalar_seed(y, fname):
     if isinstance(v, int):
         return 1
     if isinstance(v, np.generic) and v.dtype.kind in "iuf":
-        return v.dtype.type(1)
+        # Integer cotangents are int64: an unsigned or narrow one could wrap around.
+        return np.int64(1) if v.dtype.kind in "iu" else v.dtype.type(1)
     if isinstance(v, np.ndarray):
         if v.shape == ():
-            return np.ones((), v.dtype)
+            return np.ones((), np.int64 if v.dtype.kind in "biu" else v.dtype)
         raise ValueError(
             "Output is an array of shape %s, so the gradient is not defined: %s needs a real "
             "scalar output. Reduce it (np.sum(y), np.mean(y)), or for a vector-Jacobian "
             "product use y, back = forward(f, ...) and back(seed) with a seed of shape %s."
             % (v.shape, fname, v.shape))
+    if isinstance(v, numbers.Real) or isinstance(v, decimal.Decimal):
+        return type(v)(1)           # fractions.Fraction, decimal.Decimal: exact arithmetic
     raise ValueError(
         "Output is a %s, so the gradient is not defined: %s needs a real scalar output. "
         "withgradient differentiates the first element of a returned tuple; forward(f, ...) "
@@ -324,11 +452,16 @@ def gradient(f, *args):
       A tuple with one gradient per positional argument, each with the
       structure and kind of its argument, ``None`` where no gradient reaches
       it (dicts hold the keys that were read; other objects give a dict of
-      their attributes' gradients). With ``Params``: a ``Grads``.
+      their attributes' gradients). Python ints get ints, ``Fraction``
+      inputs exact ``Fraction`` gradients; numpy integer inputs get int64
+      gradients (float64 where numpy promotes to it), so an unsigned input
+      can have a negative gradient. With ``Params``: a ``Grads``.
 
     Raises:
       ValueError: if the output is not a real scalar (the message says what
         it was and what to use instead).
+      TypeError: for an argument that cannot be differentiated (see
+        ``forward``).
 
     Example:
       >>> from zygcy import gradient
@@ -338,6 +471,12 @@ def gradient(f, *args):
       (32,)
       >>> gradient(lambda d: d["a"] * d["b"], {"a": 2.0, "b": 3.0, "c": 4.0})
       ({'a': 3.0, 'b': 2.0},)
+      >>> import numpy as np
+      >>> gradient(lambda x: np.sum(-x), np.array([1, 2], np.uint8))
+      (array([-1, -1]),)
+      >>> from fractions import Fraction
+      >>> gradient(lambda x: x * x, Fraction(3))
+      (Fraction(6, 1),)
     """
     _check_callable(f, "gradient")
     y, back = _forward(f, args, "gradient")
