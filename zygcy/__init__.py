@@ -9,7 +9,8 @@ The public functions are documented in ``zygcy.api``; ``zygcy.math`` and
 """
 from . import rules as _rules  # noqa: F401  (registers every gradient rule)
 from . import cmath, math  # noqa: F401
-from ._core import Tracked, defjoint, defvjp, nondifferentiable
+from ._core import Tracked
+from .extend import defbilinear, defjoint, deflinear, defvjp, nondifferentiable, primitive
 from .api import (D, Grads, Params, checkpointed, derivative, dropgrad, forward, grad, gradient,
                   hook, nograd, param, pullback, value, withgradient)
 from .containers import register_container
@@ -18,4 +19,4 @@ __version__ = "0.1.0"
 
 __all__ = ["forward", "pullback", "gradient", "withgradient", "derivative", "D", "grad",
            "dropgrad", "hook", "nograd", "checkpointed", "value", "param", "Params", "Grads", "Tracked", "defvjp",
-           "defjoint", "nondifferentiable", "register_container", "math", "cmath"]
+           "defjoint", "deflinear", "defbilinear", "primitive", "nondifferentiable", "register_container", "math", "cmath"]

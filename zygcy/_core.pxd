@@ -11,6 +11,15 @@ cdef class Tape:
     cdef bint _holds(self, object x)
 
 
+cdef class Rule:
+    cdef readonly object fun
+    cdef readonly tuple makers
+    cdef readonly object joint_maker
+    cdef readonly bint joint
+    cdef readonly bint variadic
+    cdef object maker(self, Py_ssize_t i)
+
+
 cdef class Rec:
     # What a rule node (OP_RULE) or a projection (OP_PROJ) needs on the way back.
     cdef tuple parents

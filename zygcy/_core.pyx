@@ -47,6 +47,8 @@ import numbers as _numbers
 import weakref as _weakref_module
 import numpy as np
 
+from zygcy import _messages     # every text the engine shows a user (changed without a rebuild)
+
 cdef extern from *:
     int ZYGCY_DEBUG_BUILD       # set by setup.py: 1 when built with ZYGCY_DEBUG=1
 
@@ -101,11 +103,11 @@ cdef tuple _ARITH_UFUNCS = (np.add, np.subtract, np.multiply, np.true_divide, np
 cdef object _np_matmul = np.matmul
 cdef object _weakref = _weakref_module.ref
 
-# Registered by zygcy.rules: function -> Rule, the constant functions, and hooks
-# through which Tracked's methods reach rule code (getitem, setitem, real, ...).
+# Registered by zygcy.rules (through zygcy.extend): function -> Rule, the constant
+# functions, the refused ones. What Tracked hands to rule code is the Delegates
+# table (_tracked.pxi), installed once by zygcy.rules.
 cdef dict _rules = {}
 cdef set _constant = set()
-cdef dict _hooks = {}
 cdef dict _refused = {}         # function -> why it cannot take tracked values (in-place writers)
 cdef object _defer = None       # an ndarray subclass whose own override runs first (zygcy's Param)
 

@@ -13,45 +13,67 @@ cdef class Rule:
     gradient), or one joint maker whose pullback returns a tuple with one
     cotangent per positional argument.
     """
-    cdef readonly object fun
-    cdef readonly tuple makers
-    cdef readonly object joint_maker
-    cdef readonly bint joint
+    # fields in _core.pxd; variadic: the last maker serves every further positional argument
 
-    def __init__(self, fun, makers=(), joint_maker=None):
+    def __init__(self, fun, makers=(), joint_maker=None, variadic=False):
         self.fun = fun
         self.makers = tuple(makers)
         self.joint_maker = joint_maker
         self.joint = joint_maker is not None
+        self.variadic = variadic and len(self.makers) > 0
+
+    cdef object maker(self, Py_ssize_t i):
+        if i < len(self.makers):
+            return self.makers[i]
+        return self.makers[len(self.makers) - 1] if self.variadic else None
 
 
-def defvjp(fun, *makers):
-    """Register per-argument pullback makers for ``fun``.
-
-    ``makers[i](ans, *args, **kwargs)`` is called when argument ``i`` is tracked and
-    returns ``pullback(g)``, the cotangent of argument ``i`` (None: no gradient).
-    Pass None for an argument that has no derivative (an index, a shape).
-    """
-    _rules[fun] = Rule(fun, makers)
+def register(fun, makers=(), joint_maker=None, variadic=False):
+    """Enter a rule for ``fun`` in the table (zygcy.extend validates and calls this)."""
+    _rules[fun] = Rule(fun, makers, joint_maker, variadic)
     return fun
 
 
-def defjoint(fun, maker):
-    """Register a joint maker: ``maker(ans, *args, **kwargs)`` returns a pullback
-    ``g -> tuple`` with one cotangent per positional argument."""
-    _rules[fun] = Rule(fun, (), maker)
-    return fun
-
-
-def nondifferentiable(*funs):
-    """Declare functions whose result carries no derivative: they run on plain values."""
+def declare_constant(*funs):
+    """Functions whose results carry no derivative (zygcy.extend.nondifferentiable)."""
     _constant.update(funs)
 
 
-def refuse(fun, message):
-    """Declare that ``fun`` must not be given tracked values (it writes into an array
-    in place, say); ``message`` says what to write instead."""
+def declare_refused(fun, message):
+    """A function that must not see tracked values (zygcy.extend.refuse)."""
     _refused[fun] = message
+
+
+@cython.final
+cdef class Primitive:
+    """A function recorded as one node, with the rule registered for it, instead of
+    being differentiated through its body (made by ``zygcy.extend.primitive``).
+
+    Called with no tracked argument it is the plain function. With one, it
+    records ``fun(*args)`` with its rule; ``fun`` then runs on the values one
+    level down, so an outer differentiation records its part in turn.
+    """
+    cdef readonly object fun
+    cdef dict __dict__          # __name__, __doc__, __wrapped__ ... (functools.update_wrapper)
+
+    def __init__(self, fun):
+        self.fun = fun
+
+    def __call__(self, *args, **kwargs):
+        if _any_active(args, kwargs):
+            rule = _rules.get(self)
+            if rule is None:
+                raise TypeError(_messages.primitive_without_rule(self))
+            return _apply(self, <Rule>rule, args, kwargs)
+        if _has_tracked(args):      # of differentiations that have finished: constants now
+            args = tuple([_resolve_deep(a) for a in args])
+        return self.fun(*args, **kwargs)
+
+    def __repr__(self):
+        return "<zygcy primitive %s>" % (_fname(self.fun),)
+
+    def __reduce__(self):
+        return getattr(self.fun, "__qualname__", _fname(self.fun))   # by reference, as the function
 
 
 def defer_to(cls):
@@ -61,11 +83,6 @@ def defer_to(cls):
     this to put its tracked leaf in its place, so ``h @ W`` is recorded once."""
     global _defer
     _defer = cls
-
-
-def set_hook(name, fn):
-    """Let rule code supply one of Tracked's behaviours (``getitem``, ``real``, ...)."""
-    _hooks[name] = fn
 
 
 def get_rule(fun):
@@ -88,10 +105,9 @@ cdef object _dispatch_ufunc(object ufunc, str method, tuple inputs, dict kwargs)
             return NotImplemented
     fun = ufunc if method == "__call__" else getattr(ufunc, method)
     if method == "at" and _any_active(inputs, kwargs):
-        if "ufunc_at" in _hooks:            # np.add.at(x, i, v) on a tracked x: an assignment
-            r = _hooks["ufunc_at"](ufunc, inputs, kwargs)
-            if r is not NotImplemented:
-                return r
+        r = _rules_for().ufunc_at(ufunc, inputs, kwargs)   # np.add.at(x, i, v) on a tracked x: an assignment
+        if r is not NotImplemented:
+            return r
         raise TypeError(
             "numpy.{0}.at(x, index, v) writes into x in place, which zygcy does not record; "
             "write x[index] = numpy.{0}(x[index], v) instead (x[index] += v for add)".format(ufunc.__name__))
@@ -176,6 +192,17 @@ cdef object _resolve_deep(object v):
     return v
 
 
+cdef bint _has_tracked(tuple args):
+    for v in args:
+        if type(v) is Tracked:
+            return True
+        if type(v) is list or type(v) is tuple:
+            for e in v:
+                if type(e) is Tracked:
+                    return True
+    return False
+
+
 cdef bint _any_active(tuple args, dict kwargs):
     for v in args:
         v = _resolve(v)
@@ -189,3 +216,4 @@ cdef bint _any_active(tuple args, dict kwargs):
         if type(_resolve(v)) is Tracked:
             return True
     return False
+

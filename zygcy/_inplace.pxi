@@ -18,7 +18,25 @@ cdef void _copy_node(Tracked dst, Tracked src):
     dst.ext = src.ext
 
 
-def rebind(Tracked self, new=None):
+cdef object _assign(Tracked x, object index, object v):
+    """x[index] = v on a tracked array, recorded: the same Python object x becomes
+    the node of its value after the assignment.
+
+    The rules check the assignment as numpy would and put index and v in plain
+    form (Delegates.assignment); the node is the setitem primitive applied to
+    the node x was until now (moved to a fresh object, _rebind).
+    """
+    cdef Delegates d = _rules_for()
+    index, v = d.assignment(x, index, v)
+    if _active(x) is None and not (type(v) is Tracked and _active(<Tracked>v) is not None):
+        raise TypeError(_messages.assignment_after_finish())
+    old = _rebind(x)
+    new = d.setitem(old, index, v)
+    if type(new) is Tracked:
+        _adopt(x, <Tracked>new)
+
+
+cdef Tracked _rebind(Tracked self):
     """First half of item assignment: move the node ``self`` is now into a fresh
     object ``old`` and return it, so that ``self`` can become the new node.
 
@@ -49,7 +67,7 @@ def rebind(Tracked self, new=None):
     return old
 
 
-def adopt(Tracked self, Tracked new):
+cdef void _adopt(Tracked self, Tracked new):
     """Second half of item assignment: ``self`` takes over the node ``new``."""
     cdef Tape tape = _active(new)
     _copy_node(self, new)
@@ -77,7 +95,7 @@ cdef class IndexGrad:
         self.entries = [(index, val)]
 
     def dense(self):
-        return _hooks["densify"](self)
+        return _rules_for().densify(self)
 
     def __repr__(self):
         return "IndexGrad(shape=%r, %d entries)" % (self.shape, len(self.entries))
@@ -85,5 +103,5 @@ cdef class IndexGrad:
 
 cdef object _densify(object g):
     if type(g) is IndexGrad:
-        return _hooks["densify"](g)
+        return _rules_for().densify(g)
     return g

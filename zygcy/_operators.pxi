@@ -160,7 +160,7 @@ cdef object _binary_generic(int op, Tape top, Tracked a, Tracked b, object xv, o
             if value(xv) == 0:
                 pb = 0
             elif _is_complex(xv) or _is_complex(val) or value(xv) > 0:
-                pb = val * _hooks["log"](xv if (_is_complex(xv) or value(xv) > 0) else xv + 0j)
+                pb = val * _rules_for().log(xv if (_is_complex(xv) or value(xv) > 0) else xv + 0j)
             else:
                 pb = float("nan")
     else:  # B_MOD: x % y == x - y * floor(x / y)
@@ -224,7 +224,7 @@ cdef object _absolute(Tracked x):
         xd = PyFloat_AS_DOUBLE(x.value)
         return _lin_fast(top, fabs(xd), x, 1.0 if xd > 0 else (-1.0 if xd < 0 else 0.0), None, 0.0)
     if _is_complex(x):
-        return _hooks["cabs"](x)
+        return _rules_for().cabs(x)
     v = value(x)
     return _lin_obj(top, abs(x.value), x, 1 if v > 0 else (-1 if v < 0 else 0), None, None)
 

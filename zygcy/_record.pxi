@@ -91,7 +91,7 @@ cdef object _apply(object fun, Rule rule, tuple args, dict kwargs):
         made = [None] * len(plain)
         for i in argi:
             if made[i] is None:
-                maker = rule.makers[i] if i < len(rule.makers) else None
+                maker = rule.maker(i)
                 if maker is None:
                     raise TypeError("%s has no derivative with respect to argument %d; "
                                     "wrap that argument in zygcy.dropgrad() if that is intended"

@@ -223,22 +223,22 @@ cdef class Tracked:
     # -- attributes and methods that rule code supplies ---------------------
     @property
     def real(self):
-        return _hooks["real"](self)
+        return _rules_for().real(self)
 
     @property
     def imag(self):
-        return _hooks["imag"](self)
+        return _rules_for().imag(self)
 
     def conjugate(self):
-        return _hooks["conj"](self)
+        return _rules_for().conj(self)
 
     conj = conjugate
 
     def __getitem__(self, index):
-        return _hooks["getitem"](self, index)
+        return _rules_for().getitem(self, index)
 
     def __setitem__(self, index, v):
-        _hooks["setitem"](self, index, v)
+        _assign(self, index, v)         # _inplace.pxi
 
     def __len__(self):
         return len(value(self))
@@ -254,9 +254,9 @@ cdef class Tracked:
     def __getattr__(self, name):
         # ndarray attributes and methods (shape, dtype, T, sum, reshape, ...) are
         # supplied by zygcy.rules.methods, which knows what each one means.
-        if name.startswith("__") or "method" not in _hooks:
+        if name.startswith("__"):
             raise AttributeError(name)
-        method = _hooks["method"](self, name)
+        method = _rules_for().method(self, name)
         if method is None:
             raise AttributeError("%r object has no attribute %r"
                                  % (type(value(self)).__name__, name))
@@ -279,6 +279,54 @@ cdef str _LOST = (
 # and reversed() use their own slots (__getitem__, __iter__, __reversed__).
 (<_TypeSlots*>Tracked).tp_as_sequence.sq_item = NULL
 PyType_Modified(<_TypeSlots*>Tracked)
+
+
+# ---------------------------------------------------------------------------
+# What Tracked hands to rule code
+
+@cython.final
+cdef class Delegates:
+    """The rule code behind Tracked's methods, installed once by zygcy.rules
+    (zygcy/rules/__init__.py, which names the function behind each):
+
+    getitem(x, index)         x[index], recorded (indexing)
+    assignment(x, index, v)   the checked (index, v) of x[index] = v (indexing)
+    setitem                   the primitive whose value is x after x[index] = v (indexing)
+    ufunc_at(ufunc, inputs, kwargs)  np.add.at(x, index, v) as an assignment (indexing)
+    densify(g)                an IndexGrad as a dense array (indexing)
+    method(x, name)           x.name for ndarray attributes and methods, None if none (methods)
+    real(z), imag(z), conj(z), cabs(z), log(x)   complex parts, |z|, log (scalar)
+    """
+    cdef readonly object getitem, assignment, setitem, ufunc_at, densify, method
+    cdef readonly object real, imag, conj, cabs, log
+
+    def __init__(self, *, getitem, assignment, setitem, ufunc_at, densify, method,
+                 real, imag, conj, cabs, log):
+        for name, f in (("getitem", getitem), ("assignment", assignment), ("setitem", setitem),
+                        ("ufunc_at", ufunc_at), ("densify", densify), ("method", method),
+                        ("real", real), ("imag", imag), ("conj", conj), ("cabs", cabs), ("log", log)):
+            if not callable(f):
+                raise TypeError("Delegates: %s must be a function, got %r" % (name, f))
+        self.getitem, self.assignment, self.setitem = getitem, assignment, setitem
+        self.ufunc_at, self.densify, self.method = ufunc_at, densify, method
+        self.real, self.imag, self.conj, self.cabs, self.log = real, imag, conj, cabs, log
+
+
+cdef Delegates _delegates = None
+
+
+def install(Delegates d):
+    """Install the rule code behind Tracked's methods (once, by zygcy.rules)."""
+    global _delegates
+    if _delegates is not None:
+        raise RuntimeError("zygcy's Delegates are installed once, by zygcy.rules")
+    _delegates = d
+
+
+cdef inline Delegates _rules_for():
+    if _delegates is None:
+        raise RuntimeError("zygcy.rules is not loaded: import zygcy, not zygcy._core alone")
+    return _delegates
 
 
 # ---------------------------------------------------------------------------

@@ -19,9 +19,9 @@ import importlib.util
 import sys
 import warnings
 
-from .._core import Tracked, apply
+from ..extend import Primitive, Tracked, primitive
 
-__all__ = ["when_imported", "wrap", "recorded"]
+__all__ = ["when_imported", "wrap", "replace_with_primitive"]
 
 
 def wrap(module, name, on_tracked):
@@ -51,12 +51,15 @@ def _any_tracked(values):
     return False
 
 
-def recorded(positional):
-    """``on_tracked`` for ``wrap``: record one node with the wrapper's own rule,
-    every argument moved to its position by ``positional(*args, **kwargs)``."""
-    def on_tracked(*args, **kwargs):
-        return apply(on_tracked.wrapper, positional(*args, **kwargs))
-    return on_tracked
+def replace_with_primitive(module, name):
+    """Replace ``module.<name>`` by ``zygcy.primitive`` of it (the original on plain
+    inputs, one node with the rule registered for it on tracked ones). Returns it."""
+    orig = getattr(module, name)
+    if isinstance(orig, Primitive):
+        return orig
+    p = primitive(getattr(orig, "__wrapped__", orig) if getattr(orig, "_zygcy", False) else orig)
+    setattr(module, name, p)
+    return p
 
 
 class _RegisteringLoader(importlib.abc.Loader):

@@ -20,7 +20,7 @@ The real transforms are real-linear maps between real and complex arrays:
 """
 import numpy as np
 
-from .._core import defvjp
+from ..extend import defvjp
 from .shape import _axis, _conj, _is_complex, _resize_axis, _shape
 
 _DUAL = {"backward": "forward", "forward": "backward", "ortho": "ortho"}

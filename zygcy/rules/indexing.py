@@ -38,9 +38,7 @@ import warnings
 
 import numpy as np
 
-from .._core import IndexGrad, Tracked, adopt, apply, defvjp, nondifferentiable
-from .._core import node_tape_active, rebind, refuse, set_hook, value
-from ._util import unbroadcast
+from ..extend import IndexGrad, Tracked, defvjp, nondifferentiable, primitive, refuse, unbroadcast, value
 
 _ndarray = np.ndarray
 _generic = np.generic
@@ -121,10 +119,9 @@ def _where_zero(mask, g):
 # ---------------------------------------------------------------------------
 # x[index]
 
+@primitive
 def _getitem(x, index):
-    """x[index] as a primitive: recorded when x is tracked."""
-    if type(x) is Tracked:
-        return apply(_getitem, (x, index))
+    """x[index] as one node."""
     return x[index]
 
 
@@ -135,16 +132,14 @@ def _getitem_maker(ans, x, index):
 defvjp(_getitem, _getitem_maker, None)
 
 
-def _hook_getitem(x, index):
+def getitem(x, index):
+    """x[index] for a tracked x (Tracked.__getitem__)."""
     xv = value(x)
     if type(xv) is not _ndarray and not isinstance(xv, (_ndarray, _generic)):
         return xv[index]          # raises as the plain value does ('float' is not subscriptable)
     if type(index) is not int:
         index = _plain_index(index)
-    return apply(_getitem, (x, index))
-
-
-set_hook("getitem", _hook_getitem)
+    return _getitem(x, index)
 
 
 # ---------------------------------------------------------------------------
@@ -182,14 +177,12 @@ def _is_number(v):
     return type(v) in _PY_NUMBERS or isinstance(v, _generic)
 
 
+@primitive
 def _scatter(shape, dtype, indices, vals):
     """zeros(shape) with vals[k] added at indices[k] for every k (as np.add.at).
 
     A primitive of its own so that densifying cotangents that are tracked (nested
     derivatives) is differentiable: its pullback gathers g[indices[k]]."""
-    for v in vals:
-        if type(v) is Tracked:
-            return apply(_scatter, (shape, dtype, indices, vals))
     out = np.zeros(shape, _result_dtype(dtype, vals))
     pairs = zip(indices, vals)
     if len(shape) == 1 and len(indices) > 8:
@@ -227,21 +220,18 @@ def _scatter_vals_maker(ans, shape, dtype, indices, vals):
 defvjp(_scatter, None, None, None, _scatter_vals_maker)
 
 
-def _hook_densify(ig):
+def densify(ig):
+    """The IndexGrad ig as a dense array (zeros with every entry scatter-added)."""
     entries = ig.entries
     return _scatter(ig.shape, ig.dtype, [e[0] for e in entries], [e[1] for e in entries])
-
-
-set_hook("densify", _hook_densify)
 
 
 # ---------------------------------------------------------------------------
 # x[index] = v
 
-def _setitem(x, index, v):
-    """A copy of x with x[index] = v: the value of x after the assignment."""
-    if type(x) is Tracked or type(v) is Tracked:
-        return apply(_setitem, (x, index, v))
+@primitive
+def setitem(x, index, v):
+    """A copy of x with x[index] = v: the value of x after the assignment, one node."""
     r = np.array(x, copy=True)
     r[index] = v
     return r
@@ -249,7 +239,7 @@ def _setitem(x, index, v):
 
 def _setitem_x_maker(ans, x, index, v):
     def setitem_pullback_x(g):
-        return _setitem(g, index, 0)      # the overwritten elements do not reach x
+        return setitem(g, index, 0)       # the overwritten elements do not reach x
 
     return setitem_pullback_x
 
@@ -288,7 +278,7 @@ def _setitem_v_maker(ans, x, index, v):
     return setitem_pullback_v
 
 
-defvjp(_setitem, _setitem_x_maker, None, _setitem_v_maker)
+defvjp(setitem, _setitem_x_maker, None, _setitem_v_maker)
 
 
 def _check_assignment(xv, index, vv):
@@ -311,7 +301,10 @@ def _stack_nested(seq):
     return np.stack([_stack_nested(e) if type(e) in (list, tuple) else e for e in seq])
 
 
-def _hook_setitem(x, index, v):
+def assignment(x, index, v):
+    """x[index] = v on a tracked x, checked as numpy would, before anything is
+    recorded: the plain index and the value to write (lists holding tracked
+    numbers stacked into one tracked array). The engine records the rest."""
     xv = value(x)
     if not isinstance(xv, _ndarray):
         raise TypeError("%r object does not support item assignment" % type(xv).__name__)
@@ -319,15 +312,7 @@ def _hook_setitem(x, index, v):
     if type(v) in (list, tuple) and _has_tracked(v):
         v = _stack_nested(v)          # x[:2] = [a, b] with a, b tracked
     _check_assignment(xv, index, value(v))
-    if not node_tape_active(x) and not node_tape_active(v):
-        raise TypeError(
-            "this tracked array belongs to a differentiation that has finished, so it "
-            "cannot record an assignment; take its plain value with zygcy.value(x) first")
-    old = rebind(x, None)       # the node x was moves to `old`; earlier nodes now use it
-    adopt(x, apply(_setitem, (old, index, v)))
-
-
-set_hook("setitem", _hook_setitem)
+    return index, v
 
 
 # ---------------------------------------------------------------------------
@@ -559,7 +544,9 @@ for _fun, _instead in _IN_PLACE.items():
 # ---------------------------------------------------------------------------
 # np.add.at / np.subtract.at on a tracked array: x += (v scattered at index)
 
-def _hook_ufunc_at(ufunc, inputs, kwargs):
+def ufunc_at(ufunc, inputs, kwargs):
+    """np.add.at(x, index, v) and np.subtract.at on a tracked x, as the assignment
+    x += (v scattered at index); NotImplemented for anything else."""
     if ufunc not in (np.add, np.subtract) or kwargs or len(inputs) != 3 or type(inputs[0]) is not Tracked:
         return NotImplemented       # the engine refuses, naming the assignment to write
     x, index, v = inputs
@@ -569,6 +556,3 @@ def _hook_ufunc_at(ufunc, inputs, kwargs):
     delta = _scatter(xv.shape, xv.dtype, [index], [v if ufunc is np.add else -v])
     x += delta
     return None
-
-
-set_hook("ufunc_at", _hook_ufunc_at)

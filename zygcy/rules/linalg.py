@@ -24,8 +24,7 @@ on possibly tracked values, so they are differentiable again.
 """
 import numpy as np
 
-from .._core import Tracked, apply, defjoint, defvjp, nondifferentiable, value
-from ._util import unbroadcast
+from ..extend import Tracked, defjoint, defvjp, nondifferentiable, primitive, unbroadcast, value
 from .shape import (_H, _axes, _conj, _crop, _cross_maker, _diag_embed, _is_complex,
                     _matmul_maker, _ndim, _shape, _tensordot_maker, _vecdot_maker)
 
@@ -100,10 +99,9 @@ def _svd_parts(a):
     return u, s, vh, phase
 
 
+@primitive
 def _cofactor_plain(a):
     """The cofactor matrix of (a stack of) square matrices: the gradient of det."""
-    if type(a) is Tracked:          # tracked by an outer differentiation
-        return cofactor(a)
     u, s, vh, phase = _svd_parts(a)
     c = (u * _products_without(s, 1)[..., None, :]) @ vh
     c = np.conj(c) if np.iscomplexobj(c) else c
@@ -112,7 +110,7 @@ def _cofactor_plain(a):
 
 def cofactor(a):
     """cof(A), recorded: det(A) inv(A)^T for invertible A, the (n-1)-minors for any A."""
-    return apply(_cofactor_plain, (a,))
+    return _cofactor_plain(a)
 
 
 def cofactor_pullback_maker(ans, a):

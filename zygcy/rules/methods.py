@@ -17,7 +17,8 @@ an AttributeError that says so.
 """
 import numpy as np
 
-from .._core import IndexGrad, Tracked, apply, defvjp, get_rule, set_hook, value
+from .._core import get_rule
+from ..extend import IndexGrad, Tracked, defvjp, primitive, value
 from .indexing import _real_if_complex
 
 _ndarray = np.ndarray
@@ -28,10 +29,9 @@ _generic = np.generic
 # astype: float <-> float and complex casts are differentiable; casts to
 # integers and booleans are piecewise constant and give plain results.
 
+@primitive
 def _astype(x, dtype):
-    """x.astype(dtype) as a primitive (always a new value)."""
-    if type(x) is Tracked:
-        return apply(_astype, (x, dtype))
+    """x.astype(dtype) as one node (always a new value)."""
     if isinstance(x, (_ndarray, _generic)):
         return x.astype(dtype)
     return np.asarray(x).astype(dtype)[()]       # a Python number (a cotangent may be one)
@@ -70,10 +70,9 @@ def _method_astype(x):
 # ---------------------------------------------------------------------------
 # item and tolist: tracked Python numbers
 
+@primitive
 def _item(x, index):
     """x[index].item(): the element at a full index as a Python number."""
-    if type(x) is Tracked:
-        return apply(_item, (x, index))
     return x[index].item()
 
 
@@ -307,7 +306,7 @@ _UNSUPPORTED = {
 }
 
 
-def _hook_method(x, name):
+def method(x, name):
     """The attribute ``name`` of the tracked value x, or None if it has none."""
     xv = value(x)
     if name in _PLAIN:
@@ -322,5 +321,3 @@ def _hook_method(x, name):
                              "derivative; use %s" % (type(xv).__name__, name, _UNSUPPORTED[name]))
     return None
 
-
-set_hook("method", _hook_method)

@@ -21,7 +21,7 @@ try:
 except ImportError:             # numpy < 2
     from numpy.core.numeric import normalize_axis_tuple
 
-from .._core import Tracked, apply, defvjp, value
+from ..extend import Tracked, defvjp, primitive, value
 from ._util import unbroadcast_to
 from .ufuncs import _conj, expand, reshape
 
@@ -254,15 +254,14 @@ defvjp(np.ptp, ptp_maker)
 # ---------------------------------------------------------------------------
 # Cumulative sums and products
 
+@primitive
 def _revcumsum_plain(g, axis):
-    if type(g) is Tracked:          # tracked by an outer differentiation: record there too
-        return _revcumsum(g, axis)
     return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
 
 
 def _revcumsum(g, axis):
     """Reverse cumulative sum along axis: out[i] = sum(g[i:]), the transpose of cumsum."""
-    return apply(_revcumsum_plain, (g, axis))
+    return _revcumsum_plain(g, axis)
 
 
 defvjp(_revcumsum_plain, lambda ans, g, axis: lambda h: np.cumsum(h, axis=axis))

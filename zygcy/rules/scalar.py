@@ -27,7 +27,8 @@ import types
 
 import numpy as np
 
-from .._core import ScalarFunction, ScalarFunction2, Tracked, apply, defjoint, defvjp, set_hook, value
+from .._core import ScalarFunction, ScalarFunction2
+from ..extend import Tracked, defjoint, defvjp, primitive, value
 
 m = types.SimpleNamespace()    # what ``zygcy.math`` exports
 c = types.SimpleNamespace()    # what ``zygcy.cmath`` exports
@@ -226,17 +227,18 @@ def hypot(*coordinates):
     """hypot(*coordinates): the Euclidean norm, sqrt(sum(x**2 for x in coordinates))."""
     if len(coordinates) == 2:
         return _hypot2(*coordinates)
-    if not any(type(v) is Tracked for v in coordinates):
-        return math.hypot(*coordinates)
-    return apply(hypot, coordinates)
+    return _hypot_n(*coordinates)
+
+
+_hypot_n = primitive(math.hypot)            # hypot of any number of coordinates, one node
 
 
 def fsum(iterable):
     """fsum(iterable): an accurate floating-point sum, as math.fsum."""
-    xs = list(iterable)
-    if not any(type(v) is Tracked for v in xs):
-        return math.fsum(xs)
-    return apply(fsum, (xs,))
+    return _fsum(list(iterable))
+
+
+_fsum = primitive(math.fsum)                # one node, differentiated in every element
 
 
 def prod(iterable, *, start=1):
@@ -331,8 +333,8 @@ for _f in (log, hypot, fsum, prod, dist, modf, frexp, digamma, polygamma):
 for _k in ("pi", "e", "tau", "inf", "nan"):
     setattr(m, _k, getattr(math, _k))
 
-defvjp(fsum, lambda ans, xs: lambda g: [g] * len(xs))
-defjoint(hypot, lambda ans, *xs: lambda g: tuple(g * _norm_div(x, ans) for x in xs))
+defvjp(_fsum, lambda ans, xs: lambda g: [g] * len(xs))
+defjoint(_hypot_n, lambda ans, *xs: lambda g: tuple(g * _norm_div(x, ans) for x in xs))
 
 
 # ---------------------------------------------------------------------------
@@ -346,11 +348,10 @@ CMATH_CONSTANT = ["isfinite", "isinf", "isnan", "isclose"]
 
 
 
+@primitive
 def _to_complex(x):
     """complex(x): how cmath reads a real argument (complex(-0.0) keeps the sign of
     zero and complex(inf) has no nan, unlike x + 0j or x * (1 + 0j))."""
-    if type(x) is Tracked:          # tracked by an outer differentiation
-        return apply(_to_complex, (x,))
     return complex(x)
 
 
@@ -363,7 +364,7 @@ def _cmath_unary(name, deriv):
 
     def cmath_function(x):
         if type(x) is Tracked and not _is_complex(x) and not isinstance(value(x), np.ndarray):
-            return fn(apply(_to_complex, (x,)))
+            return fn(_to_complex(x))
         return fn(x)
 
     cmath_function.__name__ = cmath_function.__qualname__ = name
@@ -440,23 +441,29 @@ def _is_complex(x):
     return isinstance(v, complex) or (isinstance(v, (np.ndarray, np.generic)) and v.dtype.kind == "c")
 
 
+@primitive
 def _real(z):
     return z.real
 
 
+@primitive
 def _imag(z):
     return z.imag
 
 
+@primitive
 def _conj(z):
     return z.conjugate()
+
+
+_cabs = primitive(abs)      # |z| of a complex z, one node
 
 
 # For complex z the cotangent is dL/d(Re z) + i dL/d(Im z) (Zygote's convention).
 defvjp(_real, lambda ans, z: lambda g: _real(g))
 defvjp(_imag, lambda ans, z: lambda g: 1j * _real(g))
 defvjp(_conj, lambda ans, z: lambda g: _conj(g))
-defvjp(abs, lambda ans, z: lambda g: _real(g) * _cabs_direction(z, ans))
+defvjp(_cabs, lambda ans, z: lambda g: _real(g) * _cabs_direction(z, ans))
 
 
 def _cabs_direction(z, r):
@@ -467,23 +474,29 @@ def _cabs_direction(z, r):
     return 0 if value(r) == 0 else z / r
 
 
-def _hook_real(x):
-    return apply(_real, (x,)) if _is_complex(x) else x
+def real_part(x):
+    """x.real of a tracked x."""
+    return _real(x) if _is_complex(x) else x
 
 
-def _hook_imag(x):
+def imag_part(x):
+    """x.imag of a tracked x (a plain zero for a real x)."""
     if _is_complex(x):
-        return apply(_imag, (x,))
+        return _imag(x)
     v = value(x)
     return np.zeros_like(v) if isinstance(v, np.ndarray) else type(v)(0)
 
 
-def _hook_conj(x):
-    return apply(_conj, (x,)) if _is_complex(x) else x
+def conjugate(x):
+    """x.conjugate() of a tracked x."""
+    return _conj(x) if _is_complex(x) else x
 
 
-set_hook("real", _hook_real)
-set_hook("imag", _hook_imag)
-set_hook("conj", _hook_conj)
-set_hook("cabs", lambda z: apply(abs, (z,)))
-set_hook("log", lambda x: c.log(x) if _is_complex(x) else m.log(x))
+def complex_abs(z):
+    """abs(z) of a tracked complex z."""
+    return _cabs(z)
+
+
+def log_any(x):
+    """log(x) of a tracked number, real or complex (for d(a**x)/dx)."""
+    return c.log(x) if _is_complex(x) else m.log(x)

@@ -26,8 +26,8 @@ import string
 
 import numpy as np
 
-from .._core import Tracked, apply, defvjp, nondifferentiable, value
-from ._util import unbroadcast, unbroadcast_to
+from ..extend import Tracked, defvjp, nondifferentiable, primitive, unbroadcast, value
+from ._util import unbroadcast_to
 
 
 def _shape(x):
@@ -72,14 +72,7 @@ def _axes(axis, ndim):
 # Called on a tracked value they record themselves (at every level of nesting),
 # so their plain bodies only ever see plain arrays.
 
-def _linear_map(body):
-    def fun(x, *rest):
-        if type(x) is Tracked:
-            return apply(fun, (x,) + rest)
-        return body(x, *rest)
-    fun.__name__ = fun.__qualname__ = body.__name__
-    fun.__doc__ = body.__doc__
-    return fun
+_linear_map = primitive
 
 
 @_linear_map

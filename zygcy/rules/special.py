@@ -14,8 +14,8 @@ after zygcy, so that ``import zygcy`` does not pay for importing scipy.
 """
 import numpy as np
 
-from .._core import defvjp, value
-from ._lazy import recorded, when_imported, wrap
+from ..extend import defvjp, value
+from ._lazy import replace_with_primitive, when_imported
 from ._util import unbroadcast
 from .reductions import normalize_axis_tuple
 from .ufuncs import _binary_side, _unary_maker, expand, reshape
@@ -31,10 +31,9 @@ BINARY = {}
 WRAPPED = {}
 
 
-def _wrap(name, positional):
-    on_tracked = recorded(positional)
-    WRAPPED[name] = on_tracked.wrapper = wrap(sp, name, on_tracked)
-    return on_tracked.wrapper
+def _wrap(name):
+    WRAPPED[name] = p = replace_with_primitive(sp, name)
+    return p
 
 
 def _kept_shape(shape, axes):
@@ -186,14 +185,13 @@ def _register(module):
     for uf, (dx, dy) in BINARY.items():
         defvjp(uf, _side(uf, dx, 0), _side(uf, dy, 1))
 
-    logsumexp = _wrap("logsumexp", lambda a, axis=None, b=None, keepdims=False, return_sign=False:
-                      (a, axis, b, keepdims, return_sign))
+    logsumexp = _wrap("logsumexp")
     defvjp(logsumexp, logsumexp_maker_a, None, logsumexp_maker_b)
-    softmax = _wrap("softmax", lambda x, axis=None: (x, axis))
+    softmax = _wrap("softmax")
     defvjp(softmax, softmax_maker)
-    log_softmax = _wrap("log_softmax", lambda x, axis=None: (x, axis))
+    log_softmax = _wrap("log_softmax")
     defvjp(log_softmax, log_softmax_maker)
-    polygamma = _wrap("polygamma", lambda n, x: (n, x))
+    polygamma = _wrap("polygamma")
     defvjp(polygamma, lambda ans, n, x: lambda g: None,
            lambda ans, n, x: lambda g: unbroadcast(x, g * sp.polygamma(value(n) + 1, x)))
 

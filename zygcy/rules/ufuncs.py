@@ -23,8 +23,9 @@ import math
 
 import numpy as np
 
-from .._core import Tracked, apply, defvjp, get_rule, nondifferentiable, value
-from ._util import balanced_eq, unbroadcast
+from .._core import get_rule
+from ..extend import Tracked, defvjp, nondifferentiable, primitive, unbroadcast, value
+from ._util import balanced_eq
 
 LN2 = np.log(2.0)
 LN10 = np.log(10.0)
@@ -39,20 +40,18 @@ CONTRACTIONS = {"matmul", "vecdot", "matvec", "vecmat"}
 # They are private functions with their own rules so that pullbacks written
 # with them can be differentiated without depending on the shape family.
 
+@primitive
 def _reshape_plain(a, shape):
-    if type(a) is Tracked:          # tracked by an outer differentiation: record there too
-        return reshape(a, shape)
     return np.reshape(a, shape)
 
 
 def reshape(a, shape):
     """np.reshape(a, shape), recorded when ``a`` is tracked."""
-    return apply(_reshape_plain, (a, tuple(shape)))
+    return _reshape_plain(a, tuple(shape))
 
 
+@primitive
 def _expand_plain(g, shape, axes, keepdims):
-    if type(g) is Tracked:
-        return expand(g, shape, axes, keepdims)
     g = np.asarray(g)
     if not keepdims:
         full = list(shape)
@@ -69,7 +68,7 @@ def expand(g, shape, axes, keepdims=False):
 
     ``axes`` are non-negative; ``keepdims`` says whether g still has them (as 1s).
     """
-    return apply(_expand_plain, (g, tuple(shape), tuple(axes), bool(keepdims)))
+    return _expand_plain(g, tuple(shape), tuple(axes), bool(keepdims))
 
 
 defvjp(_reshape_plain, lambda ans, a, shape: lambda g: reshape(g, np.shape(value(a))))
@@ -375,10 +374,9 @@ def _clip_bound_maker(which):
 # only. Its derivatives are a family of their own, each recorded with the next
 # as its derivative, so every order is right at 0.
 
+@primitive
 def _sinc_derivative_plain(x, n):
     """The n-th derivative of np.sinc at x: pi**n s_n(pi x), s_n the n-th derivative of sin(z)/z."""
-    if type(x) is Tracked:          # tracked by an outer differentiation
-        return sinc_derivative(x, n)
     z = np.pi * np.asarray(x)
     near = np.abs(z) < n + 2
     out = np.where(near, _sinc_series(np.where(near, z, 0), n), _sinc_leibniz(np.where(near, 1, z), n))
@@ -410,7 +408,7 @@ def _sinc_leibniz(z, n):
 
 def sinc_derivative(x, n):
     """The n-th derivative of np.sinc at x, recorded (so differentiable to every order)."""
-    return apply(_sinc_derivative_plain, (x, n))
+    return _sinc_derivative_plain(x, n)
 
 
 defvjp(_sinc_derivative_plain, lambda ans, x, n: lambda g: g * _conj(sinc_derivative(x, n + 1)))

@@ -1,0 +1,291 @@
+"""zygcy.extend: everything a gradient rule is written with, in one place.
+
+zygcy's own rule families (``zygcy.rules``) and users' rules import this
+module, and the shared helpers of ``zygcy.rules._util``, and nothing else of
+zygcy's. Each verb checks its arguments when the rule is registered, so a
+mistake is an error at the line that made it, not a wrong gradient later.
+
+Registering rules
+  * ``defvjp(fun, *makers)``: one maker per positional argument;
+    ``maker(ans, *args, **kwargs)`` returns the pullback ``g -> cotangent``.
+  * ``defjoint(fun, maker)``: one pullback ``g -> tuple`` of every cotangent.
+  * ``deflinear(fun, transpose)``: ``fun`` is linear in its first argument.
+  * ``defbilinear(fun, first, second)``: linear in each of its first two.
+  * ``nondifferentiable(*funs)``: results carry no derivative.
+  * ``refuse(fun, message)``: ``fun`` must not see tracked values.
+
+What can have a rule: numpy's ufuncs (and their ``reduce``, ``accumulate``,
+``outer``...), numpy's functions (they dispatch through
+``__array_function__``), ufuncs of other libraries (scipy.special), and
+functions made with ``primitive``. A plain Python function is differentiated
+by running its body, so a rule for it would never be used: make it a
+``primitive`` first.
+
+Writing rules
+  * ``primitive(f)``: a function recorded as one node, with its own rule.
+  * ``value(x)``: the plain value of x; ``Tracked``: the type of tracked values.
+  * ``unbroadcast(x, g)``: sum g down to x's shape (undo broadcasting).
+  * ``IndexGrad``: the sparse cotangent of reading elements ``x[index]``.
+  * ``apply(fun, args)``: record ``fun(*args)`` with its registered rule.
+
+A pullback is named after its function (``def sin_pullback(g)``), so that a
+failure in it is recognisable in a traceback; one written with ordinary
+operations is differentiable again, which is what makes second derivatives
+work.
+
+Example:
+  >>> import numpy as np
+  >>> from zygcy import gradient
+  >>> from zygcy.extend import primitive, defvjp
+  >>> @primitive
+  ... def logsumexp(x):
+  ...     m = np.max(x)
+  ...     return m + np.log(np.sum(np.exp(x - m)))
+  >>> def logsumexp_maker(ans, x):
+  ...     def logsumexp_pullback(g):
+  ...         return g * np.exp(x - ans)
+  ...     return logsumexp_pullback
+  >>> _ = defvjp(logsumexp, logsumexp_maker)
+  >>> gradient(logsumexp, np.zeros(2))
+  (array([0.5, 0.5]),)
+"""
+import functools
+import types
+
+import numpy as np
+
+from . import _core
+from ._core import IndexGrad, Primitive, Tracked, apply, value
+from .rules._util import unbroadcast
+
+__all__ = ["primitive", "defvjp", "defjoint", "deflinear", "defbilinear", "nondifferentiable",
+           "refuse", "unbroadcast", "value", "Tracked", "IndexGrad", "apply", "Primitive"]
+
+
+def primitive(fun):
+    """Make ``fun`` one node of the tape: differentiated by the rule registered for
+    it (``defvjp``, ``defjoint``...) instead of through its body.
+
+    Returns a callable that is ``fun`` on plain arguments. Use it for a function
+    whose derivative you know better than its body does (a numerically stable
+    formula, an implicit function, a call into C).
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import gradient
+      >>> from zygcy.extend import primitive, defvjp
+      >>> cube = primitive(lambda x: x * x * x)
+      >>> _ = defvjp(cube, lambda ans, x: lambda g: 3 * g * x * x)
+      >>> gradient(cube, 2.0)
+      (12.0,)
+    """
+    if isinstance(fun, Primitive):
+        return fun
+    if not callable(fun):
+        raise TypeError("primitive(fun): fun must be a function, got %s" % _kind(fun))
+    p = Primitive(fun)
+    try:
+        functools.update_wrapper(p, fun)
+    except (AttributeError, TypeError):     # a builtin without some attribute: fine
+        pass
+    return p
+
+
+def _kind(x):
+    return "%s %r" % (type(x).__name__, x) if isinstance(x, (int, float, str)) else "a %s" % type(x).__name__
+
+
+def _check_target(fun, verb):
+    """Refuse what a rule could never be used for, with the fix."""
+    if isinstance(fun, (np.ufunc, Primitive)):
+        return
+    if isinstance(getattr(fun, "__self__", None), np.ufunc):       # np.add.reduce, np.add.outer
+        return
+    if callable(fun) and hasattr(fun, "_implementation"):           # numpy's dispatched functions
+        return
+    if not callable(fun):
+        raise TypeError("%s(fun, ...): fun must be the function the rule is for, got %s"
+                        % (verb, _kind(fun)))
+    name = getattr(fun, "__name__", repr(fun))
+    if isinstance(fun, (types.FunctionType, types.BuiltinFunctionType, functools.partial)):
+        raise TypeError(
+            "%s(%s, ...): %s is a plain Python function, which zygcy differentiates by running "
+            "its body, so a rule registered for it would never be used. Make it a primitive "
+            "first, %s = zygcy.primitive(%s) (or decorate its definition with "
+            "@zygcy.primitive), and register the rule for that; or write the rule with "
+            "@zygcy.grad." % (verb, name, name, name, name))
+    raise TypeError(
+        "%s(fun, ...): zygcy never sees %s called (it is neither a numpy ufunc or function "
+        "nor a zygcy.primitive), so a rule for it would never be used; wrap it with "
+        "zygcy.primitive and register the rule for the wrapper" % (verb, name))
+
+
+def _check_maker(maker, verb, i):
+    if maker is not None and not callable(maker):
+        raise TypeError("%s: maker %d must be a function (ans, *args) -> pullback, or None "
+                        "for an argument without a derivative; got %s" % (verb, i, _kind(maker)))
+
+
+def defvjp(fun, *makers, variadic=False):
+    """Register per-argument pullback makers for ``fun``.
+
+    ``makers[i](ans, *args, **kwargs)`` is called when argument ``i`` is
+    tracked, with the primal output ``ans`` and the plain arguments; it returns
+    ``pullback(g)``, the cotangent of argument ``i`` (None: no gradient). Pass
+    None for an argument that has no derivative (an index, a shape): a tracked
+    value there raises an error naming it.
+
+    Args:
+      fun: a numpy ufunc or function, or a ``primitive``.
+      *makers: one per positional argument (fewer: the rest have none).
+      variadic: the last maker serves every further positional argument
+        (for functions such as ``hypot(*xs)``); it is called as for its own
+        position, with the arguments as they are.
+
+    Returns:
+      ``fun``.
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import gradient
+      >>> from zygcy.extend import primitive, defvjp
+      >>> scale = primitive(lambda x, k: x * k)
+      >>> _ = defvjp(scale, lambda ans, x, k: lambda g: g * k, None)
+      >>> gradient(lambda x: scale(x, 3.0), 1.0)
+      (3.0,)
+    """
+    _check_target(fun, "defvjp")
+    if not makers:
+        raise TypeError("defvjp(fun, *makers): give one maker per positional argument "
+                        "(None for an argument without a derivative)")
+    for i, m in enumerate(makers):
+        _check_maker(m, "defvjp", i)
+    return _core.register(fun, makers, None, variadic)
+
+
+def defjoint(fun, maker):
+    """Register one maker whose pullback returns every cotangent at once.
+
+    ``maker(ans, *args, **kwargs)`` returns ``pullback(g)``, which returns a
+    tuple with one cotangent per positional argument (None where there is
+    none). Use it when the cotangents share work.
+
+    Example:
+      >>> from zygcy import gradient
+      >>> from zygcy.extend import primitive, defjoint
+      >>> mul = primitive(lambda a, b: a * b)
+      >>> _ = defjoint(mul, lambda ans, a, b: lambda g: (g * b, g * a))
+      >>> gradient(mul, 2.0, 5.0)
+      (5.0, 2.0)
+    """
+    _check_target(fun, "defjoint")
+    if not callable(maker):
+        raise TypeError("defjoint(fun, maker): maker must be a function (ans, *args) -> "
+                        "pullback, got %s" % _kind(maker))
+    return _core.register(fun, (), maker)
+
+
+def _named(fun, suffix):
+    return "%s_%s" % (getattr(fun, "__name__", "f"), suffix)
+
+
+def deflinear(fun, transpose):
+    """Register the rule of a function linear in its first argument.
+
+    ``fun(x, *rest, **kwargs)`` is linear in ``x`` (the others are constants:
+    shapes, axes, indices); its pullback is ``transpose(g, x, *rest,
+    **kwargs)``, the adjoint map applied to ``g`` (``x`` is passed for its
+    shape and dtype). A tracked value among ``rest`` raises an error.
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import gradient
+      >>> from zygcy.extend import primitive, deflinear
+      >>> double_first = primitive(lambda x, n: 2.0 * x[:n])
+      >>> def undo(g, x, n):
+      ...     out = np.zeros_like(x)
+      ...     out[:n] = 2.0 * g
+      ...     return out
+      >>> _ = deflinear(double_first, undo)
+      >>> gradient(lambda x: np.sum(double_first(x, 2)), np.ones(3))
+      (array([2., 2., 0.]),)
+    """
+    _check_target(fun, "deflinear")
+    if not callable(transpose):
+        raise TypeError("deflinear(fun, transpose): transpose must be a function "
+                        "(g, x, *rest) -> cotangent of x, got %s" % _kind(transpose))
+
+    def linear_maker(ans, x, *rest, **kwargs):
+        def pullback(g):
+            return transpose(g, x, *rest, **kwargs)
+        pullback.__name__ = pullback.__qualname__ = _named(fun, "pullback")
+        return pullback
+
+    return _core.register(fun, (linear_maker,), None)
+
+
+def defbilinear(fun, first, second):
+    """Register the rule of a function linear in each of its first two arguments.
+
+    ``fun(a, b, *rest, **kwargs)`` is linear in ``a`` for fixed ``b`` and in
+    ``b`` for fixed ``a`` (a product, a contraction); the cotangents are
+    ``first(g, a, b, *rest, **kwargs)`` and ``second(g, a, b, *rest, **kwargs)``.
+    Written with ordinary operations on ``a`` and ``b``, they are
+    differentiable again.
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import gradient
+      >>> from zygcy.extend import primitive, defbilinear
+      >>> inner = primitive(lambda a, b: np.sum(a * b))
+      >>> _ = defbilinear(inner, lambda g, a, b: g * b, lambda g, a, b: g * a)
+      >>> gradient(inner, np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+      (array([3., 4.]), array([1., 2.]))
+    """
+    _check_target(fun, "defbilinear")
+    for i, d in enumerate((first, second)):
+        if not callable(d):
+            raise TypeError("defbilinear(fun, first, second): argument %d must be a function "
+                            "(g, a, b, *rest) -> cotangent, got %s" % (i + 1, _kind(d)))
+
+    def side(d, suffix):
+        def bilinear_maker(ans, a, b, *rest, **kwargs):
+            def pullback(g):
+                return d(g, a, b, *rest, **kwargs)
+            pullback.__name__ = pullback.__qualname__ = _named(fun, suffix)
+            return pullback
+        return bilinear_maker
+
+    return _core.register(fun, (side(first, "pullback_0"), side(second, "pullback_1")), None)
+
+
+def nondifferentiable(*funs):
+    """Declare functions whose results carry no derivative (comparisons, integer
+    results, sorting indices): they run on plain values.
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy.extend import nondifferentiable
+      >>> nondifferentiable(np.sign)
+    """
+    for f in funs:
+        if not callable(f):
+            raise TypeError("nondifferentiable(*funs): each must be a function, got %s" % _kind(f))
+    _core.declare_constant(*funs)
+
+
+def refuse(fun, message):
+    """Declare that ``fun`` must never be given tracked values (it writes into an
+    array in place, say): calling it with one raises TypeError(message), which
+    should say what to write instead.
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy.extend import refuse
+      >>> refuse(np.copyto, "np.copyto writes in place; use np.where(mask, src, dst)")
+    """
+    if not callable(fun):
+        raise TypeError("refuse(fun, message): fun must be a function, got %s" % _kind(fun))
+    if not isinstance(message, str) or not message:
+        raise TypeError("refuse(fun, message): message must be the text of the error to raise")
+    _core.declare_refused(fun, message)
