@@ -189,6 +189,15 @@ def _named(fun, suffix):
     return "%s_%s" % (getattr(fun, "__name__", "f"), suffix)
 
 
+def _name_inner(maker, name):
+    """Give the pullback that ``maker`` makes the name ``name`` in tracebacks (its
+    code object's name), once, at registration: no cost per call."""
+    consts = tuple(c.replace(co_name=name, co_qualname=name) if isinstance(c, types.CodeType) else c
+                   for c in maker.__code__.co_consts)
+    maker.__code__ = maker.__code__.replace(co_consts=consts)
+    return maker
+
+
 def deflinear(fun, transpose):
     """Register the rule of a function linear in its first argument.
 
@@ -218,10 +227,9 @@ def deflinear(fun, transpose):
     def linear_maker(ans, x, *rest, **kwargs):
         def pullback(g):
             return transpose(g, x, *rest, **kwargs)
-        pullback.__name__ = pullback.__qualname__ = _named(fun, "pullback")
         return pullback
 
-    return _core.register(fun, (linear_maker,), None)
+    return _core.register(fun, (_name_inner(linear_maker, _named(fun, "pullback")),), None)
 
 
 def defbilinear(fun, first, second):
@@ -252,9 +260,8 @@ def defbilinear(fun, first, second):
         def bilinear_maker(ans, a, b, *rest, **kwargs):
             def pullback(g):
                 return d(g, a, b, *rest, **kwargs)
-            pullback.__name__ = pullback.__qualname__ = _named(fun, suffix)
             return pullback
-        return bilinear_maker
+        return _name_inner(bilinear_maker, _named(fun, suffix))
 
     return _core.register(fun, (side(first, "pullback_0"), side(second, "pullback_1")), None)
 
