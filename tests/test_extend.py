@@ -123,3 +123,15 @@ def test_pullbacks_made_by_the_helpers_are_named_after_their_function():
     deflinear(p, transpose)
     gradient(lambda x: p(x, 2.0), 1.0)
     assert seen == ["scaled_pullback"]
+
+
+def test_a_primitive_called_on_a_parameter_is_differentiated():
+    # a Param stands for its tracked leaf (the engine's stand-in protocol): a
+    # primitive must substitute it, or the gradient would be silently None
+    W = zygcy.param(np.array([0.5, 1.5]))
+    sq = primitive(lambda x: x * x)
+    defvjp(sq, lambda ans, x: lambda g: 2.0 * g * x)
+    g = gradient(lambda: np.sum(sq(W)), zygcy.Params([W]))
+    np.testing.assert_allclose(g[W], [1.0, 3.0])
+    g = gradient(lambda: np.sum(sq([W, W][0]) * np.stack([W, W])[1]), zygcy.Params([W]))
+    np.testing.assert_allclose(g[W], 3 * np.array([0.5, 1.5]) ** 2)

@@ -9,6 +9,7 @@ The public functions are documented in ``zygcy.api``; ``zygcy.math`` and
 """
 from . import rules as _rules  # noqa: F401  (registers every gradient rule)
 from . import cmath, math  # noqa: F401
+from ._check import GradientCheckError, checking
 from ._core import Tracked
 from .extend import defbilinear, defjoint, deflinear, defvjp, nondifferentiable, primitive
 from .api import (D, Grads, Params, checkpointed, derivative, dropgrad, forward, grad, gradient,
@@ -19,4 +20,4 @@ __version__ = "0.1.0"
 
 __all__ = ["forward", "pullback", "gradient", "withgradient", "derivative", "D", "grad",
            "dropgrad", "hook", "nograd", "checkpointed", "value", "param", "Params", "Grads", "Tracked", "defvjp",
-           "defjoint", "deflinear", "defbilinear", "primitive", "nondifferentiable", "register_container", "math", "cmath"]
+           "defjoint", "deflinear", "defbilinear", "primitive", "nondifferentiable", "register_container", "checking", "GradientCheckError", "math", "cmath"]

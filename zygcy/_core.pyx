@@ -109,7 +109,6 @@ cdef object _weakref = _weakref_module.ref
 cdef dict _rules = {}
 cdef set _constant = set()
 cdef dict _refused = {}         # function -> why it cannot take tracked values (in-place writers)
-cdef object _defer = None       # an ndarray subclass whose own override runs first (zygcy's Param)
 
 
 include "_tape.pxi"

@@ -60,6 +60,8 @@ cdef class Primitive:
         self.fun = fun
 
     def __call__(self, *args, **kwargs):
+        if _has_stand_in(args):
+            args = _substituted(args)
         if _any_active(args, kwargs):
             rule = _rules.get(self)
             if rule is None:
@@ -76,15 +78,6 @@ cdef class Primitive:
         return getattr(self.fun, "__qualname__", _fname(self.fun))   # by reference, as the function
 
 
-def defer_to(cls):
-    """Let ``cls`` (an ndarray subclass with its own overrides) handle an operation
-    before Tracked does whenever it is among the inputs: Tracked's overrides
-    return NotImplemented then, and numpy asks ``cls``. zygcy's ``Param`` uses
-    this to put its tracked leaf in its place, so ``h @ W`` is recorded once."""
-    global _defer
-    _defer = cls
-
-
 def get_rule(fun):
     """The Rule registered for ``fun``, or None."""
     return _rules.get(fun)
@@ -95,14 +88,45 @@ def registered():
     return dict(_rules), set(_constant)
 
 
+# Stand-ins. An ndarray subclass whose type defines __zygcy_substitute__ (zygcy's
+# Param) stands for what that method returns (a tracked leaf while it is being
+# differentiated). Where one meets a tracked value in numpy's dispatch, Tracked's
+# override returns NotImplemented, so that numpy asks the stand-in's own override
+# first (it substitutes itself, counts writes into itself, and calls again): the
+# operation is then recorded once. A primitive substitutes stand-ins itself.
+
+cdef inline bint _stand_in(object v):
+    return type(v) is not _ndarray and isinstance(v, _ndarray) and hasattr(type(v), "__zygcy_substitute__")
+
+
+cdef bint _has_stand_in(tuple args):
+    for v in args:
+        if _stand_in(v):
+            return True
+        if type(v) is list or type(v) is tuple:
+            for e in v:
+                if _stand_in(e):
+                    return True
+    return False
+
+
+cdef tuple _substituted(tuple args):
+    cdef list out = []
+    for v in args:
+        if _stand_in(v):
+            v = v.__zygcy_substitute__()
+        elif type(v) is list or type(v) is tuple:
+            v = type(v)([e.__zygcy_substitute__() if _stand_in(e) else e for e in v])
+        out.append(v)
+    return tuple(out)
+
+
 cdef object _dispatch_ufunc(object ufunc, str method, tuple inputs, dict kwargs):
-    if _defer is not None:
-        for v in inputs:
-            if isinstance(v, _defer):
-                return NotImplemented
-        out = kwargs.get("out")
-        if out is not None and any(isinstance(o, _defer) for o in (out if isinstance(out, tuple) else (out,))):
-            return NotImplemented
+    if _has_stand_in(inputs):
+        return NotImplemented
+    out = kwargs.get("out")
+    if out is not None and _has_stand_in(out if type(out) is tuple else (out,)):
+        return NotImplemented
     fun = ufunc if method == "__call__" else getattr(ufunc, method)
     if method == "at" and _any_active(inputs, kwargs):
         r = _rules_for().ufunc_at(ufunc, inputs, kwargs)   # np.add.at(x, i, v) on a tracked x: an assignment

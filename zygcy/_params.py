@@ -30,7 +30,8 @@ arrays on purpose: like ``zygcy.value``, they take the plain value.
 
 Tracked values on the left. When a tracked value meets a parameter
 (``h @ W``), numpy would ask the tracked value's override first; the engine
-defers to ``Param`` (``zygcy._core.defer_to``), so ``Param``'s override runs,
+defers to ``Param`` (a *stand-in*: its type defines ``__zygcy_substitute__``,
+see zygcy/_dispatch.pxi), so ``Param``'s override runs,
 puts the parameter's tracked leaf in its place and calls again: every
 operation is recorded once, on the innermost differentiation that lists the
 parameter.
@@ -40,7 +41,7 @@ import weakref
 
 import numpy as np
 
-from ._core import Tracked, defer_to
+from ._core import Tracked
 
 __all__ = ["Param", "substitute", "is_active", "push_frame", "pop_frame", "frames_active"]
 
@@ -211,6 +212,12 @@ class Param(np.ndarray):
     # so __array_finalize__ sees them and can refuse them during differentiation.
     __array_priority__ = 20.0
 
+    def __zygcy_substitute__(self):
+        """What this parameter stands for now (a tracked leaf while it is being
+        differentiated): the engine's stand-in protocol, used by primitives and
+        by Tracked's overrides, which let this class's overrides run first."""
+        return substitute(self)
+
     def __array_finalize__(self, obj):
         self._zyg_recipe = None
         if _local.stack and isinstance(obj, Param) and is_active(obj):
@@ -339,4 +346,3 @@ def _unpickle(a):
     return a.view(Param)
 
 
-defer_to(Param)     # Tracked's overrides let Param's run first (see the module docstring)

@@ -216,8 +216,9 @@ cdef class Tracked:
         return _dispatch_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        if _defer is not None and _defer in types:
-            return NotImplemented
+        for t in types:
+            if t is not Tracked and hasattr(t, "__zygcy_substitute__"):
+                return NotImplemented       # a stand-in (Param) runs first: see _dispatch.pxi
         return _dispatch_function(func, args, kwargs)
 
     # -- attributes and methods that rule code supplies ---------------------

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import _core
+from . import _check, _core
 from . import _params
 from ._core import Tape, Tracked, record_joint, strip, top_tape
 from ._params import Param
@@ -156,6 +156,9 @@ def _forward(f, args, fname):
         full = [None] * len(leaves)
         for (i, t), g in zip(inputs, grads):
             full[i] = _fresh(_project(tape.unwrap(t), g), dy)
+        if _check.active():
+            _check.check(lambda xs: _output_leaves(f(*(xs if tree is None else unflatten(tree, xs)))),
+                         leaves, _seed_leaves(out_tree, dy), full, getattr(f, "__name__", "f"))
         if tree is None:
             return tuple(full)
         gs = unflatten_grads(tree, full)
@@ -295,13 +298,38 @@ def _forward_params(f, ps):
                     "new. Call forward (or gradient) again after updating the parameters."
                     % (p.shape,))
         grads = _sweep(tape, out_leaves, out_tree, dy, leaves)
-        return Grads(plist, [_fresh(_project(_params.plain(p), g), dy) for p, g in zip(plist, grads)])
+        gs = [_fresh(_project(_params.plain(p), g), dy) for p, g in zip(plist, grads)]
+        if _check.active():
+            _check.check(lambda xs: _with_params(plist, xs, f), [_params.plain(p) for p in plist],
+                         _seed_leaves(out_tree, dy), gs, getattr(f, "__name__", "f"))
+        return Grads(plist, gs)
 
     back.__doc__ = "back(dy): the Grads of the parameters for an output cotangent dy"
     return y, back
 
 
 pullback = forward
+
+
+def _output_leaves(out):
+    return [out] if type(out) in _SIMPLE else flatten(out)[0]
+
+
+def _seed_leaves(out_tree, dy):
+    return [dy] if out_tree is None else flatten_like(out_tree, dy)
+
+
+def _with_params(plist, values, f):
+    """The output leaves of f() with the parameters' memory set to values (for
+    zygcy.checking), restored afterwards."""
+    saved = [np.array(_params.plain(p), copy=True) for p in plist]
+    try:
+        for p, v in zip(plist, values):
+            np.copyto(_params.plain(p), v)
+        return _output_leaves(f())
+    finally:
+        for p, v in zip(plist, saved):
+            np.copyto(_params.plain(p), v)
 
 
 def _finished(v):
