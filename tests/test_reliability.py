@@ -408,3 +408,21 @@ def test_mixed_second_derivative_of_a_power(power, y0):
     x0 = 2.0
     got, = gradient(lambda y: gradient(lambda x: power(x, y), x0)[0], y0)
     assert got == pytest.approx(x0 ** (y0 - 1) * (1 + y0 * np.log(x0)), rel=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# Exact number types keep their kind through the partials
+
+def test_dividing_a_fraction_by_an_int_keeps_the_gradient_exact():
+    import decimal
+    import fractions
+    g, = gradient(lambda x: x / 3 + x * x, fractions.Fraction(1, 2))
+    assert g == fractions.Fraction(4, 3) and type(g) is fractions.Fraction
+    assert gradient(lambda x: x / 4, decimal.Decimal(3)) == (decimal.Decimal("0.25"),)
+
+
+def test_an_int_to_int_cast_passes_the_gradient_on():
+    g, = gradient(lambda x: np.sum(x.astype(np.int8) * 2), np.array([1, 2], np.int64))
+    np.testing.assert_array_equal(g, [2, 2])
+    # float -> int is piecewise constant: no gradient, not a wrong one
+    assert gradient(lambda x: np.sum(x.astype(np.int64) * 2.0), np.array([1.5, 2.5])) == (None,)

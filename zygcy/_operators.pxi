@@ -106,6 +106,14 @@ cdef object _binary_slow(int op, object x, object y):
     return _binary_generic(op, top, a, b, xv, yv)
 
 
+cdef object _one_like(object xv):
+    """1 of the kind of number x is, for partials that must keep it (Fraction, Decimal)."""
+    v = value(xv)
+    if PyFloat_CheckExact(v) or PyLong_CheckExact(v) or type(v) is complex or isinstance(v, _generic):
+        return 1
+    return v * 0 + 1
+
+
 cdef object _dpow_base(object xv, object yv):
     """d(x**y)/dx = y * x**(y - 1), as a value that outer levels may differentiate
     again (so in y too)."""
@@ -147,7 +155,7 @@ cdef object _binary_generic(int op, Tape top, Tracked a, Tracked b, object xv, o
     elif op == B_DIV:
         val = xv / yv
         if a is not None:
-            pa = 1 / yv
+            pa = _one_like(xv) / yv     # Fraction(1) / 3 stays exact; 1 / 3 would be a float
         if b is not None:
             pb = -val / yv
     elif op == B_POW:

@@ -26,8 +26,10 @@ _generic = np.generic
 
 
 # ---------------------------------------------------------------------------
-# astype: float <-> float and complex casts are differentiable; casts to
-# integers and booleans are piecewise constant and give plain results.
+# astype: float <-> float and complex casts are differentiable, and so are int ->
+# int casts (the identity where the value fits, as ints are differentiated like
+# Python ints); float -> int and casts to bool are piecewise constant and give
+# plain results.
 
 @primitive
 def _astype(x, dtype):
@@ -58,7 +60,9 @@ defvjp(_astype, _astype_maker, None)
 def _method_astype(x):
     def astype(dtype, order="K", casting="unsafe", subok=True, copy=True):
         dt = np.dtype(dtype)
-        if dt.kind not in "fc":
+        src = value(x).dtype.kind
+        if dt.kind not in "fc" and not (dt.kind in "iu" and src in "iu"):
+            # to bool, or from float/complex to int: piecewise constant, a plain result
             return value(x).astype(dt, order=order, casting=casting)
         if not copy and dt == value(x).dtype:
             return x
