@@ -19,7 +19,7 @@ def wrong_sin(scale):
 @pytest.mark.parametrize("scale", [1.01, 0.5, -1.0, 0.0])
 def test_a_wrong_rule_is_caught_with_both_numbers(scale):
     f = wrong_sin(scale)
-    with zygcy.checking():
+    with zygcy.checking(seed=7):      # one direction is drawn: seeded, so this run is the same every time
         with pytest.raises(zygcy.GradientCheckError, match=r"<gradient, v> = .* but \(f\(x \+ h v\)"):
             gradient(lambda x: np.sum(f(x) * x), np.array([0.5, 1.0, -2.0]))
 

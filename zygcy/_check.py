@@ -32,15 +32,15 @@ class _State(threading.local):
     def __init__(self):
         self.depth = 0          # > 0 inside checking(); each thread has its own
         self.busy = False       # a check is evaluating f: don't check what it runs
+        self.rng = np.random.default_rng()      # the random directions
 
 
 _state = _State()
 _ENV = os.environ.get("ZYGCY_CHECK", "") not in ("", "0")
-_rng = np.random.default_rng()
 
 
 @contextlib.contextmanager
-def checking(enabled=True):
+def checking(enabled=True, seed=None):
     """Check every gradient computed inside the block against a central difference.
 
     While the block runs, each ``back`` (so each ``gradient``, ``withgradient``,
@@ -55,6 +55,8 @@ def checking(enabled=True):
     Args:
       enabled: False switches the check off inside the block (e.g. for a
         function with side effects while ``ZYGCY_CHECK=1`` is set).
+      seed: a seed for the random directions, for a check that picks the
+        same directions every run.
 
     Example:
       >>> import numpy as np, zygcy
@@ -63,12 +65,14 @@ def checking(enabled=True):
       >>> np.allclose(g, np.cos([0.5, 1.0]))
       True
     """
-    saved = _state.depth
+    saved, saved_rng = _state.depth, _state.rng
     _state.depth = saved + 1 if enabled else -(1 << 30)
+    if seed is not None:
+        _state.rng = np.random.default_rng(seed)
     try:
         yield
     finally:
-        _state.depth = saved
+        _state.depth, _state.rng = saved, saved_rng
 
 
 def active():
@@ -89,9 +93,10 @@ def _is_float_leaf(v):
 
 def _direction(v):
     v = _core.value(v)
-    d = _rng.standard_normal(np.shape(v))
+    rng = _state.rng
+    d = rng.standard_normal(np.shape(v))
     if np.iscomplexobj(v):
-        d = d + 1j * _rng.standard_normal(np.shape(v))
+        d = d + 1j * rng.standard_normal(np.shape(v))
     if isinstance(v, np.ndarray):
         return d.astype(np.result_type(v.dtype, np.float64))
     return complex(d) if np.iscomplexobj(v) else float(d)

@@ -132,9 +132,7 @@ cdef object _dispatch_ufunc(object ufunc, str method, tuple inputs, dict kwargs)
         r = _rules_for().ufunc_at(ufunc, inputs, kwargs)   # np.add.at(x, i, v) on a tracked x: an assignment
         if r is not NotImplemented:
             return r
-        raise TypeError(
-            "numpy.{0}.at(x, index, v) writes into x in place, which zygcy does not record; "
-            "write x[index] = numpy.{0}(x[index], v) instead (x[index] += v for add)".format(ufunc.__name__))
+        raise TypeError(_messages.ufunc_at(ufunc.__name__))
     out = kwargs.pop("out", None)
     if out is not None:
         return _ufunc_out(fun, inputs, kwargs, out)
@@ -144,15 +142,7 @@ cdef object _dispatch_ufunc(object ufunc, str method, tuple inputs, dict kwargs)
             return fun(*[value(v) for v in inputs], **kwargs)
         if not _any_active(inputs, kwargs):
             return fun(*[_resolve(v) for v in inputs], **kwargs)
-        name = ufunc.__name__ if method == "__call__" else "%s.%s" % (ufunc.__name__, method)
-        if getattr(np, ufunc.__name__, None) is ufunc:
-            where = code = "numpy." + name
-        else:       # a ufunc of another library (scipy.special): no module to name
-            where, code = "the ufunc " + name, name
-        raise TypeError(
-            "zygcy has no gradient rule for %s. Add one with zygcy.defvjp(%s, maker, ...) "
-            "(see help(zygcy.defvjp)), or apply it to zygcy.dropgrad(x) if no gradient "
-            "should flow through it." % (where, code))
+        raise TypeError(_messages.no_rule_for_ufunc(ufunc, method))
     return _apply(fun, <Rule>rule, inputs, kwargs)
 
 
@@ -160,14 +150,10 @@ cdef object _ufunc_out(object fun, tuple inputs, dict kwargs, object out):
     outs = out if isinstance(out, tuple) else (out,)
     if not any(type(o) is Tracked for o in outs):
         if _any_active(inputs, kwargs):
-            raise TypeError(
-                "writing a tracked result into a plain ndarray (out=, or an in-place "
-                "operator such as a += x) would drop its derivative; write a = a + x instead")
+            raise TypeError(_messages.out_into_plain())
         return fun(*[_resolve(v) for v in inputs], **kwargs)
     if kwargs.get("where", True) is not True:
-        raise TypeError(
-            "out= together with where= on a tracked array is not recorded (the entries "
-            "where= leaves alone would be overwritten); write out = np.where(mask, f(x), out)")
+        raise TypeError(_messages.out_with_where())
     res = fun(*inputs, **kwargs)
     ress = res if isinstance(res, tuple) else (res,)
     for o, r in zip(outs, ress):
@@ -187,16 +173,7 @@ cdef object _dispatch_function(object func, tuple args, dict kwargs):
             return func(*[_value_deep(v) for v in args], **{k: _value_deep(v) for k, v in kwargs.items()})
         if not _any_active(args, kwargs):
             return func(*[_resolve_deep(v) for v in args], **kwargs)
-        name = "numpy.%s" % func.__name__
-        mod = getattr(func, "__module__", "") or ""
-        if mod.startswith("numpy.") and mod.split(".")[1] in ("linalg", "fft", "random", "polynomial", "lib"):
-            sub = mod.split(".")[1]
-            if sub != "lib":
-                name = "numpy.%s.%s" % (sub, func.__name__)
-        raise TypeError(
-            "zygcy has no gradient rule for %s. Add one with zygcy.defvjp(%s, maker, ...) "
-            "(see help(zygcy.defvjp)), or apply it to zygcy.dropgrad(x) if no gradient "
-            "should flow through it." % (name, name))
+        raise TypeError(_messages.no_rule_for_function(func))
     return _apply(func, <Rule>rule, args, kwargs)
 
 

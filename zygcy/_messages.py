@@ -20,3 +20,177 @@ def primitive_without_rule(p):
 def assignment_after_finish():
     return ("this tracked array belongs to a differentiation that has finished, so it "
             "cannot record an assignment; take its plain value with zygcy.value(x) first")
+
+
+# ---------------------------------------------------------------------------
+# Conversions that would lose the derivative (Tracked)
+
+def lost(what, builtin):
+    return ("%s of a tracked value would drop its derivative. "
+            "If it came from a function of Python's math module (math.sin(x) calls %s(x)), "
+            "use the same function from zygcy.math (or zygcy.cmath). If it came from writing "
+            "the value into a plain numpy array (y[i] = x), build the array from tracked values "
+            "instead (np.stack([a, b]), np.concatenate, np.where), or write into an array "
+            "that is tracked itself (y = x.copy(); y[i] = v). To take the plain value on "
+            "purpose, use zygcy.value(x)." % (what, builtin))
+
+
+def lost_as_array():
+    return ("np.asarray/np.array of a tracked value would drop its derivative (so would "
+            "writing it into a plain array: y[i] = x with y a plain ndarray). Keep it as it "
+            "is (numpy functions accept tracked values), build arrays from tracked "
+            "numbers with np.stack([...]), write into a tracked array instead "
+            "(y = x.copy(); y[i] = v), or take the plain value on purpose with "
+            "zygcy.value(x).")
+
+
+def made_by_hand():
+    return "Tracked values are made by zygcy.forward/gradient, not by hand"
+
+
+def not_picklable():
+    return ("a tracked value cannot be pickled: the unpickled copy would not be connected "
+            "to the differentiation, and its derivative would be lost. Pickle the plain "
+            "value, zygcy.value(x), outside the function being differentiated (or use "
+            "copy.copy(x) to copy it inside)")
+
+
+def no_attribute(value, name):
+    return "%r object has no attribute %r" % (type(value).__name__, name)
+
+
+def rules_not_loaded():
+    return "zygcy.rules is not loaded: import zygcy, not zygcy._core alone"
+
+
+# ---------------------------------------------------------------------------
+# Dispatch and recording
+
+def no_rule_for_ufunc(ufunc, method):
+    import numpy as np
+    name = ufunc.__name__ if method == "__call__" else "%s.%s" % (ufunc.__name__, method)
+    if getattr(np, ufunc.__name__, None) is ufunc:
+        return no_rule("numpy." + name, "numpy." + name)
+    return no_rule("the ufunc " + name, name)       # another library's (scipy.special): no module to name
+
+
+def no_rule_for_function(func):
+    name = "numpy.%s" % func.__name__
+    mod = getattr(func, "__module__", "") or ""
+    if mod.startswith("numpy.") and mod.split(".")[1] in ("linalg", "fft", "random", "polynomial"):
+        name = "numpy.%s.%s" % (mod.split(".")[1], func.__name__)
+    return no_rule(name, name)
+
+
+def no_rule(where, code):
+    return ("zygcy has no gradient rule for %s. Add one with zygcy.defvjp(%s, maker, ...) "
+            "(see help(zygcy.defvjp)), or apply it to zygcy.dropgrad(x) if no gradient "
+            "should flow through it." % (where, code))
+
+
+def ufunc_at(name):
+    return ("numpy.{0}.at(x, index, v) writes into x in place, which zygcy does not record; "
+            "write x[index] = numpy.{0}(x[index], v) instead (x[index] += v for add)".format(name))
+
+
+def out_into_plain():
+    return ("writing a tracked result into a plain ndarray (out=, or an in-place "
+            "operator such as a += x) would drop its derivative; write a = a + x instead")
+
+
+def out_with_where():
+    return ("out= together with where= on a tracked array is not recorded (the entries "
+            "where= leaves alone would be overwritten); write out = np.where(mask, f(x), out)")
+
+
+def apply_without_rule(fun):
+    return ("no gradient rule is registered for %r; register one with zygcy.defvjp or "
+            "zygcy.defjoint first" % (fun,))
+
+
+def tracked_keyword(fun, key):
+    return ("%s: the keyword argument %r is tracked; zygcy differentiates positional "
+            "arguments (and keywords it can place by the function's signature), so pass "
+            "it by position" % (_name(fun), key))
+
+
+def no_derivative_for_argument(fun, i):
+    return ("%s has no derivative with respect to argument %d; wrap that argument in "
+            "zygcy.dropgrad() if that is intended" % (_name(fun), i))
+
+
+def pullback_not_callable(pullback):
+    return "record_joint: the pullback must be a function, got %s" % type(pullback).__name__
+
+
+def scalar_function_of_array(name, plural=False):
+    if plural:
+        return "%s takes numbers, not arrays; use the numpy function" % name
+    return ("%s takes a number, not an array; use the numpy function (np.%s works on "
+            "tracked arrays)" % (name, name))
+
+
+# ---------------------------------------------------------------------------
+# Tapes and the reverse sweep
+
+def tape_active():
+    return "this tape is already active"
+
+
+def bad_seed_pair(pair):
+    return ("Tape.backward: each seed must be a pair (node, cotangent) with a node "
+            "recorded on this tape, got %r" % (pair,))
+
+
+def not_on_tape(leaf):
+    return "Tape.backward: %r is not a node recorded on this tape" % (leaf,)
+
+
+def tape_not_picklable():
+    return "a Tape cannot be pickled or copied: it holds a differentiation in progress"
+
+
+def changed_in_place(shape, user):
+    what = ("an input array of shape %s" % (shape,) if user is None else
+            "an array of shape %s used by %s" % (shape, _qualified(user)))
+    return ("%s was changed in place after the forward pass that read it, so back would "
+            "mix its old and new values. Copy it before changing it (x = x.copy()), or run "
+            "forward again after the change." % what)
+
+
+def _qualified(fun):
+    """numpy.multiply for numpy's functions, the plain name for others."""
+    import numpy as np
+    name = _name(fun)
+    return "numpy." + name if getattr(np, name, None) is fun else name
+
+
+def node_outside_tape():
+    return "zygcy internal error: a node outside its tape reached the sweep"
+
+
+def joint_pullback_length(fun, cts, nargs):
+    got = ("a %s of length %d" % (type(cts).__name__, len(cts))
+           if isinstance(cts, (tuple, list)) else "a %s" % type(cts).__name__)
+    return ("the pullback of %s returned %s, but it must return a tuple with one "
+            "gradient per positional argument (%d here), None where there is none"
+            % (_name(fun), got, nargs))
+
+
+def element_cotangent(fun, kind, i, j):
+    return ("the pullback of %s returned a %s for argument %d, but that argument is a "
+            "sequence with a tracked element at position %d: the cotangent must be a list "
+            "(or array) with one entry per element" % (_name(fun), kind, i, j))
+
+
+def cotangent_kind(fun, kind, i):
+    return ("the pullback of %s returned a %s as the cotangent of argument %d; a cotangent "
+            "must be a number or an array of the argument's shape (None for no gradient)"
+            % (_name(fun), kind, i))
+
+
+def cotangent_shape(fun, shape, i, want):
+    return ("the pullback of %s returned a cotangent of shape %s for argument %d, whose "
+            "value has shape %s; a pullback must return a cotangent of its argument's shape "
+            "(sum over the axes that broadcasting added, e.g. with np.sum(g, axis=...))"
+            % (_name(fun), shape, i, want))

@@ -5,8 +5,7 @@ def apply(fun, args, kwargs=None):
     """Call ``fun(*args, **kwargs)``, recording it with the rule registered for ``fun``."""
     rule = _rules.get(fun)
     if rule is None:
-        raise TypeError("no gradient rule is registered for %r; register one with "
-                        "zygcy.defvjp or zygcy.defjoint first" % (fun,))
+        raise TypeError(_messages.apply_without_rule(fun))
     return _apply(fun, <Rule>rule, tuple(args), dict(kwargs) if kwargs else {})
 
 
@@ -37,10 +36,7 @@ cdef object _apply(object fun, Rule rule, tuple args, dict kwargs):
     for k, v in kwargs.items():
         v = _resolve(v)
         if type(v) is Tracked:
-            raise TypeError(
-                "%s: the keyword argument %r is tracked; zygcy differentiates positional "
-                "arguments (and keywords it can place by the function's signature), so pass "
-                "it by position" % (_fname(fun), k))
+            raise TypeError(_messages.tracked_keyword(fun, k))
         kwargs[k] = v
     if top is None:
         return fun(*plain, **kwargs)
@@ -93,9 +89,7 @@ cdef object _apply(object fun, Rule rule, tuple args, dict kwargs):
             if made[i] is None:
                 maker = rule.maker(i)
                 if maker is None:
-                    raise TypeError("%s has no derivative with respect to argument %d; "
-                                    "wrap that argument in zygcy.dropgrad() if that is intended"
-                                    % (_fname(fun), i))
+                    raise TypeError(_messages.no_derivative_for_argument(fun, i))
                 made[i] = maker(ans, *plain, **kwargs) if kwargs else maker(ans, *plain)
         pbs = tuple(made)
     return _record(top, ans, tuple(parents), tuple(argi), tuple(elem), pbs, rule.joint, len(plain), fun)
@@ -187,7 +181,7 @@ def record_joint(fun, ans, args, pullback):
     cdef list parents = [], argi = []
     cdef Py_ssize_t i
     if not callable(pullback):
-        raise TypeError("record_joint: the pullback must be a function, got %s" % type(pullback).__name__)
+        raise TypeError(_messages.pullback_not_callable(pullback))
     for i, v in enumerate(args):
         v = _resolve(v)
         if type(v) is Tracked:
@@ -231,12 +225,4 @@ def strip(Tape tape, x):
 
 cdef str _fname(object fun):
     name = getattr(fun, "__name__", None) or repr(fun)
-    return name
-
-
-cdef str _qualified(object fun):
-    """numpy.multiply for numpy's functions, the plain name for others."""
-    name = _fname(fun)
-    if getattr(np, name, None) is fun:
-        return "numpy." + name
     return name

@@ -134,8 +134,7 @@ cdef class ScalarFunction(_ScalarFn):
                 return _lin_fast(top, PyFloat_AS_DOUBLE(val), t, PyFloat_AS_DOUBLE(dv), None, 0.0)
             return _lin_obj(top, val, t, dv, None, None)
         if t.kind == K_ARRAY:
-            raise TypeError("%s takes a number, not an array; use the numpy function "
-                            "(np.%s works on tracked arrays)" % (self.name, self.name))
+            raise TypeError(_messages.scalar_function_of_array(self.name))
         val = self(t.value)       # t.value may be tracked by an outer differentiation
         return _lin_obj(top, val, t, self.deriv(t.value, val), None, None)
 
@@ -157,7 +156,7 @@ cdef class ScalarFunction2(_ScalarFn):
         cdef Tracked a = <Tracked>x if tx is top else None
         cdef Tracked b = <Tracked>y if ty is top else None
         if (a is not None and a.kind == K_ARRAY) or (b is not None and b.kind == K_ARRAY):
-            raise TypeError("%s takes numbers, not arrays; use the numpy function" % self.name)
+            raise TypeError(_messages.scalar_function_of_array(self.name, plural=True))
         xv = a.value if a is not None else x
         yv = b.value if b is not None else y
         val = self(xv, yv)

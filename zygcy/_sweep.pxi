@@ -42,7 +42,7 @@ cdef class _Grads:
         # Every parent is older than its child, so inside the tape; checked all
         # the same, since these are raw C arrays (no bounds check protects them).
         if p.pos < 0 or p.pos >= self.n:
-            raise RuntimeError("zygcy internal error: a node outside its tape reached the sweep")
+            raise RuntimeError(_messages.node_outside_tape())
         return p.pos
 
     cdef inline int add_double(self, Tracked p, double v) except -1:
@@ -211,12 +211,7 @@ cdef int _run_pullbacks(_Grads G, Tape tape, Rec n, object g) except -1:
     if n.joint:
         cts = (n.pbs if n.user < 0 else tape.user_pbs[n.user])(g)
         if not isinstance(cts, (tuple, list)) or len(cts) != n.nargs:
-            got = ("a %s of length %d" % (type(cts).__name__, len(cts))
-                   if isinstance(cts, (tuple, list)) else "a %s" % type(cts).__name__)
-            raise ValueError(
-                "the pullback of %s returned %s, but it must return a tuple with one "
-                "gradient per positional argument (%d here), None where there is none"
-                % (_fname(n.name), got, n.nargs))
+            raise ValueError(_messages.joint_pullback_length(n.name, cts, n.nargs))
     for k in range(len(n.parents)):
         i = n.argi[k]
         j = n.elem[k]
@@ -243,10 +238,7 @@ cdef object _element_cotangent(Rec n, Py_ssize_t i, Py_ssize_t j, object ct):
         return ct[j]
     if isinstance(ct, _ndarray) and ct.ndim >= 1 and j < ct.shape[0]:
         return ct[j]
-    raise ValueError(
-        "the pullback of %s returned a %s for argument %d, but that argument is a sequence "
-        "with a tracked element at position %d: the cotangent must be a list (or array) "
-        "with one entry per element" % (_fname(n.name), type(ct).__name__, i, j))
+    raise ValueError(_messages.element_cotangent(n.name, type(ct).__name__, i, j))
 
 
 cdef object _check_cotangent(Rec n, Py_ssize_t i, Tracked parent, object ct):
@@ -268,18 +260,11 @@ cdef object _check_cotangent(Rec n, Py_ssize_t i, Tracked parent, object ct):
     elif isinstance(ct, _Number) and not isinstance(ct, bool):
         shape = ()
     else:
-        raise TypeError(
-            "the pullback of %s returned a %s as the cotangent of argument %d; a cotangent "
-            "must be a number or an array of the argument's shape (None for no gradient)"
-            % (_fname(n.name), type(ct).__name__, i))
+        raise TypeError(_messages.cotangent_kind(n.name, type(ct).__name__, i))
     if parent.kind == K_ARRAY:
         want = np.shape(value(parent.value))
     else:
         want = ()
     if shape != want:
-        raise ValueError(
-            "the pullback of %s returned a cotangent of shape %s for argument %d, whose value "
-            "has shape %s; a pullback must return a cotangent of its argument's shape "
-            "(sum over the axes that broadcasting added, e.g. with np.sum(g, axis=...))"
-            % (_fname(n.name), shape, i, want))
+        raise ValueError(_messages.cotangent_shape(n.name, shape, i, want))
     return None

@@ -34,7 +34,7 @@ cdef class Tape:
         """Make this tape the innermost active one."""
         global _top, _gc_paused
         if self.active:
-            raise RuntimeError("this tape is already active")
+            raise RuntimeError(_messages.tape_active())
         if not _stack and _gc.isenabled():
             # The pullbacks of a long loop are many small GC objects that form no
             # cycles; letting the collector scan them again and again made long
@@ -94,11 +94,10 @@ cdef class Tape:
         """
         for pair in seeds:
             if not (type(pair) is tuple and len(<tuple>pair) == 2 and self._holds((<tuple>pair)[0])):
-                raise TypeError("Tape.backward: each seed must be a pair (node, cotangent) with "
-                                "a node recorded on this tape, got %r" % (pair,))
+                raise TypeError(_messages.bad_seed_pair(pair))
         for leaf in leaves:
             if not self._holds(self.moved.get(id(leaf), leaf)):
-                raise TypeError("Tape.backward: %r is not a node recorded on this tape" % (leaf,))
+                raise TypeError(_messages.not_on_tape(leaf))
         _check_fingerprints(self.prints)
         return _sweep(self, seeds, leaves)
 
@@ -111,7 +110,7 @@ cdef class Tape:
                 and <object>PyList_GET_ITEM(self.nodes, t.pos) is t)
 
     def __reduce__(self):
-        raise TypeError("a Tape cannot be pickled or copied: it holds a differentiation in progress")
+        raise TypeError(_messages.tape_not_picklable())
 
 
 # ---------------------------------------------------------------------------
@@ -157,12 +156,7 @@ cdef int _check_fingerprints(list prints) except -1:
         if a is None:
             continue
         if a.shape != shape or _fingerprint(a) != fp:
-            what = ("an input array of shape %s" % (shape,) if user is None else
-                    "an array of shape %s used by %s" % (shape, _qualified(user)))
-            raise RuntimeError(
-                "%s was changed in place after the forward pass that read it, so back would "
-                "mix its old and new values. Copy it before changing it (x = x.copy()), or run "
-                "forward again after the change." % what)
+            raise RuntimeError(_messages.changed_in_place(shape, user))
     return 0
 
 

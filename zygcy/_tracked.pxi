@@ -27,7 +27,7 @@ cdef class Tracked:
     __array_priority__ = 1000.0   # numpy defers binary operators to us
 
     def __init__(self, *args, **kwargs):
-        raise TypeError("Tracked values are made by zygcy.forward/gradient, not by hand")
+        raise TypeError(_messages.made_by_hand())
 
     # -- display ------------------------------------------------------------
     def __repr__(self):
@@ -41,19 +41,13 @@ cdef class Tracked:
 
     # -- conversions that would lose the derivative --------------------------
     def __float__(self):
-        raise TypeError(_LOST % ("float()", "float"))
+        raise TypeError(_messages.lost("float()", "float"))
 
     def __complex__(self):
-        raise TypeError(_LOST % ("complex()", "complex"))
+        raise TypeError(_messages.lost("complex()", "complex"))
 
     def __array__(self, dtype=None, copy=None):
-        raise TypeError(
-            "np.asarray/np.array of a tracked value would drop its derivative (so would "
-            "writing it into a plain array: y[i] = x with y a plain ndarray). Keep it as it "
-            "is (numpy functions accept tracked values), build arrays from tracked "
-            "numbers with np.stack([...]), write into a tracked array instead "
-            "(y = x.copy(); y[i] = v), or take the plain value on purpose with "
-            "zygcy.value(x).")
+        raise TypeError(_messages.lost_as_array())
 
     # -- conversions whose derivative is zero almost everywhere: plain results
     def __int__(self):
@@ -97,11 +91,7 @@ cdef class Tracked:
         return self.__copy__()
 
     def __reduce_ex__(self, protocol):
-        raise TypeError(
-            "a tracked value cannot be pickled: the unpickled copy would not be connected "
-            "to the differentiation, and its derivative would be lost. Pickle the plain "
-            "value, zygcy.value(x), outside the function being differentiated (or use "
-            "copy.copy(x) to copy it inside)")
+        raise TypeError(_messages.not_picklable())
 
     def __reduce__(self):
         return self.__reduce_ex__(2)
@@ -259,19 +249,9 @@ cdef class Tracked:
             raise AttributeError(name)
         method = _rules_for().method(self, name)
         if method is None:
-            raise AttributeError("%r object has no attribute %r"
-                                 % (type(value(self)).__name__, name))
+            raise AttributeError(_messages.no_attribute(value(self), name))
         return method
 
-
-cdef str _LOST = (
-    "%s of a tracked value would drop its derivative. "
-    "If it came from a function of Python's math module (math.sin(x) calls %s(x)), "
-    "use the same function from zygcy.math (or zygcy.cmath). If it came from writing "
-    "the value into a plain numpy array (y[i] = x), build the array from tracked values "
-    "instead (np.stack([a, b]), np.concatenate, np.where), or write into an array "
-    "that is tracked itself (y = x.copy(); y[i] = v). To take the plain value on "
-    "purpose, use zygcy.value(x).")
 
 # Tracked has __getitem__ for arrays, so Cython fills the sequence slot too, and
 # numpy then takes every tracked value for a sequence: y[0] = x (y plain) gave
@@ -326,7 +306,7 @@ def install(Delegates d):
 
 cdef inline Delegates _rules_for():
     if _delegates is None:
-        raise RuntimeError("zygcy.rules is not loaded: import zygcy, not zygcy._core alone")
+        raise RuntimeError(_messages.rules_not_loaded())
     return _delegates
 
 
