@@ -16,8 +16,6 @@ from zygcy.testing import gradcheck
 
 from zygcy.rules.scalar import _conj, _imag, _real  # noqa: E402
 
-# rules registered by zygcy.rules.scalar and checked here (.real, .imag, .conjugate(), abs)
-COVERED = [zygcy.math.fsum, zygcy.math.hypot, abs, _real, _imag, _conj]
 
 
 # ---------------------------------------------------------------------------

@@ -5,7 +5,6 @@ import importlib
 import pytest
 
 MODULES = ["zygcy", "zygcy.api", "zygcy.containers", "zygcy.testing", "zygcy.math", "zygcy.cmath"]
-COVERED = []
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -6,7 +6,6 @@ import pytest
 from zygcy import forward, gradient
 from zygcy.testing import gradcheck
 
-COVERED = []
 
 
 def test_inplace_operators_update_the_same_object():

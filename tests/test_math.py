@@ -234,3 +234,27 @@ def test_c_kernels_agree_with_the_rule_table_bit_for_bit(name):
     if name == "exp":
         with pytest.raises(OverflowError):
             gradient(f, 1000.0)
+
+
+# ---------------------------------------------------------------------------
+# Derivatives of the scalar table that other tests reach only outside gradcheck
+
+@pytest.mark.parametrize("x", [0.7, 2.75, -1.3])
+def test_scalar_parts_against_finite_differences(x):
+    gradcheck(lambda t: zm.ldexp(t, 3) * t, x, order=2)
+    gradcheck(lambda t: zm.ldexp(t * t, -2), x, order=2)
+    gradcheck(lambda t: zm.modf(t * t)[0] * t, x, order=2)
+    gradcheck(lambda t: zm.frexp(t * t + 0.1)[0] * t, x, order=2)
+    gradcheck(lambda t: zm.polygamma(1, t * t + 0.5), x, order=2)
+    gradcheck(lambda t: zm.polygamma(2, t * t + 0.5), x, order=2)
+
+
+@pytest.mark.parametrize("z, b", [(1.3 + 0.4j, 2.0), (0.7 - 1.1j, 3.0 + 0.5j), (2.0 + 0.0j, 1.5 - 0.2j)])
+def test_cmath_log_with_base_and_real_arguments(z, b):
+    gradcheck(lambda z, b: abs(zc.log(z, b)) ** 2, z, b, order=2)
+    gradcheck(lambda z: zc.log(z, b).imag, z, order=2)
+    gradcheck(lambda b: zc.log(z, b).real, b, order=2)
+    # a real argument is made complex first (complex(x)); its derivative is the real part's
+    x = abs(z)
+    gradcheck(lambda x: abs(zc.exp(x * 1j) + zc.sqrt(x)) ** 2, x, order=2)
+    gradcheck(lambda x: zc.sin(x).real * zc.cos(x).real, x, order=2)

@@ -15,8 +15,6 @@ from zygcy.testing import gradcheck
 
 ComplexWarning = getattr(np, "exceptions", np).ComplexWarning   # np.exceptions: numpy >= 1.25
 
-COVERED = [methods._astype, methods._item]
-
 X = rand((2, 3), seed=1, positive=True)
 
 

@@ -31,8 +31,6 @@ RUNNING = [np.maximum.accumulate, np.minimum.accumulate, np.fmax.accumulate, np.
 OTHER = [np.trace, np.average]
 PLUMBING = [R._revcumsum_plain]
 
-COVERED = (SMOOTH + VARIANCE + EXTREMES + ORDER_STATS + QUANTILES + CUMULATIVE + CUMULATIVE_1D
-           + REDUCE + ACCUMULATE + RUNNING + OTHER + PLUMBING)
 
 
 def _name(f):

@@ -1,38 +1,57 @@
-"""Every registered rule is exercised by some test module (its COVERED list).
+"""Every rule is checked against finite differences, as the suite runs it.
 
-A rule module that registers a function adds it to the table that
-zygcy._core.registered() returns; a test module lists the functions it checks
-against finite differences in a module-level COVERED. A rule nobody tests makes
-this test fail, naming it.
+No list is kept by hand: ``conftest.py`` wraps every registered rule (lazily
+registered ones included) and every derivative of the scalar table, and notes
+each pullback that runs inside a derivative check (``zygcy.testing.gradcheck``).
+This module runs after the others (conftest orders it last); when the whole
+suite ran it fails naming every rule that no derivative check ever ran, and it
+writes the map rule argument -> tests to ``.zygcy_coverage.json``, from which
+``tools/mutation.py`` picks the tests that can kill a mutant.
 """
-import importlib
-import pathlib
+import numpy as np
+import pytest
 
-import zygcy  # noqa: F401  (registers the rules)
-from zygcy._core import registered
-
-HERE = pathlib.Path(__file__).parent
+import zygcy
+from zygcy.testing import derivative_check, gradcheck, in_derivative_check
 
 
-def _covered():
-    covered = []
-    for path in sorted(HERE.glob("test_*.py")):
-        if path.stem == "test_rule_coverage":
-            continue
-        module = importlib.import_module(path.stem)
-        covered.extend(getattr(module, "COVERED", []))
-    return covered
+def test_every_rule_ran_under_a_derivative_check(rule_watch):
+    if rule_watch.recorder is None:
+        pytest.skip("a mutant session records nothing")
+    if not rule_watch.full:
+        pytest.skip("which rules ran is known only when the whole suite runs")
+    rule_watch.write_coverage()
+    missing = rule_watch.recorder.unchecked_rules()
+    assert not missing, ("%d rules never ran inside a derivative check (gradcheck); add a "
+                         "finite-difference test for each: %s" % (len(missing), ", ".join(missing)))
 
 
-def _name(fun):
-    owner = getattr(fun, "__self__", None)
-    if owner is not None and not isinstance(owner, type(zygcy)):
-        return "%s.%s" % (getattr(owner, "__name__", owner), fun.__name__)
-    return "%s.%s" % (getattr(fun, "__module__", None) or "", getattr(fun, "__name__", repr(fun)))
+def test_the_recorder_sees_pullbacks_under_checks_only(rule_watch):
+    """The mechanism itself: a pullback run by gradcheck is noted as checked, one
+    run by a plain gradient only as run."""
+    if rule_watch.recorder is None:
+        pytest.skip("a mutant session records nothing")
+    rec = rule_watch.recorder
+    saved = rec.current
+    rec.current = "probe::plain"
+    try:
+        zygcy.gradient(lambda x: np.sum(np.cbrt(x)), np.array([1.0, 2.0]))
+        rec.current = "probe::checked"
+        gradcheck(lambda x: np.cbrt(x), np.array([1.0, 2.0]))
+    finally:
+        rec.current = saved
+    assert "probe::plain" in rec.ran["numpy.cbrt:0"]
+    assert "probe::plain" not in rec.checked["numpy.cbrt:0"]
+    assert "probe::checked" in rec.checked["numpy.cbrt:0"]
+    for site in ("numpy.cbrt:0",):
+        rec.ran[site] -= {"probe::plain", "probe::checked"}
+        rec.checked[site] -= {"probe::plain", "probe::checked"}
 
 
-def test_every_registered_rule_is_tested():
-    rules, _ = registered()
-    covered = _covered()
-    missing = sorted(_name(f) for f in rules if not any(f is c or f == c for c in covered))
-    assert not missing, "rules without a test listing them in COVERED: %s" % ", ".join(missing)
+def test_derivative_check_context_nests():
+    assert not in_derivative_check()
+    with derivative_check():
+        with derivative_check():
+            assert in_derivative_check()
+        assert in_derivative_check()
+    assert not in_derivative_check()

@@ -31,11 +31,10 @@ BINARY = {
     sp.xlogy: (REAL, POS), sp.xlog1py: (REAL, POS), sp.rel_entr: (POS, POS),
     sp.kl_div: (POS, POS), sp.beta: (POS, POS), sp.betaln: (POS, POS),
     sp.gammainc: (POS, POS), sp.gammaincc: (POS, POS),
+    sp.jv: (POS, POS), sp.iv: (POS, POS), sp.ive: (POS, POS),
 }
-X_ONLY = {sp.gammainc, sp.gammaincc}      # no derivative in the first argument yet
+X_ONLY = {sp.gammainc, sp.gammaincc, sp.jv, sp.iv, sp.ive}   # no derivative in the first argument (yet)
 WRAPPED = [sp.logsumexp, sp.softmax, sp.log_softmax, sp.polygamma]
-
-COVERED = list(UNARY) + list(BINARY) + WRAPPED
 
 
 def test_tables_match_the_registered_rules():
@@ -56,7 +55,7 @@ def test_binary(f, shapes):
     x, y = rand(shapes[0], seed=2, **hx), rand(shapes[1], seed=3, **hy)
     if f in X_ONLY:
         gradcheck(lambda y: f(x, y), y, order=2)
-        with pytest.raises(NotImplementedError, match="with respect to a is not implemented"):
+        with pytest.raises(NotImplementedError, match=r"with respect to \w+ is not implemented"):
             zygcy.gradient(lambda x: np.sum(f(x, y)), x)
     else:
         gradcheck(lambda x, y: f(x, y), x, y, order=2)

@@ -76,12 +76,6 @@ MULTI = [np.divmod, np.modf, np.frexp, np.ldexp]
 FUNCTIONS = [np.real, np.imag, np.angle, np.clip, np.sinc, np.nan_to_num]
 PLUMBING = [U._reshape_plain, U._expand_plain]
 
-COVERED = (list(UNARY) + list(BINARY) + MULTI + FUNCTIONS + PLUMBING
-           + [uf.outer for uf in U.OUTER]
-           + sorted(registered()[1] & set(U.all_ufuncs()) | {
-               getattr(np, n).outer for n in ("equal", "not_equal", "less", "less_equal", "greater",
-                                              "greater_equal", "logical_and", "logical_or",
-                                              "logical_xor", "floor_divide")}, key=repr))
 
 
 def _draw(shape, how, seed, complex=False):
@@ -285,45 +279,82 @@ def test_every_ufunc_has_a_rule_or_is_nondifferentiable():
     assert missing == []
 
 
-def test_every_rule_of_these_families_is_covered():
-    """Every rule that ufuncs.py, reductions.py and special.py register is in a COVERED list."""
-    import test_reductions
-    covered = set(COVERED) | set(test_reductions.COVERED)
-    try:
-        import test_special
-        covered |= set(test_special.COVERED)
-    except pytest.skip.Exception:       # no scipy: special registered nothing
-        pass
-    families = {"zygcy.rules.ufuncs", "zygcy.rules.reductions", "zygcy.rules.special"}
-    rules, _ = registered()
-    missing = [key for key, rule in rules.items()
-               if {getattr(m, "__module__", None) for m in rule.makers + (rule.joint_maker,)} & families
-               and key not in covered]
-    assert missing == []
+NONDIFFERENTIABLE = sorted(registered()[1] & set(U.all_ufuncs()), key=repr)
 
 
-@pytest.mark.parametrize("uf", sorted(registered()[1] & set(U.all_ufuncs()), key=repr),
-                         ids=lambda u: u.__name__)
+def _takes(uf, code):
+    """True if the ufunc has a loop taking every input as the type ``code``."""
+    return any(t.split("->")[0] == code * uf.nin for t in uf.types)
+
+
+def _valid_inputs(uf):
+    """Inputs of a type ``uf`` takes: floats where it takes float64, else small
+    positive integers (bitwise operations, gcd, shifts), else datetimes (isnat)."""
+    if _takes(uf, "d"):
+        x = rand((3,), seed=21)
+        return (x,) if uf.nin == 1 else (x, x[::-1] + 0.5)
+    if _takes(uf, "q") or _takes(uf, "l"):
+        i = np.array([1, 6, 5])
+        return (i,) if uf.nin == 1 else (i, np.array([2, 3, 1]))
+    assert uf.__name__ == "isnat", uf
+    return (np.array(["2020-01-01", "NaT"], dtype="datetime64[D]"),)
+
+
+@pytest.mark.parametrize("uf", NONDIFFERENTIABLE, ids=lambda u: u.__name__)
 def test_nondifferentiable_give_plain_results(uf):
-    x = rand((3,), seed=21)
-    if uf.__name__ in ("isnat",):
-        args = (np.array(["2020-01-01"], dtype="datetime64[D]"),)
-        uf(*args)
-        return
-    kind = uf.types[0][0]
-    if kind in "?bBhHiIlLqQ" and uf.__name__ not in ("logical_not", "logical_and", "logical_or",
-                                                      "logical_xor"):
-        return      # integer-only (bitwise, gcd...): nothing tracked ever reaches them
-    args = (x,) if uf.nin == 1 else (x, x[::-1] + 0.5)
+    """Every non-differentiable ufunc, given tracked inputs of a type it takes,
+    returns numpy's plain result (no Tracked, so no derivative flows through it)."""
+    args = _valid_inputs(uf)
+    expected = uf(*args)
     seen = []
 
-    def f(x):
-        out = uf(x, *args[1:])
-        seen.append(out)
-        return np.sum(x)
+    def f(*a):
+        trackable = [v for v, w in zip(a, args) if w.dtype.kind in "fcbiu"]
+        assert trackable and all(type(v) is zygcy.Tracked for v in trackable) or uf.__name__ == "isnat"
+        seen.append(uf(*a))
+        return np.sum(a[0] * 1.0) if a[0].dtype.kind in "fiu" else 0.0
 
-    zygcy.gradient(f, x)
-    assert type(seen[0]) is not zygcy.Tracked and np.array_equal(seen[0], uf(*args), equal_nan=True)
+    zygcy.forward(f, *args)
+    out = seen[0]
+    assert type(out) is not zygcy.Tracked
+    assert np.array_equal(out, expected, equal_nan=True) and np.asarray(out).dtype == np.asarray(expected).dtype
+
+
+PIECEWISE_CONSTANT = [uf for uf in NONDIFFERENTIABLE if _takes(uf, "d")] + [np.round, np.around, np.fix]
+
+
+@pytest.mark.parametrize("f", PIECEWISE_CONSTANT, ids=lambda u: u.__name__)
+def test_nondifferentiable_have_zero_derivative(f):
+    """Away from their jumps these are locally constant: the derivative of x * f(x)
+    must be f(x) alone, as finite differences say. A rule giving f a nonzero
+    slope (``defvjp(np.floor, lambda ans, x: lambda g: g)``) fails here."""
+    x = rand((2, 3), seed=22, low=-3.0, high=3.0)
+    y = rand((2, 3), seed=23, low=-3.0, high=3.0)
+    nin = getattr(f, "nin", 1)
+    for shape in [(), (3,), (2, 3)]:
+        xs, ys = x[(0,) * (2 - len(shape))], y[(0,) * (2 - len(shape))]
+        if nin == 1:
+            gradcheck(lambda x: x * f(x), xs)
+        else:
+            gradcheck(lambda x, y: x * y * f(x, y), xs, ys)
+
+
+def test_a_wrong_slope_for_floor_is_caught():
+    """The checks above are not vacuous: with a wrong rule for floor (a slope of 1)
+    registered, both fail. In a fresh process, since a rule cannot be unregistered."""
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np, pytest\n"
+            "try:\n    from zygcy.extend import defvjp\n"
+            "except ImportError:\n    from zygcy._core import defvjp\n"
+            "defvjp(np.floor, lambda ans, x, **kw: lambda g: g)\n"
+            "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '-o', 'addopts=', %r, %r]))\n"
+            % (__file__ + "::test_nondifferentiable_have_zero_derivative[floor]",
+               __file__ + "::test_nondifferentiable_give_plain_results[floor]"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env=dict(__import__("os").environ, ZYGCY_SKIP_MUTATION_SAMPLE="1"))
+    assert out.returncode == 1, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "2 failed" in out.stdout, out.stdout[-2000:]
 
 
 # ---------------------------------------------------------------------------

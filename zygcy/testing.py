@@ -2,14 +2,53 @@
 
 Use it for your own ``@grad`` and ``defvjp`` rules, the way zygcy's test suite
 uses it for every built-in rule.
+
+While a check runs, ``in_derivative_check()`` is true. Tools that want to know
+which rules were *verified* (not merely executed) read it: zygcy's own test
+suite records every rule pullback that runs under a check and fails for a rule
+that never did. A hand-written finite-difference comparison can take part by
+running inside ``with derivative_check():``.
 """
+import contextlib
+
 import numpy as np
 
 from . import _core
 from .api import forward
 from .containers import flatten, unflatten
 
-__all__ = ["gradcheck", "numerical_vjp"]
+__all__ = ["gradcheck", "numerical_vjp", "derivative_check", "in_derivative_check"]
+
+_check_depth = 0     # how many derivative checks are in progress (they nest: order=2)
+
+
+@contextlib.contextmanager
+def derivative_check():
+    """A context in which derivatives are being compared with finite differences.
+
+    ``gradcheck`` runs inside one; wrap your own comparison in it so that tools
+    that watch rules (``in_derivative_check``) count the rules it runs as checked.
+    Contexts nest; the flag is process-wide (not per thread).
+
+    Example:
+      >>> from zygcy.testing import derivative_check, in_derivative_check
+      >>> with derivative_check():
+      ...     in_derivative_check()
+      True
+      >>> in_derivative_check()
+      False
+    """
+    global _check_depth
+    _check_depth += 1
+    try:
+        yield
+    finally:
+        _check_depth -= 1
+
+
+def in_derivative_check():
+    """True while a derivative check (``gradcheck``, ``derivative_check()``) is running."""
+    return _check_depth > 0
 
 
 def _is_float_leaf(v):
@@ -90,6 +129,11 @@ def gradcheck(f, *args, directions=4, eps=1e-6, rtol=1e-5, atol=1e-7, order=1, s
       >>> gradcheck(lambda x: np.sum(np.sin(x) ** 2), np.array([0.1, 0.7, 2.0]))
       True
     """
+    with derivative_check():
+        return _gradcheck(f, args, directions, eps, rtol, atol, order, seed)
+
+
+def _gradcheck(f, args, directions, eps, rtol, atol, order, seed):
     rng = np.random.default_rng(seed)
     y, back = forward(f, *args)
     ys, ytree = flatten(y)

@@ -1,0 +1,489 @@
+"""Watching zygcy's gradient rules from the test suite: sites, recorders, mutants.
+
+A *rule* is an entry of ``zygcy._core.registered()[0]`` (a numpy function, a
+ufunc method, a zygcy helper, a scipy function registered lazily) or a
+derivative of the scalar table behind ``zygcy.math`` / ``zygcy.cmath``
+(``zygcy.rules.scalar``). Every rule has a stable name (``rule_name``) and
+every differentiable argument of it is a *site*, written ``"<rule>:<i>"``
+(``"numpy.arctan2:1"``: the cotangent of arctan2's second argument).
+
+Two things are built on the sites:
+
+* the recorder (``install_recorder``) re-registers every rule with thin
+  wrappers that note, for each site, which tests ran its pullback, and which
+  ran it inside a derivative check (``zygcy.testing.in_derivative_check``).
+  ``tests/conftest.py`` installs it for every test session; the suite then fails
+  for a rule no derivative check ran and writes the map site -> tests to
+  ``.zygcy_coverage.json``.
+* a mutant (``apply_mutant``) re-registers one rule with the pullback of one
+  site made wrong: its cotangent times 1.5, or plus 0.5 where it is zero.
+  ``tools/mutation.py`` runs the tests of each site with its mutant applied
+  (``ZYGCY_MUTANT=<site>``, one fresh process per mutant) and counts the
+  mutants that no test notices.
+
+Which arguments are sites: for per-argument rules (``defvjp``) every argument
+with a maker (for a variadic rule, whose last maker serves every further
+argument, that last site stands for all of them), except makers that declare no derivative (their pullback gives
+None for anything, like ``indexing._none_maker`` for an index, or their maker
+raises NotImplementedError, like scipy's ``iv`` for the order; found by calling
+the maker on placeholder arguments, see ``declares_no_derivative``); when there are many makers (a variadic function such as
+``einsum`` or ``atleast_1d``, whose makers are one closure repeated) the first
+three. For joint rules (``defjoint``) the required positional parameters of
+the function, or the first two of ``*args``. For the scalar table the
+argument of a one-argument function; for a two-argument one each argument whose
+derivative is not None (probed at (0.7, 2)).
+"""
+import functools
+import inspect
+import sys
+import warnings
+from collections import defaultdict
+
+import numpy as np
+
+import zygcy  # noqa: F401  (registers the rules)
+from zygcy import _core
+from zygcy.testing import in_derivative_check
+
+# Libraries whose rules are registered when they are imported (zygcy.rules._lazy).
+LAZY_MODULES = ("scipy.special", "scipy.optimize")
+
+VARIADIC = 8        # a per-argument rule with more makers than this is variadic
+VARIADIC_SITES = 3  # ... and its first three arguments are sites
+SCALE = 1.5         # a mutant multiplies the cotangent by this
+SHIFT = 0.5         # ... or, where the cotangent is zero, adds this
+
+
+def import_lazy_libraries():
+    """Import the libraries whose rules zygcy registers lazily, so they are in the table."""
+    for name in LAZY_MODULES:
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+
+
+# ---------------------------------------------------------------------------
+# Names
+
+def rule_name(fun):
+    """A stable, unique name for a registered function: ``numpy.add``, ``add.outer``,
+    ``scipy.special.erf``, ``zygcy.rules.indexing._getitem``."""
+    owner = getattr(fun, "__self__", None)
+    if owner is not None and isinstance(owner, np.ufunc):        # ufunc.outer, .reduce, ...
+        return "%s.%s" % (rule_name(owner), fun.__name__)
+    name = getattr(fun, "__name__", None) or repr(fun)
+    if isinstance(fun, np.ufunc):
+        if getattr(np, name, None) is fun:
+            return "numpy." + name
+        special = sys.modules.get("scipy.special")
+        if special is not None and getattr(special, name, None) is fun:
+            return "scipy.special." + name
+        return "ufunc." + name
+    if owner is not None and not inspect.ismodule(owner):
+        return "%s.%s" % (getattr(owner, "__name__", type(owner).__name__), name)
+    return "%s.%s" % (getattr(fun, "__module__", None) or "", getattr(fun, "__qualname__", name))
+
+
+def rule_of_site(site):
+    """``"numpy.arctan2:1"`` -> ``("numpy.arctan2", 1)``."""
+    name, _, i = site.rpartition(":")
+    return name, int(i)
+
+
+# ---------------------------------------------------------------------------
+# The rules: registered ones and the scalar table
+
+def registered_rules():
+    """name -> (fun, Rule) for every registered rule (lazy libraries imported first)."""
+    import_lazy_libraries()
+    rules, _ = _core.registered()
+    out = {}
+    for fun, rule in rules.items():
+        name = rule_name(fun)
+        if name in out:
+            raise RuntimeError("two registered rules are both named %s" % name)
+        out[name] = (fun, rule)
+    return out
+
+
+def _scalar_module():
+    from zygcy.rules import scalar
+    return scalar
+
+
+def _is_scalar_function(v):
+    return isinstance(v, (_core.ScalarFunction, _core.ScalarFunction2))
+
+
+POLYGAMMA_ORDERS = range(3)     # polygamma(n, .) for these n is part of the table
+
+
+def _closure_cells(fn):
+    """The closure cells of a plain Python function (none for anything else)."""
+    if not inspect.isfunction(fn):
+        return []
+    return [c for c in (fn.__closure__ or ()) if _cell_value(c) is not None]
+
+
+def _cell_value(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:          # an empty cell
+        return None
+
+
+def scalar_functions():
+    """name -> ScalarFunction(2) for every derivative of the scalar table.
+
+    Named by where zygcy exports them (``zygcy.math.sin``), also when the
+    exported function holds the scalar function in its closure
+    (``zygcy.cmath.sin`` converts a real argument first); else by their module
+    global (``zygcy.rules.scalar._log_e``); polygamma's, made on demand, as
+    ``zygcy.math.polygamma(n)`` for n in POLYGAMMA_ORDERS.
+    """
+    scalar = _scalar_module()
+    for n in POLYGAMMA_ORDERS:       # make them now, so that they can be named and wrapped
+        if n not in scalar._POLYGAMMA:
+            zygcy.derivative(lambda x, n=n: scalar.polygamma(n, x), 1.5)
+    out = {}
+    seen = set()
+
+    def add(name, v):
+        if _is_scalar_function(v) and id(v) not in seen:
+            seen.add(id(v))
+            out[name] = v
+
+    sources = [("zygcy.math.", vars(scalar.m)), ("zygcy.cmath.", vars(scalar.c)),
+               ("zygcy.rules.scalar.", vars(scalar))]
+    for prefix, namespace in sources:
+        for attr, v in sorted(namespace.items()):
+            add(prefix + attr, v)
+    for prefix, namespace in sources:
+        for attr, v in sorted(namespace.items()):
+            inner = [_cell_value(c) for c in _closure_cells(v)]
+            inner = [w for w in inner if _is_scalar_function(w) and id(w) not in seen]
+            for k, w in enumerate(inner):
+                add(prefix + attr + ("" if len(inner) == 1 else "#%d" % k), w)
+    for n, v in sorted(scalar._POLYGAMMA.items()):
+        if n in POLYGAMMA_ORDERS:
+            add("zygcy.math.polygamma(%d)" % n, v)
+    return out
+
+
+def _joint_positions(fun):
+    """The sites of a joint rule: required positional parameters, or two of ``*args``."""
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        return [0]
+    required = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                and p.default is p.empty]
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return list(range(max(len(required), 2)))
+    return list(range(len(required))) or [0]
+
+
+def _scalar2_positions(sf):
+    try:
+        d = sf.deriv(0.7, 2, sf.fun(0.7, 2))
+    except Exception:
+        return [0, 1]
+    return [i for i in (0, 1) if d[i] is not None]
+
+
+class _Probe:
+    """A placeholder cotangent: a real pullback uses it (and fails) or returns it."""
+
+
+def declares_no_derivative(maker):
+    """True if ``maker`` says its argument has no derivative.
+
+    Either it raises NotImplementedError whatever it is given (scipy's ``iv``
+    for the order), or, called with small complex arrays for every argument, it
+    makes a pullback that returns None for a placeholder cotangent (an index or
+    a condition: ``indexing._none_maker``; a piecewise-constant dependence such
+    as copysign's on its second argument). A real maker fails on the
+    placeholders or passes the cotangent on. Complex arrays, so that a rule that
+    has no derivative only for real input (``np.imag``) counts as having one.
+    The recorder's wrappers are looked through (``__wrapped__``).
+    """
+    maker = inspect.unwrap(maker)
+    try:
+        params = inspect.signature(maker).parameters.values()
+        n = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                and p.default is p.empty)
+    except (TypeError, ValueError):
+        return False
+    try:
+        maker(*[None] * n)
+    except NotImplementedError:
+        return True
+    except Exception:
+        pass
+    z = np.array([0.3 + 0.4j, 0.6 - 0.2j])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            pullback = maker(*[z.copy() for _ in range(n)])
+            return callable(pullback) and pullback(_Probe()) is None
+        except Exception:
+            return False
+
+
+def sites():
+    """Every site, in a stable order: the mutants of ``tools/mutation.py``."""
+    out = []
+    for name, (fun, rule) in sorted(registered_rules().items()):
+        if rule.joint:
+            out.extend("%s:%d" % (name, i) for i in _joint_positions(fun))
+        else:
+            positions = [i for i, m in enumerate(rule.makers)
+                         if m is not None and not declares_no_derivative(m)]
+            if len(rule.makers) > VARIADIC:
+                positions = [i for i in positions if i < VARIADIC_SITES]
+            out.extend("%s:%d" % (name, i) for i in positions)
+    for name, sf in sorted(scalar_functions().items()):
+        positions = [0] if isinstance(sf, _core.ScalarFunction) else _scalar2_positions(sf)
+        out.extend("%s:%d" % (name, i) for i in positions)
+    return out
+
+
+def all_rule_names():
+    """The names of every rule, registered and scalar: what must run under a check."""
+    return sorted(registered_rules()) + sorted(scalar_functions())
+
+
+# ---------------------------------------------------------------------------
+# Re-registering a rule with its pullbacks transformed
+
+def _wrap_makers(name, rule, transform):
+    """Per-argument makers whose pullbacks are ``transform(site, pullback)``."""
+    def wrap(i, maker):
+        if maker is None:
+            return None
+        site = "%s:%d" % (name, i)
+
+        @functools.wraps(maker)
+        def make(ans, *args, **kwargs):
+            return transform(site, maker(ans, *args, **kwargs))
+        return make
+    return [wrap(i, m) for i, m in enumerate(rule.makers)]
+
+
+def _wrap_joint(name, rule, transform_tuple):
+    maker = rule.joint_maker
+
+    @functools.wraps(maker)
+    def make(ans, *args, **kwargs):
+        return transform_tuple(name, maker(ans, *args, **kwargs))
+    return make
+
+
+def register_rule(fun, makers=(), joint_maker=None, variadic=False):
+    """Enter a rule in zygcy's table exactly as given: ``zygcy._core.register`` where
+    the engine has it (what ``zygcy.extend.defvjp``/``defjoint`` call), else the
+    older ``zygcy._core.defvjp``/``defjoint``."""
+    register = getattr(_core, "register", None)
+    if register is not None:
+        if variadic:
+            return register(fun, tuple(makers), joint_maker, True)
+        return register(fun, tuple(makers), joint_maker)
+    if joint_maker is not None:
+        return _core.defjoint(fun, joint_maker)
+    return _core.defvjp(fun, *makers)
+
+
+def restore_rule(fun, rule):
+    """Register the Rule object ``rule`` (from ``registered()``) for ``fun`` again."""
+    register_rule(fun, rule.makers, rule.joint_maker if rule.joint else None,
+                  getattr(rule, "variadic", False))
+
+
+def _reregister(fun, rule, name, transform, transform_tuple):
+    if rule.joint:
+        register_rule(fun, (), _wrap_joint(name, rule, transform_tuple))
+    else:
+        register_rule(fun, _wrap_makers(name, rule, transform), None, getattr(rule, "variadic", False))
+
+
+def _replace_scalar(old, new):
+    """Put ``new`` wherever zygcy holds the scalar function ``old``: in the
+    namespaces of zygcy's modules, ``zygcy.math`` and ``zygcy.cmath``, and in the
+    closures of the functions there."""
+    scalar = _scalar_module()
+    namespaces = [vars(scalar.m), vars(scalar.c), scalar._POLYGAMMA]
+    namespaces += [vars(mod) for key, mod in list(sys.modules.items())
+                   if mod is not None and (key == "zygcy" or key.startswith("zygcy."))]
+    for ns in namespaces:
+        for k, v in list(ns.items()):
+            if v is old:
+                ns[k] = new
+            for cell in _closure_cells(v):
+                if _cell_value(cell) is old:
+                    cell.cell_contents = new
+
+
+def _rebuild_scalar(sf, deriv):
+    """A scalar function like ``sf`` (same plain function, name, C kernel) with ``deriv``."""
+    cls = type(sf)
+    return cls(sf.fun, deriv, sf.name, sf.module)
+
+
+# ---------------------------------------------------------------------------
+# The recorder
+
+class Recorder:
+    """Which tests ran each site's pullback, and which ran it under a derivative check."""
+
+    def __init__(self):
+        self.current = None                 # the node id of the running test
+        self.ran = defaultdict(set)         # site -> test ids
+        self.checked = defaultdict(set)     # site -> test ids, under a derivative check
+        self.rules = []                     # every rule name, when installed
+
+    def note(self, site):
+        test = self.current
+        if test is None:
+            return
+        self.ran[site].add(test)
+        if in_derivative_check():
+            self.checked[site].add(test)
+
+    def unchecked_rules(self):
+        """The rules none of whose sites ran under a derivative check."""
+        done = {rule_of_site(s)[0] for s, tests in self.checked.items() if tests}
+        return [r for r in self.rules if r not in done]
+
+    def as_json(self):
+        keys = sorted(set(self.ran) | set(self.checked))
+        return {"format": 1,
+                "rules": self.rules,
+                "sites": {s: {"ran": sorted(self.ran.get(s, ())),
+                              "checked": sorted(self.checked.get(s, ()))} for s in keys}}
+
+
+def install_recorder():
+    """Wrap every rule so that it notes the sites it runs; returns the Recorder."""
+    rec = Recorder()
+
+    def transform(site, pullback):
+        def recorded(g):
+            rec.note(site)
+            return pullback(g)
+        return recorded
+
+    def transform_tuple(name, pullback):
+        def recorded(g):
+            cts = pullback(g)
+            if isinstance(cts, (tuple, list)):
+                for i, c in enumerate(cts):
+                    if c is not None:
+                        rec.note("%s:%d" % (name, i))
+            return cts
+        return recorded
+
+    for name, (fun, rule) in registered_rules().items():
+        _reregister(fun, rule, name, transform, transform_tuple)
+    for name, sf in scalar_functions().items():
+        two = isinstance(sf, _core.ScalarFunction2)
+
+        def deriv(*args, _d=sf.deriv, _name=name, _two=two):
+            rec.note(_name + ":0")
+            if _two:
+                rec.note(_name + ":1")
+            return _d(*args)
+        _replace_scalar(sf, _rebuild_scalar(sf, deriv))
+    rec.rules = all_rule_names()
+    return rec
+
+
+# ---------------------------------------------------------------------------
+# Mutants
+
+class Mutant:
+    """The mutant of one site, applied: ``fired`` counts the cotangents it changed,
+    ``restore()`` puts the right rule back."""
+
+    def __init__(self, site):
+        self.site = site
+        self.fired = 0
+        self._undo = None
+
+    def restore(self):
+        """Re-register the original rule (for running several mutants in one process)."""
+        if self._undo is not None:
+            self._undo()
+            self._undo = None
+
+    def perturb(self, ct):
+        """The wrong cotangent: ``ct * 1.5``, or ``ct + 0.5`` where ``ct`` is all zero."""
+        if ct is None:
+            return None
+        if type(ct) is list or type(ct) is tuple:       # the cotangents of a list argument
+            return type(ct)(self.perturb(e) for e in ct)
+        if type(ct) is _core.IndexGrad:
+            entries = [(i, self.perturb(v)) for i, v in ct.entries]
+            out = _core.IndexGrad(ct.shape, ct.dtype, *entries[0])
+            out.entries[:] = entries
+            return out
+        self.fired += 1
+        v = _core.value(ct)
+        try:
+            zero = bool(np.all(np.asarray(v) == 0))
+        except (TypeError, ValueError):
+            zero = False
+        return ct + SHIFT if zero else ct * SCALE
+
+
+_known_sites = None     # sites(), once per process (their names do not change)
+
+
+def apply_mutant(site):
+    """Re-register the rule of ``site`` with that argument's cotangent made wrong.
+
+    Returns the Mutant (its ``fired`` counts how often it changed a cotangent).
+    Raises KeyError for a site that is not one of ``sites()``.
+    """
+    global _known_sites
+    if _known_sites is None:
+        _known_sites = frozenset(sites())
+    if site not in _known_sites:
+        raise KeyError("no such mutant site: %r (see python tools/mutation.py --list)" % site)
+    name, position = rule_of_site(site)
+    mutant = Mutant(site)
+    rules = registered_rules()
+    if name in rules:
+        fun, rule = rules[name]
+
+        def transform(s, pullback):
+            if s != site:
+                return pullback
+            return lambda g: mutant.perturb(pullback(g))
+
+        def transform_tuple(_, pullback):
+            def wrong(g):
+                cts = pullback(g)
+                if not isinstance(cts, (tuple, list)) or position >= len(cts):
+                    return cts
+                cts = list(cts)
+                cts[position] = mutant.perturb(cts[position])
+                return tuple(cts)
+            return wrong
+
+        _reregister(fun, rule, name, transform, transform_tuple)
+        mutant._undo = lambda: restore_rule(fun, rule)
+        return mutant
+    sf = scalar_functions()[name]
+
+    def deriv(*args, _d=sf.deriv):
+        d = _d(*args)
+        if isinstance(sf, _core.ScalarFunction):
+            return mutant.perturb(d)
+        d = list(d)
+        d[position] = mutant.perturb(d[position])
+        return tuple(d)
+    wrong = _rebuild_scalar(sf, deriv)
+    _replace_scalar(sf, wrong)
+    mutant._undo = lambda: _replace_scalar(wrong, sf)
+    return mutant
