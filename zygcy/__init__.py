@@ -4,7 +4,9 @@
 >>> gradient(lambda x, y: x * y, 2.0, 3.0)
 (3.0, 2.0)
 
-The public functions are documented in ``zygcy.api``; ``zygcy.math`` and
+The public functions are documented in ``zygcy.api`` (the differentiation
+operators), ``zygcy.custom`` (custom rules), ``zygcy.params`` (implicit
+parameters) and ``zygcy.extend`` (writing rules); ``zygcy.math`` and
 ``zygcy.cmath`` are differentiable versions of Python's modules.
 """
 from . import rules as _rules  # noqa: F401  (registers every gradient rule)
@@ -12,8 +14,9 @@ from . import cmath, math  # noqa: F401
 from ._check import GradientCheckError, checking
 from ._core import Tracked
 from .extend import defbilinear, defjoint, deflinear, defvjp, nondifferentiable, primitive
-from .api import (D, Grads, Params, checkpointed, derivative, dropgrad, forward, grad, gradient,
-                  hook, nograd, param, pullback, value, withgradient)
+from .api import D, derivative, forward, gradient, pullback, withgradient
+from .custom import checkpointed, dropgrad, grad, hook, nograd, value
+from .params import Grads, Params, param
 from .containers import register_container
 
 __version__ = "0.1.0"

@@ -65,6 +65,11 @@ cdef class Primitive:
         if _any_active(args, kwargs):
             rule = _rules.get(self)
             if rule is None:
+                if self in _constant:
+                    return self.fun(*[_value_deep(v) for v in args],
+                                    **{k: _value_deep(v) for k, v in kwargs.items()})
+                if self in _refused:
+                    raise TypeError(_refused[self])
                 raise TypeError(_messages.primitive_without_rule(self))
             return _apply(self, <Rule>rule, args, kwargs)
         if _has_tracked(args):      # of differentiations that have finished: constants now

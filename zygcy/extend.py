@@ -272,8 +272,12 @@ def nondifferentiable(*funs):
 
     Example:
       >>> import numpy as np
-      >>> from zygcy.extend import nondifferentiable
-      >>> nondifferentiable(np.sign)
+      >>> from zygcy import gradient
+      >>> from zygcy.extend import nondifferentiable, primitive
+      >>> count_positive = primitive(lambda x: np.sum(x > 0))
+      >>> nondifferentiable(count_positive)
+      >>> gradient(lambda x: np.sum(x) * count_positive(x), np.array([1.0, -2.0, 3.0]))
+      (array([2., 2., 2.]),)
     """
     for f in funs:
         if not callable(f):
@@ -288,8 +292,16 @@ def refuse(fun, message):
 
     Example:
       >>> import numpy as np
-      >>> from zygcy.extend import refuse
-      >>> refuse(np.copyto, "np.copyto writes in place; use np.where(mask, src, dst)")
+      >>> from zygcy import gradient
+      >>> from zygcy.extend import primitive, refuse
+      >>> def fill(out, v):
+      ...     out[...] = v
+      >>> fill = primitive(fill)
+      >>> refuse(fill, "fill writes into out in place; write np.full_like(out, v) instead")
+      >>> gradient(lambda v: fill(np.zeros(2), v), 1.0)
+      Traceback (most recent call last):
+      ...
+      TypeError: fill writes into out in place; write np.full_like(out, v) instead
     """
     if not callable(fun):
         raise TypeError("refuse(fun, message): fun must be a function, got %s" % _kind(fun))
