@@ -1,4 +1,51 @@
-# Declarations of the zygcy engine; the implementation is in _core.pyx.
+# Declarations of the zygcy engine; the implementation is in _core.pyx and the
+# files it includes (_tape.pxi, _tracked.pxi, _operators.pxi, _scalarfn.pxi,
+# _dispatch.pxi, _record.pxi, _inplace.pxi, _sweep.pxi).
+
+cdef enum:          # the kind of a node's value: which fast paths apply
+    K_FLOAT = 0     # value is an exact Python float: the all-C fast path
+    K_SCALAR = 1    # any other number (int, complex, numpy scalar) or an outer Tracked number
+    K_ARRAY = 2     # ndarray, or an outer Tracked ndarray
+    K_MULTI = 3     # the tuple of outputs of a multi-output rule
+
+cdef enum:          # what a node is
+    OP_LEAF = 0
+    OP_LIN = 1
+    OP_RULE = 2
+    OP_PROJ = 3     # element k of a multi-output node
+
+cdef enum:          # what a sweep holds for a node (_Grads.state); 0: nothing yet
+    G_DOUBLE = 1
+    G_OBJECT = 2
+
+cdef enum:          # the binary operators of _operators.pxi
+    B_ADD = 0
+    B_SUB = 1
+    B_MUL = 2
+    B_DIV = 3
+    B_POW = 4
+    B_MOD = 5
+
+cdef enum:          # the C kernels of zygcy.math on floats (_scalarfn.pxi); 0: none
+    KERNEL_SIN = 1
+    KERNEL_COS = 2
+    KERNEL_TAN = 3
+    KERNEL_EXP = 4
+    KERNEL_SQRT = 5
+    KERNEL_TANH = 6
+    KERNEL_SINH = 7
+    KERNEL_COSH = 8
+    KERNEL_ATAN = 9
+    KERNEL_ASIN = 10
+    KERNEL_ACOS = 11
+    KERNEL_EXPM1 = 12
+    KERNEL_LOG1P = 13
+    KERNEL_LOG2 = 14
+    KERNEL_LOG10 = 15
+    KERNEL_ERF = 16
+    KERNEL_ERFC = 17
+    KERNEL_LOG = 18
+
 
 cdef class Tape:
     cdef readonly long id

@@ -66,29 +66,8 @@ cdef extern from "Python.h":
 # ---------------------------------------------------------------------------
 # Constants and module state
 
-cdef enum:
-    K_FLOAT = 0     # value is an exact Python float: the all-C fast path
-    K_SCALAR = 1    # any other number (int, complex, numpy scalar) or an outer Tracked number
-    K_ARRAY = 2     # ndarray, or an outer Tracked ndarray
-    K_MULTI = 3     # the tuple of outputs of a multi-output rule
-
-cdef enum:
-    OP_LEAF = 0
-    OP_LIN = 1
-    OP_RULE = 2
-    OP_PROJ = 3     # element k of a multi-output node
-
-cdef enum:
-    G_DOUBLE = 1
-    G_OBJECT = 2
-
-cdef enum:
-    B_ADD = 0
-    B_SUB = 1
-    B_MUL = 2
-    B_DIV = 3
-    B_POW = 4
-    B_MOD = 5
+# The kinds of values, the kinds of nodes, gradient states, operators and the
+# C kernels are enums in _core.pxd.
 
 cdef list _stack = []           # active tapes, innermost last
 cdef Tape _top = None           # _stack[-1], cached for the hot path

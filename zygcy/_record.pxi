@@ -10,13 +10,32 @@ def apply(fun, args, kwargs=None):
 
 
 cdef object _apply(object fun, Rule rule, tuple args, dict kwargs):
-    """Record fun(*args, **kwargs): strip the innermost level, call, keep the pullbacks."""
-    cdef Tape top = None, t
+    """Record fun(*args, **kwargs) as one node of the innermost tape among its
+    arguments, in five steps: place tracked keywords by position, resolve the
+    arguments' levels (finding that tape), strip that level (remembering the
+    parents), alias outer-level arrays, then call fun and the rule's makers."""
+    cdef Tape top
+    cdef list plain, parents = [], argi = [], elem = []
     if kwargs and any(type(_resolve(v)) is Tracked for v in kwargs.values()):
         args, kwargs = _keywords_by_position(fun, args, kwargs)
-    cdef list plain = list(args)
-    cdef Py_ssize_t i, j
-    # Find the innermost active tape among the arguments (and one level into lists).
+    plain = list(args)
+    top = _resolve_levels(fun, plain, kwargs)
+    if top is None:
+        return fun(*plain, **kwargs)
+    _strip_level(top, fun, plain, parents, argi, elem)
+    if top.id != _stack_bottom_id():
+        _alias_outer_arrays(plain)
+    ans = fun(*plain, **kwargs) if kwargs else fun(*plain)   # (no dict when there are no keywords)
+    pbs = _make_pullbacks(fun, rule, ans, plain, kwargs, argi)
+    return _record(top, ans, tuple(parents), tuple(argi), tuple(elem), pbs, rule.joint, len(plain), fun)
+
+
+cdef Tape _resolve_levels(object fun, list plain, dict kwargs):
+    """Drop finished levels from the arguments (in place, one level into lists)
+    and return the innermost active tape among them (None: nothing to record).
+    A keyword still tracked now could not be placed by position: refused."""
+    cdef Tape top = None, t
+    cdef Py_ssize_t i
     for i in range(len(plain)):
         v = plain[i]
         if type(v) is Tracked:
@@ -38,12 +57,15 @@ cdef object _apply(object fun, Rule rule, tuple args, dict kwargs):
         if type(v) is Tracked:
             raise TypeError(_messages.tracked_keyword(fun, k))
         kwargs[k] = v
-    if top is None:
-        return fun(*plain, **kwargs)
+    return top
 
-    # Strip the top level, remembering which argument (and element) each parent
-    # was; plain arrays among the arguments are watched for changes (Tape.pop).
-    cdef list parents = [], argi = [], elem = []
+
+cdef void _strip_level(Tape top, object fun, list plain, list parents, list argi, list elem) except *:
+    """Replace the arguments recorded on ``top`` by their values (one level down),
+    appending each to parents with its argument index and element index (-1:
+    the whole argument). Plain arrays among the arguments are watched for
+    changes until back runs (Tape.pop fingerprints them)."""
+    cdef Py_ssize_t i, j
     for i in range(len(plain)):
         v = plain[i]
         if type(v) is Tracked:
@@ -65,34 +87,36 @@ cdef object _apply(object fun, Rule rule, tuple args, dict kwargs):
                     items[j] = (<Tracked>e).value
             plain[i] = items if type(v) is list else tuple(items)
 
-    # Arrays tracked by an outer differentiation stay in `plain` for the pullbacks.
-    # User code may later assign into such an array (x[i] = v changes which node the
-    # object is), so the pullbacks get an alias node that no user code holds.
-    if top.id != _stack_bottom_id():
-        for i in range(len(plain)):
-            v = plain[i]
-            if type(v) is Tracked and (<Tracked>v).kind == K_ARRAY:
-                plain[i] = _alias(<Tracked>v)
-            elif type(v) is list or type(v) is tuple:
-                items = [_alias(<Tracked>e) if type(e) is Tracked and (<Tracked>e).kind == K_ARRAY else e
-                         for e in v]
-                plain[i] = items if type(v) is list else tuple(items)
 
-    ans = fun(*plain, **kwargs) if kwargs else fun(*plain)   # (no dict when there are no keywords)
+cdef void _alias_outer_arrays(list plain) except *:
+    """Arrays tracked by an outer differentiation stay in ``plain`` for the
+    pullbacks. User code may later assign into such an array (x[i] = v changes
+    which node the object is), so the pullbacks get an alias node no user holds."""
+    cdef Py_ssize_t i
+    for i in range(len(plain)):
+        v = plain[i]
+        if type(v) is Tracked and (<Tracked>v).kind == K_ARRAY:
+            plain[i] = _alias(<Tracked>v)
+        elif type(v) is list or type(v) is tuple:
+            items = [_alias(<Tracked>e) if type(e) is Tracked and (<Tracked>e).kind == K_ARRAY else e
+                     for e in v]
+            plain[i] = items if type(v) is list else tuple(items)
 
-    cdef object pbs
+
+cdef object _make_pullbacks(object fun, Rule rule, object ans, list plain, dict kwargs, list argi):
+    """The joint pullback, or a tuple with the pullback of each argument that has
+    a parent (None for the others), made by the rule's makers."""
+    cdef Py_ssize_t i
     if rule.joint:
-        pbs = rule.joint_maker(ans, *plain, **kwargs)
-    else:
-        made = [None] * len(plain)
-        for i in argi:
-            if made[i] is None:
-                maker = rule.maker(i)
-                if maker is None:
-                    raise TypeError(_messages.no_derivative_for_argument(fun, i))
-                made[i] = maker(ans, *plain, **kwargs) if kwargs else maker(ans, *plain)
-        pbs = tuple(made)
-    return _record(top, ans, tuple(parents), tuple(argi), tuple(elem), pbs, rule.joint, len(plain), fun)
+        return rule.joint_maker(ans, *plain, **kwargs)
+    made = [None] * len(plain)
+    for i in argi:
+        if made[i] is None:
+            maker = rule.maker(i)
+            if maker is None:
+                raise TypeError(_messages.no_derivative_for_argument(fun, i))
+            made[i] = maker(ans, *plain, **kwargs) if kwargs else maker(ans, *plain)
+    return tuple(made)
 
 
 cdef dict _signatures = {}

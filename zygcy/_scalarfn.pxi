@@ -9,9 +9,12 @@
 # table in rules/scalar.py remains the definition; test_math checks that both
 # paths agree bit for bit. Non-finite results fall back to the Python path, so
 # errors (math domain error, overflow) and edge values are exactly math's.
-cdef dict _KERNELS = {"sin": 1, "cos": 2, "tan": 3, "exp": 4, "sqrt": 5, "tanh": 6, "sinh": 7,
-                      "cosh": 8, "atan": 9, "asin": 10, "acos": 11, "expm1": 12, "log1p": 13,
-                      "log2": 14, "log10": 15, "erf": 16, "erfc": 17, "log": 18}
+cdef dict _KERNELS = {"sin": KERNEL_SIN, "cos": KERNEL_COS, "tan": KERNEL_TAN, "exp": KERNEL_EXP,
+                      "sqrt": KERNEL_SQRT, "tanh": KERNEL_TANH, "sinh": KERNEL_SINH,
+                      "cosh": KERNEL_COSH, "atan": KERNEL_ATAN, "asin": KERNEL_ASIN,
+                      "acos": KERNEL_ACOS, "expm1": KERNEL_EXPM1, "log1p": KERNEL_LOG1P,
+                      "log2": KERNEL_LOG2, "log10": KERNEL_LOG10, "erf": KERNEL_ERF,
+                      "erfc": KERNEL_ERFC, "log": KERNEL_LOG}
 cdef double _LN2 = c_log(2.0)
 cdef double _LN10 = c_log(10.0)
 cdef double _TWO_OVER_SQRT_PI = 2.0 / sqrt(M_PI)
@@ -19,41 +22,41 @@ cdef double _TWO_OVER_SQRT_PI = 2.0 / sqrt(M_PI)
 
 @cython.cdivision(True)     # IEEE division (x / 0 -> inf), caught by the isfinite test below
 cdef inline bint _kernel(int k, double x, double* y, double* d) noexcept nogil:
-    if k == 1:
+    if k == KERNEL_SIN:
         y[0] = sin(x); d[0] = cos(x)
-    elif k == 2:
+    elif k == KERNEL_COS:
         y[0] = cos(x); d[0] = -sin(x)
-    elif k == 3:
+    elif k == KERNEL_TAN:
         y[0] = tan(x); d[0] = 1.0 + y[0] * y[0]
-    elif k == 4:
+    elif k == KERNEL_EXP:
         y[0] = exp(x); d[0] = y[0]
-    elif k == 5:
+    elif k == KERNEL_SQRT:
         y[0] = sqrt(x); d[0] = 0.5 / y[0]
-    elif k == 6:
+    elif k == KERNEL_TANH:
         y[0] = tanh(x); d[0] = 1.0 - y[0] * y[0]
-    elif k == 7:
+    elif k == KERNEL_SINH:
         y[0] = sinh(x); d[0] = cosh(x)
-    elif k == 8:
+    elif k == KERNEL_COSH:
         y[0] = cosh(x); d[0] = sinh(x)
-    elif k == 9:
+    elif k == KERNEL_ATAN:
         y[0] = atan(x); d[0] = 1.0 / (1.0 + x * x)
-    elif k == 10:
+    elif k == KERNEL_ASIN:
         y[0] = asin(x); d[0] = 1.0 / sqrt(1.0 - x * x)
-    elif k == 11:
+    elif k == KERNEL_ACOS:
         y[0] = acos(x); d[0] = -1.0 / sqrt(1.0 - x * x)
-    elif k == 12:
+    elif k == KERNEL_EXPM1:
         y[0] = expm1(x); d[0] = y[0] + 1.0
-    elif k == 13:
+    elif k == KERNEL_LOG1P:
         y[0] = log1p(x); d[0] = 1.0 / (1.0 + x)
-    elif k == 14:
+    elif k == KERNEL_LOG2:
         y[0] = log2(x); d[0] = 1.0 / (x * _LN2)
-    elif k == 15:
+    elif k == KERNEL_LOG10:
         y[0] = log10(x); d[0] = 1.0 / (x * _LN10)
-    elif k == 16:
+    elif k == KERNEL_ERF:
         y[0] = erf(x); d[0] = _TWO_OVER_SQRT_PI * exp(-x * x)
-    elif k == 17:
+    elif k == KERNEL_ERFC:
         y[0] = erfc(x); d[0] = -_TWO_OVER_SQRT_PI * exp(-x * x)
-    elif k == 18:
+    elif k == KERNEL_LOG:
         if x <= 0.0:
             return False
         y[0] = c_log(x); d[0] = 1.0 / x
@@ -115,7 +118,7 @@ cdef class ScalarFunction(_ScalarFn):
     """
 
     def __call__(self, x):
-        cdef double y, d
+        cdef double y = 0.0, d = 0.0
         if type(x) is not Tracked:
             return self.fun(x)
         if (self.kernel and _top is not None and (<Tracked>x).tid == _top.id

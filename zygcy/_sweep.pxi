@@ -138,7 +138,8 @@ cdef bint _scatters_into(IndexGrad g, object acc):
     """The entries of g can be added into the plain array acc in place: none is
     tracked, and none is complex when acc is real."""
     cdef bint real = acc.dtype.kind != "c"
-    for idx, val in g.entries:
+    for entry in g.entries:
+        val = (<tuple>entry)[1]
         if type(val) is Tracked or (real and _is_complex(val)):
             return False
     return True
