@@ -90,10 +90,16 @@ def refresh_coverage(quiet=False):
 
 
 def load_coverage(refresh=False):
-    """The recorded map (``{"sites": {site: {"ran": [...], "checked": [...]}}}``)."""
-    if refresh or not COVERAGE_FILE.exists():
+    """The recorded map (``{"sites": {site: {"ran": [...], "checked": [...]}}}``),
+    recorded again when it is missing or stale (the rules it names are not
+    the rules registered now: a rule was added, removed or renamed)."""
+    if refresh or not COVERAGE_FILE.exists() or _stale(json.loads(COVERAGE_FILE.read_text())):
         refresh_coverage()
     return json.loads(COVERAGE_FILE.read_text())
+
+
+def _stale(coverage):
+    return set(coverage.get("rules", ())) != set(_rulewatch.registered_rules())
 
 
 def tests_for(site, coverage):

@@ -14,13 +14,15 @@ from . import cmath, math  # noqa: F401
 from ._check import GradientCheckError, checking
 from ._core import Tracked
 from .extend import defbilinear, defjoint, deflinear, defvjp, nondifferentiable, primitive
-from .api import D, derivative, forward, gradient, pullback, withgradient
+from .api import (D, derivative, diaghessian, forward, gradient, hessian, hessian_reverse, hvp,
+                  jacobian, pullback, withgradient, withjacobian)
 from .custom import checkpointed, dropgrad, grad, hook, nograd, value
 from .params import Grads, Params, param
 from .containers import register_container
 
 __version__ = "0.1.0"
 
-__all__ = ["forward", "pullback", "gradient", "withgradient", "derivative", "D", "grad",
+__all__ = ["forward", "pullback", "gradient", "withgradient", "derivative", "D", "jacobian",
+           "withjacobian", "hessian", "hessian_reverse", "diaghessian", "hvp", "grad",
            "dropgrad", "hook", "nograd", "checkpointed", "value", "param", "Params", "Grads", "Tracked", "defvjp",
            "defjoint", "deflinear", "defbilinear", "primitive", "nondifferentiable", "register_container", "checking", "GradientCheckError", "math", "cmath"]

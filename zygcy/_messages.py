@@ -194,3 +194,21 @@ def cotangent_shape(fun, shape, i, want):
             "value has shape %s; a pullback must return a cotangent of its argument's shape "
             "(sum over the axes that broadcasting added, e.g. with np.sum(g, axis=...))"
             % (_name(fun), shape, i, want))
+
+
+# ---------------------------------------------------------------------------
+# Other libraries' functions (zygcy.interop)
+
+def imported_before_zygcy(holder, name, module, attr):
+    return ("%s.%s was imported into %s (as %r) before zygcy, so that name is still the "
+            "original function, without zygcy's rule: given a tracked value it raises "
+            "TypeError (np.asarray/np.array of a tracked value would drop its derivative). "
+            "zygcy registers the rules of %s when zygcy is imported (or when %s is, if that "
+            "is later). Import zygcy before `from %s import %s`, or call it through the "
+            "module (%s.%s(...)), which reaches zygcy's version"
+            % (module, attr, holder, name, module, module, module, attr, module, attr))
+
+
+def registration_failed(module, error):
+    return ("zygcy could not register the gradient rules for %s (%r); its functions work "
+            "as usual but are not differentiable by zygcy" % (module, error))

@@ -19,6 +19,13 @@ def check_callable(f, fname):
                         "differentiate comes first" % (fname, type(f).__name__))
 
 
+def is_real_number_or_array(v):
+    """v is a real (or integer) number or array: what a Jacobian has rows for."""
+    if isinstance(v, np.ndarray):
+        return v.dtype.kind in "iuf"
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
 SIMPLE = frozenset([float, int, complex, np.ndarray, np.float64, Tracked])   # leaves, not containers
 
 

@@ -3,6 +3,8 @@
 * ``forward(f, *args)`` / ``pullback`` -> ``(y, back)``: the value and a function
   that maps a cotangent of the output to cotangents of the arguments.
 * ``gradient(f, *args)``, ``withgradient``, ``derivative``, ``D``.
+* ``jacobian``, ``withjacobian``, ``hessian``, ``hessian_reverse``,
+  ``diaghessian``, ``hvp``: higher order, by reverse mode.
 
 Custom rules (``grad``, ``hook``, ``checkpointed``, ``dropgrad``, ``nograd``,
 ``value``) are in ``zygcy.custom``; implicit parameters (``param``,
@@ -17,10 +19,11 @@ import numpy as np
 
 from . import _check, _core, _seeds, params
 from ._core import Tape, Tracked
-from .containers import InputError, flatten, input_leaf, leaf_place, unflatten, unflatten_grads
+from .containers import InputError, flatten, flatten_like, input_leaf, leaf_place, unflatten, unflatten_grads
 from .params import Param
 
-__all__ = ["forward", "pullback", "gradient", "withgradient", "derivative", "D"]
+__all__ = ["forward", "pullback", "gradient", "withgradient", "derivative", "D", "jacobian",
+           "withjacobian", "hessian", "hessian_reverse", "diaghessian", "hvp"]
 
 
 def forward(f, *args):
@@ -269,3 +272,235 @@ def D(f):
 
     df.__name__ = df.__qualname__ = "D(%s)" % getattr(f, "__name__", "f")
     return df
+
+
+# ---------------------------------------------------------------------------
+# Higher order: Jacobians, Hessians, Hessian-vector products (by reverse mode)
+
+WithJacobian = namedtuple("WithJacobian", ["val", "grad"])
+
+
+WithJacobian.__doc__ = "The result of withjacobian: the output val and the Jacobians grad."
+
+
+def _jacobian(f, args, fname):
+    """(y, tuple of Jacobians): one forward pass, one reverse sweep per output element."""
+    y, back = _forward(f, args, fname)
+    out_leaves, out_tree = ([y], None) if type(y) in _seeds.SIMPLE else flatten(y)
+    arg_leaves, arg_tree = flatten(args)
+    shapes = []
+    for v in out_leaves:
+        pv = _core.value(v)
+        if not _seeds.is_real_number_or_array(pv):
+            raise ValueError(
+                "%s: the output%s is a %s; %s needs real numbers or real arrays as outputs "
+                "(for a complex output, differentiate its real and imaginary parts, y.real "
+                "and y.imag, as two outputs)" % (fname, "" if out_tree is None else " has a leaf that",
+                                                  _describe_kind(pv), fname))
+        shapes.append(np.shape(pv))
+    # blocks[j][l]: the Jacobian of output leaf j with respect to argument leaf l
+    blocks = [[None] * len(arg_leaves) for _ in out_leaves]
+    for j, shape in enumerate(shapes):
+        n = int(np.prod(shape, dtype=np.intp))
+        rows = [[None] * n for _ in arg_leaves]
+        for k in range(n):
+            e = np.zeros(shape)
+            e.flat[k] = 1.0
+            seed = e if shape else 1.0
+            if out_tree is not None:
+                seeds = [None] * len(out_leaves)
+                seeds[j] = seed
+                seed = unflatten(out_tree, seeds)
+            grads = flatten_like(arg_tree, back(seed), what="gradient")
+            for l, g in enumerate(grads):
+                rows[l][k] = g
+        for l, x in enumerate(arg_leaves):
+            if all(r is None for r in rows[l]):
+                continue
+            xshape = np.shape(_core.value(x))
+            if shape == () and not isinstance(_core.value(y if out_tree is None else out_leaves[j]),
+                                              np.ndarray):
+                blocks[j][l] = rows[l][0]       # number out: the gradient itself, of x's kind
+                continue
+            dense = [np.zeros(xshape) if r is None else np.asarray(_core.value(r), dtype=float)
+                     for r in rows[l]]
+            blocks[j][l] = np.stack(dense).reshape(shape + xshape)
+    per_arg = []
+    for l in range(len(arg_leaves)):
+        col = [blocks[j][l] for j in range(len(out_leaves))]
+        per_arg.append(col[0] if out_tree is None else (None if all(c is None for c in col)
+                                                         else unflatten(out_tree, col)))
+    gs = unflatten_grads(arg_tree, per_arg)
+    return y, ((None,) * len(args) if gs is None else tuple(gs))
+
+
+def _describe_kind(v):
+    if isinstance(v, np.ndarray):
+        return "%s array" % v.dtype
+    return type(v).__name__
+
+
+def jacobian(f, *args):
+    """The Jacobian of ``f`` at ``args``: one entry per positional argument.
+
+    For an output of shape S and an argument of shape T the entry has shape
+    ``S + T`` (a number argument gives an entry of shape S; an unused argument
+    gives None). Arguments may be structures (tuples, dicts, ...): the entry
+    then has the argument's structure with a Jacobian block at each leaf; a
+    structured output gives the output's structure of those. Computed by one
+    forward pass and one reverse sweep per output element, so it suits
+    outputs smaller than inputs.
+
+    Raises:
+      ValueError: for a complex output or one that is not numbers or arrays.
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import jacobian
+      >>> jacobian(lambda x: x ** 2, np.array([1.0, 2.0]))
+      (array([[2., 0.],
+             [0., 4.]]),)
+      >>> import zygcy
+      >>> jacobian(lambda x, a: a * zygcy.math.sin(x), 0.0, 3.0)
+      (3.0, 0.0)
+    """
+    _seeds.check_callable(f, "jacobian")
+    return _jacobian(f, args, "jacobian")[1]
+
+
+def withjacobian(f, *args):
+    """The value of ``f(*args)`` together with its Jacobians, as ``(val, grad)``.
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import withjacobian
+      >>> r = withjacobian(lambda x: np.cumsum(x), np.array([1.0, 2.0]))
+      >>> r.val
+      array([1., 3.])
+      >>> r.grad[0]
+      array([[1., 0.],
+             [1., 1.]])
+    """
+    _seeds.check_callable(f, "withjacobian")
+    return WithJacobian(*_jacobian(f, args, "withjacobian"))
+
+
+def _gradient_of(f, fname):
+    """x -> the gradient of the real scalar f at x (errors name ``fname``)."""
+    def grad_f(x):
+        y, back = _forward(f, (x,), fname)
+        return back(_seeds.scalar_seed(y, fname))[0]
+    return grad_f
+
+
+def _check_point(x, fname):
+    v = _core.value(x)
+    if not (isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)
+            or (isinstance(v, np.ndarray) and v.dtype.kind in "iuf")):
+        raise TypeError("%s(f, x): x must be a real number or a real array, got %s; for several "
+                        "arguments or structures, differentiate with jacobian(gradient...) "
+                        "or pass one array (np.concatenate)" % (fname, _describe_kind(v)))
+
+
+def hessian_reverse(f, x):
+    """The Hessian of a real scalar ``f`` at ``x`` by reverse over reverse mode.
+
+    For ``x`` of shape T the result has shape ``T + T`` (a number for a
+    number). It is the Jacobian of the gradient: one sweep per element of x
+    through the gradient computation.
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import hessian_reverse
+      >>> hessian_reverse(lambda x: x[0] ** 2 * x[1], np.array([1.0, 3.0]))
+      array([[6., 2.],
+             [2., 0.]])
+    """
+    _seeds.check_callable(f, "hessian_reverse")
+    _check_point(x, "hessian_reverse")
+    h = _jacobian(_gradient_of(f, "hessian_reverse"), (x,), "hessian_reverse")[1][0]
+    return np.zeros(np.shape(x) * 2) if h is None else h
+
+
+def hessian(f, x):
+    """The Hessian of a real scalar ``f`` at ``x``: shape ``T + T`` for ``x`` of shape T.
+
+    Computed by reverse over reverse mode today (the same as
+    ``hessian_reverse``); forward over reverse arrives with forward mode.
+
+    Raises:
+      ValueError: if ``f``'s output is not a real scalar.
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import hessian
+      >>> hessian(lambda x: np.sum(x ** 3), np.array([1.0, 2.0]))
+      array([[ 6.,  0.],
+             [ 0., 12.]])
+    """
+    _seeds.check_callable(f, "hessian")
+    _check_point(x, "hessian")
+    h = _jacobian(_gradient_of(f, "hessian"), (x,), "hessian")[1][0]
+    return np.zeros(np.shape(x) * 2) if h is None else h
+
+
+def diaghessian(f, *args):
+    """The diagonals of the Hessian of a real scalar ``f``: a tuple with one entry
+    per argument, each of its argument's shape (None for an unused argument).
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import diaghessian
+      >>> diaghessian(lambda x, y: np.sum(x ** 3) + y * y, np.array([1.0, 2.0]), 3.0)
+      (array([ 6., 12.]), 2.0)
+    """
+    _seeds.check_callable(f, "diaghessian")
+    out = []
+    for i, x in enumerate(args):
+        _check_point(x, "diaghessian")
+
+        def f_i(xi, i=i):
+            return f(*(args[:i] + (xi,) + args[i + 1:]))
+
+        h = _jacobian(_gradient_of(f_i, "diaghessian"), (x,), "diaghessian")[1][0]
+        if h is None:       # the gradient does not depend on x: zero if there is one at all
+            g = gradient(f_i, x)[0]
+            out.append(None if g is None else g * 0)
+            continue
+        if not isinstance(_core.value(x), np.ndarray):
+            out.append(h)                   # a number: its second derivative
+            continue
+        n = int(np.prod(np.shape(x), dtype=np.intp))
+        out.append(np.asarray(h).reshape(n, n).diagonal().reshape(np.shape(x)).copy())
+    return tuple(out)
+
+
+def hvp(f, x, v):
+    """The Hessian of a real scalar ``f`` at ``x`` times ``v``, without forming the
+    Hessian: the gradient of ``<gradient(f)(x), v>``, in time and memory a
+    small multiple of one gradient's (it works for x of 10^6 elements).
+
+    Raises:
+      ValueError: if ``v`` does not have ``x``'s shape.
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import hvp
+      >>> hvp(lambda x: np.sum(x ** 3), np.array([1.0, 2.0]), np.array([1.0, 0.0]))
+      array([6., 0.])
+    """
+    _seeds.check_callable(f, "hvp")
+    _check_point(x, "hvp")
+    if np.shape(_core.value(v)) != np.shape(_core.value(x)):
+        raise ValueError("hvp(f, x, v): v has shape %s but x has shape %s; v is a direction "
+                         "in x's space" % (np.shape(_core.value(v)), np.shape(_core.value(x))))
+    grad_f = _gradient_of(f, "hvp")
+
+    def directional(x):
+        g = grad_f(x)
+        if g is None:
+            return 0.0
+        return np.sum(g * v) if isinstance(_core.value(g), np.ndarray) else g * v
+
+    h = gradient(directional, x)[0]
+    return np.zeros_like(np.asarray(_core.value(x), dtype=float)) if h is None else h

@@ -1,18 +1,26 @@
 """Gradient rules, grouped by family; importing this package registers them all.
 
 * ``scalar``  -- Python's math and cmath, and complex parts of numbers
-* ``ufuncs``  -- numpy ufuncs (elementwise), their reduce/accumulate/outer/at
-* ``reductions`` -- sum, mean, prod, var, std, max/min, cumsum, ...
-* ``shape``   -- reshape, transpose, concatenate, stack, split, pad, sort, ...
+* ``ufuncs``  -- numpy ufuncs (elementwise), their outer method; complex parts, clip, sinc
+* ``reductions`` -- sum, mean, prod, var, std, max/min, cumsum, trace, quantiles, ...,
+  and ufunc.reduce/accumulate
+* ``shape``   -- reshape, transpose, concatenate, stack, split, pad, sort, ...; and the
+  linear maps pullbacks are built from (gather/scatter, crop/uncrop, expand, ...)
+* ``contractions`` -- matmul, dot, inner, outer, tensordot, einsum, kron, cross, vecdot, ...
 * ``indexing`` -- x[i] and x[i] = v, take, where, select, ...
-* ``linalg``  -- numpy.linalg
+* ``linalg``  -- numpy.linalg (its array-API contractions are in ``contractions``)
 * ``fft``     -- numpy.fft
-* ``special`` -- scipy.special ufuncs, when scipy is installed
-* ``optimize`` -- scipy.optimize's Rosenbrock functions, when scipy is installed
+* ``special`` -- scipy.special, when scipy is installed (registered on import, see zygcy.interop)
+* ``optimize`` -- scipy.optimize's Rosenbrock functions, likewise
 * ``methods`` -- ndarray attributes and methods of tracked arrays
+
+Every family imports ``zygcy.extend`` (the verbs that register rules) and
+``_util`` (the helpers they share); a family uses another family's public
+names only for shared linear maps (``shape.crop``, ``shape.expand``...).
 """
 from .. import _core
-from . import fft, indexing, linalg, methods, optimize, reductions, scalar, shape, special, ufuncs  # noqa: F401
+from . import (contractions, fft, indexing, linalg, methods, optimize, reductions,  # noqa: F401
+               scalar, shape, special, ufuncs)
 
 # What Tracked's methods hand to rule code, named once (see _core.Delegates).
 _core.install(_core.Delegates(

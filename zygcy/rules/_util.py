@@ -1,10 +1,46 @@
-"""Small helpers shared by the array rule families."""
+"""The helpers every rule family shares, each written once.
+
+Plain functions only (no rules are registered here): reading shapes, axes and
+complexness off possibly tracked values, undoing broadcasting, conjugating
+only what is complex, and the few constants of the derivative tables. It also
+turns a table of derivatives into pullback makers (``unary_maker``,
+``binary_makers``), which the numpy ufuncs and scipy.special share.
+
+Everything here is differentiable again where it touches a cotangent: numpy
+functions and operators, never ``np.asarray``; ``value(x)`` only for shapes,
+dtypes and masks.
+"""
+import math
+
 import numpy as np
 
 from .._core import value
 
-__all__ = ["unbroadcast", "unbroadcast_to", "balanced_eq"]
+try:
+    from numpy.lib.array_utils import normalize_axis_tuple
+except ImportError:             # numpy < 2
+    from numpy.core.numeric import normalize_axis_tuple
 
+__all__ = ["unbroadcast", "unbroadcast_to", "balanced_eq", "shape_of", "ndim_of", "axis_of",
+           "axes_of", "reduced_axes", "kept_shape", "normalize_axis_tuple", "is_complex", "conj",
+           "H", "real_if_complex", "nonzero", "no_gradient", "identity", "none_maker", "unary_maker",
+           "binary_makers", "LN2", "LN10", "DEG", "SQRT_PI", "SQRT_2PI", "TWO_OVER_SQRT_PI",
+           "NUMPY2"]
+
+NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+
+# Constants of the derivative tables (Python floats: they keep a float32 array
+# float32 and a Python number a Python number).
+LN2 = math.log(2.0)
+LN10 = math.log(10.0)
+DEG = math.pi / 180.0                   # d radians / d degrees
+SQRT_PI = math.sqrt(math.pi)
+SQRT_2PI = math.sqrt(2.0 * math.pi)
+TWO_OVER_SQRT_PI = 2.0 / SQRT_PI        # d erf(x) / dx at 0
+
+
+# ---------------------------------------------------------------------------
+# Broadcasting: the one place it is undone
 
 def unbroadcast_to(shape, g):
     """Sum the cotangent g over the axes that broadcasting added to reach its shape.
@@ -37,10 +73,136 @@ def unbroadcast(x, g):
     xv = value(x)
     if isinstance(xv, np.ndarray):
         return unbroadcast_to(xv.shape, g)
-    g = unbroadcast_to((), g)
-    return g
+    return unbroadcast_to((), g)
 
 
 def balanced_eq(x, z, y):
     """Where several inputs tie for a max/min, share the gradient equally (as autograd)."""
     return (value(x) == value(z)) / (1.0 + (value(x) == value(y)))
+
+
+# ---------------------------------------------------------------------------
+# Shapes and axes
+
+def shape_of(x):
+    """The shape of a possibly tracked value."""
+    v = value(x)
+    return v.shape if type(v) is np.ndarray else np.shape(v)
+
+
+def ndim_of(x):
+    """The number of dimensions of a possibly tracked value."""
+    return np.ndim(value(x))
+
+
+def axis_of(axis, ndim):
+    """One axis as a non-negative int (``ndim`` itself is allowed: an insertion point)."""
+    return axis + ndim if axis < 0 else axis
+
+
+def axes_of(axis, ndim):
+    """Axes (None, an int or a sequence) as a tuple of non-negative ints in the order
+    given; None is every axis."""
+    if axis is None:
+        return tuple(range(ndim))
+    return normalize_axis_tuple(axis, ndim)
+
+
+def reduced_axes(axis, ndim):
+    """The axes a reduction over ``axis`` removes, sorted (None: all of them)."""
+    return tuple(sorted(axes_of(axis, ndim)))
+
+
+def kept_shape(shape, axes):
+    """``shape`` with the reduced ``axes`` kept as 1s (what keepdims=True gives)."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+# ---------------------------------------------------------------------------
+# Complex values
+
+def is_complex(x):
+    """True if x (tracked or plain, a number, an array or a list of them) is complex."""
+    v = value(x)
+    t = type(v)
+    if t is np.ndarray:                 # the common case, without np.iscomplexobj's overhead
+        return v.dtype.kind == "c"
+    if t is float or t is int or t is bool:
+        return False
+    if t is complex:
+        return True
+    if isinstance(v, np.generic):
+        return v.dtype.kind == "c"
+    if t is list or t is tuple:
+        return any(is_complex(e) for e in v)
+    return np.iscomplexobj(v)
+
+
+def conj(x):
+    """conj(x) for complex x; x itself otherwise (no copy, no node)."""
+    return np.conjugate(x) if is_complex(x) else x
+
+
+def H(x):
+    """The conjugate transpose of the last two axes."""
+    return conj(np.swapaxes(x, -1, -2))
+
+
+def real_if_complex(g):
+    """The real part of a cotangent arriving at a real value (its imaginary part
+    corresponds to no direction of a real input); g itself if it is real."""
+    return np.real(g) if is_complex(g) else g
+
+
+def nonzero(x):
+    """x with its exact zeros replaced by 1, to divide by (a mask add: differentiable)."""
+    return x + (value(x) == 0)
+
+
+# ---------------------------------------------------------------------------
+# Makers for arguments without a derivative, and for tables of derivatives
+
+def no_gradient(g):
+    """The pullback of an argument without a derivative: no cotangent."""
+    return None
+
+
+def identity(g):
+    """The pullback of a function that returns its argument (x[()] of a scalar)."""
+    return g
+
+
+def none_maker(ans, *args, **kwargs):
+    """The maker for arguments that carry no derivative (indices, conditions)."""
+    return no_gradient
+
+
+def unary_maker(deriv):
+    """The maker of an elementwise f whose derivative is ``deriv(ans, x)``: the
+    pullback is ``g * conj(f'(x))`` (Zygote's convention for holomorphic f)."""
+    # (a traceback through the pullback shows the table line of ``deriv`` next)
+    def unary_maker(ans, x, **kwargs):
+        def unary_pullback(g):
+            return g * conj(deriv(ans, x))
+        return unary_pullback
+    return unary_maker
+
+
+def binary_makers(dx, dy):
+    """The two makers of an elementwise f(x, y) with partials ``dx(ans, x, y)`` and
+    ``dy(ans, x, y)``; None for a partial that is zero (or an integer argument)."""
+    return _binary_side(dx, 0), _binary_side(dy, 1)
+
+
+def _binary_side(deriv, which):
+    if deriv is None:
+        return none_maker
+
+    def binary_maker(ans, x, y, **kwargs):
+        arg = y if which else x
+
+        def binary_pullback(g):
+            return unbroadcast(arg, g * conj(deriv(ans, x, y)))
+        return binary_pullback
+    return binary_maker
+

@@ -1,10 +1,12 @@
 """Rules for numpy.fft.
 
-Every transform is linear, so its pullback is its adjoint: for the complex
+Every transform is linear (registered with ``deflinear``), so its pullback is
+its adjoint: for the complex
 transforms the adjoint of ``fft`` with one normalization is ``ifft`` with the
 opposite one (``"backward"`` and ``"forward"`` swap, ``"ortho"`` stays), and
 the other way round. Arguments ``n`` and ``s`` crop or zero-pad the input
-first; the pullback pads or crops back (``_resize_axis``).
+first; the pullback pads or crops back (``resize_axis``, a linear map of
+``shape``).
 
 The real transforms are real-linear maps between real and complex arrays:
 
@@ -20,8 +22,9 @@ The real transforms are real-linear maps between real and complex arrays:
 """
 import numpy as np
 
-from ..extend import defvjp
-from .shape import _axis, _conj, _is_complex, _resize_axis, _shape
+from ..extend import deflinear
+from ._util import axis_of, conj, real_if_complex, shape_of
+from .shape import resize_axis
 
 _DUAL = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
 
@@ -33,12 +36,8 @@ def _dual(norm):
 
 def _resize(x, axes, lengths):
     for ax, n in zip(axes, lengths):
-        x = _resize_axis(x, ax, n)
+        x = resize_axis(x, ax, n)
     return x
-
-
-def _real(x):
-    return np.real(x)
 
 
 def _cook(shape, s, axes, irfft=False):
@@ -46,7 +45,7 @@ def _cook(shape, s, axes, irfft=False):
     nd = len(shape)
     if axes is None:
         axes = range(nd) if s is None else range(nd - len(s), nd)
-    axes = [_axis(int(a), nd) for a in axes]
+    axes = [axis_of(int(a), nd) for a in axes]
     if s is None:
         s = [shape[a] for a in axes]
         if irfft:
@@ -73,15 +72,15 @@ def _c2c_back(inverse, g, axes, norm, lengths):
 
 def _rfft_back(g, axes, s, norm, lengths):
     """Adjoint of rfftn: pad the half spectrum to full length, inverse transform, real part."""
-    g = _resize_axis(g, axes[-1], s[-1])
-    return _resize(_real(np.fft.ifftn(g, axes=axes, norm=_dual(norm))), axes, lengths)
+    g = resize_axis(g, axes[-1], s[-1])
+    return _resize(np.real(np.fft.ifftn(g, axes=axes, norm=_dual(norm))), axes, lengths)
 
 
 def _irfft_back(g, axes, s, norm, lengths):
     """Adjoint of irfftn: rfft of the cotangent, pairs counted twice, then the other axes."""
     last = axes[-1]
-    g = np.real(g) if _is_complex(g) else g     # the output is real
-    c = np.fft.rfft(g, axis=last, norm=_dual(norm)) * _hermitian_weights(s[-1], last, len(_shape(g)))
+    g = real_if_complex(g)      # the output is real
+    c = np.fft.rfft(g, axis=last, norm=_dual(norm)) * _hermitian_weights(s[-1], last, len(shape_of(g)))
     if len(axes) > 1:
         c = np.fft.fftn(c, axes=axes[:-1], norm=_dual(norm))
     return _resize(c, axes, lengths)
@@ -95,84 +94,111 @@ def _one_axis(shape, n, axis, irfft=False):
     return axes, s, [shape[a] for a in axes]
 
 
-def _c2c_maker(inverse):
-    def maker(ans, a, n=None, axis=-1, norm=None, out=None):
-        axes, s, lengths = _one_axis(_shape(a), n, axis)
-        return lambda g: _c2c_back(inverse, g, axes, norm, lengths)
-    return maker
+def _fft_adjoint(g, a, n=None, axis=-1, norm=None, out=None):
+    axes, s, lengths = _one_axis(shape_of(a), n, axis)
+    return _c2c_back(np.fft.ifftn, g, axes, norm, lengths)
 
 
-def rfft_pullback_maker(ans, a, n=None, axis=-1, norm=None, out=None):
-    axes, s, lengths = _one_axis(_shape(a), n, axis)
-    return lambda g: _rfft_back(g, axes, s, norm, lengths)
+def _ifft_adjoint(g, a, n=None, axis=-1, norm=None, out=None):
+    axes, s, lengths = _one_axis(shape_of(a), n, axis)
+    return _c2c_back(np.fft.fftn, g, axes, norm, lengths)
 
 
-def irfft_pullback_maker(ans, a, n=None, axis=-1, norm=None, out=None):
-    axes, s, lengths = _one_axis(_shape(a), n, axis, irfft=True)
-    return lambda g: _irfft_back(g, axes, s, norm, lengths)
+def _rfft_adjoint(g, a, n=None, axis=-1, norm=None, out=None):
+    axes, s, lengths = _one_axis(shape_of(a), n, axis)
+    return _rfft_back(g, axes, s, norm, lengths)
 
 
-def hfft_pullback_maker(ans, a, n=None, axis=-1, norm=None, out=None):
+def _irfft_adjoint(g, a, n=None, axis=-1, norm=None, out=None):
+    axes, s, lengths = _one_axis(shape_of(a), n, axis, irfft=True)
+    return _irfft_back(g, axes, s, norm, lengths)
+
+
+def _hfft_adjoint(g, a, n=None, axis=-1, norm=None, out=None):
     # hfft(a) = irfft(conj(a)) with the dual normalization
-    axes, s, lengths = _one_axis(_shape(a), n, axis, irfft=True)
-    return lambda g: _conj(_irfft_back(g, axes, s, _dual(norm), lengths))
+    axes, s, lengths = _one_axis(shape_of(a), n, axis, irfft=True)
+    return conj(_irfft_back(g, axes, s, _dual(norm), lengths))
 
 
-def ihfft_pullback_maker(ans, a, n=None, axis=-1, norm=None, out=None):
+def _ihfft_adjoint(g, a, n=None, axis=-1, norm=None, out=None):
     # ihfft(a) = conj(rfft(a)) with the dual normalization
-    axes, s, lengths = _one_axis(_shape(a), n, axis)
-    return lambda g: _rfft_back(_conj(g), axes, s, _dual(norm), lengths)
+    axes, s, lengths = _one_axis(shape_of(a), n, axis)
+    return _rfft_back(conj(g), axes, s, _dual(norm), lengths)
 
 
-defvjp(np.fft.fft, _c2c_maker(np.fft.ifftn))
-defvjp(np.fft.ifft, _c2c_maker(np.fft.fftn))
-defvjp(np.fft.rfft, rfft_pullback_maker)
-defvjp(np.fft.irfft, irfft_pullback_maker)
-defvjp(np.fft.hfft, hfft_pullback_maker)
-defvjp(np.fft.ihfft, ihfft_pullback_maker)
+deflinear(np.fft.fft, _fft_adjoint)
+deflinear(np.fft.ifft, _ifft_adjoint)
+deflinear(np.fft.rfft, _rfft_adjoint)
+deflinear(np.fft.irfft, _irfft_adjoint)
+deflinear(np.fft.hfft, _hfft_adjoint)
+deflinear(np.fft.ihfft, _ihfft_adjoint)
 
 
 # ---------------------------------------------------------------------------
 # Several axes: fft2, ifft2, fftn, ifftn, rfft2, irfft2, rfftn, irfftn
+# (the 2-d ones are the n-d ones with axes=(-2, -1) by default)
 
 def _nd(shape, s, axes, irfft=False):
     axes, s = _cook(shape, s, axes, irfft)
     return axes, s, [shape[a] for a in axes]
 
 
-def _c2c_nd_maker(inverse, default_axes):
-    def maker(ans, a, s=None, axes=default_axes, norm=None, out=None):
-        axes, s, lengths = _nd(_shape(a), s, axes)
-        return lambda g: _c2c_back(inverse, g, axes, norm, lengths)
-    return maker
+def _fftn_adjoint(g, a, s=None, axes=None, norm=None, out=None):
+    axes, s, lengths = _nd(shape_of(a), s, axes)
+    return _c2c_back(np.fft.ifftn, g, axes, norm, lengths)
 
 
-def _rfft_nd_maker(default_axes):
-    def maker(ans, a, s=None, axes=default_axes, norm=None, out=None):
-        axes, s, lengths = _nd(_shape(a), s, axes)
-        return lambda g: _rfft_back(g, axes, s, norm, lengths)
-    return maker
+def _ifftn_adjoint(g, a, s=None, axes=None, norm=None, out=None):
+    axes, s, lengths = _nd(shape_of(a), s, axes)
+    return _c2c_back(np.fft.fftn, g, axes, norm, lengths)
 
 
-def _irfft_nd_maker(default_axes):
-    def maker(ans, a, s=None, axes=default_axes, norm=None, out=None):
-        axes, s, lengths = _nd(_shape(a), s, axes, irfft=True)
-        return lambda g: _irfft_back(g, axes, s, norm, lengths)
-    return maker
+def _rfftn_adjoint(g, a, s=None, axes=None, norm=None, out=None):
+    axes, s, lengths = _nd(shape_of(a), s, axes)
+    return _rfft_back(g, axes, s, norm, lengths)
 
 
-defvjp(np.fft.fft2, _c2c_nd_maker(np.fft.ifftn, (-2, -1)))
-defvjp(np.fft.ifft2, _c2c_nd_maker(np.fft.fftn, (-2, -1)))
-defvjp(np.fft.fftn, _c2c_nd_maker(np.fft.ifftn, None))
-defvjp(np.fft.ifftn, _c2c_nd_maker(np.fft.fftn, None))
-defvjp(np.fft.rfft2, _rfft_nd_maker((-2, -1)))
-defvjp(np.fft.irfft2, _irfft_nd_maker((-2, -1)))
-defvjp(np.fft.rfftn, _rfft_nd_maker(None))
-defvjp(np.fft.irfftn, _irfft_nd_maker(None))
+def _irfftn_adjoint(g, a, s=None, axes=None, norm=None, out=None):
+    axes, s, lengths = _nd(shape_of(a), s, axes, irfft=True)
+    return _irfft_back(g, axes, s, norm, lengths)
+
+
+def _fft2_adjoint(g, a, s=None, axes=(-2, -1), norm=None, out=None):
+    return _fftn_adjoint(g, a, s, axes, norm)
+
+
+def _ifft2_adjoint(g, a, s=None, axes=(-2, -1), norm=None, out=None):
+    return _ifftn_adjoint(g, a, s, axes, norm)
+
+
+def _rfft2_adjoint(g, a, s=None, axes=(-2, -1), norm=None, out=None):
+    return _rfftn_adjoint(g, a, s, axes, norm)
+
+
+def _irfft2_adjoint(g, a, s=None, axes=(-2, -1), norm=None, out=None):
+    return _irfftn_adjoint(g, a, s, axes, norm)
+
+
+deflinear(np.fft.fft2, _fft2_adjoint)
+deflinear(np.fft.ifft2, _ifft2_adjoint)
+deflinear(np.fft.fftn, _fftn_adjoint)
+deflinear(np.fft.ifftn, _ifftn_adjoint)
+deflinear(np.fft.rfft2, _rfft2_adjoint)
+deflinear(np.fft.irfft2, _irfft2_adjoint)
+deflinear(np.fft.rfftn, _rfftn_adjoint)
+deflinear(np.fft.irfftn, _irfftn_adjoint)
 
 
 # ---------------------------------------------------------------------------
 # Shifts: permutations, each the other's inverse
 
-defvjp(np.fft.fftshift, lambda ans, x, axes=None: lambda g: np.fft.ifftshift(g, axes))
-defvjp(np.fft.ifftshift, lambda ans, x, axes=None: lambda g: np.fft.fftshift(g, axes))
+def _fftshift_adjoint(g, x, axes=None):
+    return np.fft.ifftshift(g, axes)
+
+
+def _ifftshift_adjoint(g, x, axes=None):
+    return np.fft.fftshift(g, axes)
+
+
+deflinear(np.fft.fftshift, _fftshift_adjoint)
+deflinear(np.fft.ifftshift, _ifftshift_adjoint)

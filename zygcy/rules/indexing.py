@@ -39,6 +39,7 @@ import warnings
 import numpy as np
 
 from ..extend import IndexGrad, Tracked, defvjp, nondifferentiable, primitive, refuse, unbroadcast, value
+from ._util import identity, is_complex, no_gradient, none_maker, real_if_complex
 
 _ndarray = np.ndarray
 _generic = np.generic
@@ -78,37 +79,17 @@ def _may_repeat(index):
     return _is_fancy_int(index)
 
 
-def _is_complex(x):
-    v = value(x)
-    return isinstance(v, complex) or (isinstance(v, (_ndarray, _generic)) and v.dtype.kind == "c")
-
-
-def _real_if_complex(g):
-    """The real part of a cotangent arriving at a real value (its imaginary part
-    corresponds to no direction of a real input)."""
-    return g.real if _is_complex(g) else g
-
-
-def _none_maker(*args, **kwargs):
-    """For arguments that carry no derivative (indices, conditions): no cotangent."""
-    return _no_gradient
-
-
-def _no_gradient(g):
-    return None
-
-
-def _gather_maker(x, index):
-    """The pullback of ``x[index]``: a sparse cotangent with g at index."""
+def _index_pullback(x, index):
+    """The pullback of reading ``x[index]``: a sparse cotangent with g at index."""
     xv = x if type(x) is _ndarray else value(x)
     if not isinstance(xv, _ndarray):
-        return lambda g: g          # x[()] or x[...] of a numpy scalar
+        return identity            # x[()] or x[...] of a numpy scalar
     shape, dtype = xv.shape, xv.dtype
 
-    def gather_pullback(g):
+    def index_pullback(g):
         return IndexGrad(shape, dtype, index, g)
 
-    return gather_pullback
+    return index_pullback
 
 
 def _where_zero(mask, g):
@@ -125,11 +106,11 @@ def _getitem(x, index):
     return x[index]
 
 
-def _getitem_maker(ans, x, index):
-    return _gather_maker(x, index)
+def getitem_maker(ans, x, index):
+    return _index_pullback(x, index)
 
 
-defvjp(_getitem, _getitem_maker, None)
+defvjp(_getitem, getitem_maker, None)
 
 
 def getitem(x, index):
@@ -204,20 +185,20 @@ def _scatter(shape, dtype, indices, vals):
     return out
 
 
-def _scatter_vals_maker(ans, shape, dtype, indices, vals):
-    real = [not _is_complex(v) for v in vals]
+def scatter_vals_maker(ans, shape, dtype, indices, vals):
+    real = [not is_complex(v) for v in vals]
 
-    def scatter_pullback(g):
+    def scatter_vals_pullback(g):
         out = []
         for idx, v, r in zip(indices, vals, real):
             ct = unbroadcast(v, g[idx])
-            out.append(_real_if_complex(ct) if r else ct)
+            out.append(real_if_complex(ct) if r else ct)
         return out
 
-    return scatter_pullback
+    return scatter_vals_pullback
 
 
-defvjp(_scatter, None, None, None, _scatter_vals_maker)
+defvjp(_scatter, None, None, None, scatter_vals_maker)
 
 
 def densify(ig):
@@ -237,11 +218,11 @@ def setitem(x, index, v):
     return r
 
 
-def _setitem_x_maker(ans, x, index, v):
-    def setitem_pullback_x(g):
+def setitem_maker(ans, x, index, v):
+    def setitem_pullback(g):
         return setitem(g, index, 0)       # the overwritten elements do not reach x
 
-    return setitem_pullback_x
+    return setitem_pullback
 
 
 def _winners(shape, index, tshape):
@@ -255,36 +236,36 @@ def _winners(shape, index, tshape):
     return None if kept.all() else kept
 
 
-def _setitem_v_maker(ans, x, index, v):
+def setitem_v_maker(ans, x, index, v):
     xv, vv = value(x), value(v)
     if xv.dtype.kind in "biu" and np.asarray(vv).dtype.kind in "fc":
-        return _no_gradient             # the assignment truncates: derivative zero
+        return no_gradient             # the assignment truncates: derivative zero
     tshape = np.shape(xv[index])
     kept = _winners(xv.shape, index, tshape) if _may_repeat(index) else None
     real = xv.dtype.kind != "c"         # a complex v written into a real array keeps its real part
     vndim = np.ndim(vv)
     extra = vndim - len(tshape)         # numpy lets v carry extra leading axes of length 1
 
-    def setitem_pullback_v(g):
+    def setitem_v_pullback(g):
         ct = g[index]
         if kept is not None:
             ct = _where_zero(kept, ct)
         if real:
-            ct = _real_if_complex(ct)
+            ct = real_if_complex(ct)
         if extra > 0:
             ct = ct[(None,) * extra + (Ellipsis,)]
         return unbroadcast(v, ct)
 
-    return setitem_pullback_v
+    return setitem_v_pullback
 
 
-defvjp(setitem, _setitem_x_maker, None, _setitem_v_maker)
+defvjp(setitem, setitem_maker, None, setitem_v_maker)
 
 
 def _check_assignment(xv, index, vv):
     """Raise numpy's error for a bad x[index] = v before anything is recorded."""
     probe = np.empty(np.shape(xv[index]), xv.dtype)
-    if xv.dtype.kind != "c" and _is_complex(vv):
+    if xv.dtype.kind != "c" and is_complex(vv):
         with warnings.catch_warnings():      # numpy warns once, when the value is computed
             warnings.simplefilter("ignore", _ComplexWarning)
             probe[...] = vv
@@ -332,7 +313,7 @@ def _wrap_mode(idx, n, mode):
     return idx
 
 
-def _take_maker(ans, a, indices, axis=None, out=None, mode="raise"):
+def take_maker(ans, a, indices, axis=None, out=None, mode="raise"):
     av = value(a)
     ind = np.asarray(value(indices))
     if axis is None:
@@ -341,10 +322,10 @@ def _take_maker(ans, a, indices, axis=None, out=None, mode="raise"):
     else:
         ind = _wrap_mode(ind, av.shape[axis], mode)
         index = _axis_index(av.ndim, axis, ind)
-    return _gather_maker(a, index)
+    return _index_pullback(a, index)
 
 
-defvjp(np.take, _take_maker, _none_maker)
+defvjp(np.take, take_maker, none_maker)
 
 
 def _along_axis_index(shape, indices, axis):
@@ -361,42 +342,42 @@ def _along_axis_index(shape, indices, axis):
     return tuple(parts)
 
 
-def _take_along_axis_maker(ans, arr, indices, axis=-1):
+def take_along_axis_maker(ans, arr, indices, axis=-1):
     av = value(arr)
     ind = np.asarray(value(indices))
     if axis is None:
         index = np.unravel_index(np.mod(ind, av.size), av.shape)
     else:
         index = _along_axis_index(av.shape, ind, axis % av.ndim)
-    return _gather_maker(arr, index)
+    return _index_pullback(arr, index)
 
 
-defvjp(np.take_along_axis, _take_along_axis_maker, _none_maker)
+defvjp(np.take_along_axis, take_along_axis_maker, none_maker)
 
 
-def _compress_maker(ans, condition, a, axis=None):
+def compress_maker(ans, condition, a, axis=None):
     av = value(a)
     pos = np.nonzero(np.ravel(value(condition)))[0]
     index = np.unravel_index(pos, av.shape) if axis is None else _axis_index(av.ndim, axis, pos)
-    return _gather_maker(a, index)
+    return _index_pullback(a, index)
 
 
-defvjp(np.compress, _none_maker, _compress_maker)
+defvjp(np.compress, none_maker, compress_maker)
 
 
-def _extract_maker(ans, condition, arr):
+def extract_maker(ans, condition, arr):
     av = value(arr)
     pos = np.nonzero(np.ravel(value(condition)))[0]
-    return _gather_maker(arr, np.unravel_index(pos, av.shape))
+    return _index_pullback(arr, np.unravel_index(pos, av.shape))
 
 
-defvjp(np.extract, _none_maker, _extract_maker)
+defvjp(np.extract, none_maker, extract_maker)
 
 
 # unique: the values are elements of x (each at its first occurrence), so they
 # are differentiable: the gradient of a unique value goes to its first occurrence.
 
-def _unique_maker(ans, ar, return_index=False, return_inverse=False, return_counts=False,
+def unique_maker(ans, ar, return_index=False, return_inverse=False, return_counts=False,
                   axis=None, **kwargs):
     av = value(ar)
     _, first = np.unique(av, return_index=True, axis=axis, **kwargs)
@@ -404,7 +385,7 @@ def _unique_maker(ans, ar, return_index=False, return_inverse=False, return_coun
         index = np.unravel_index(first, av.shape)
     else:
         index = _axis_index(av.ndim, axis, first)
-    pull = _gather_maker(ar, index)
+    pull = _index_pullback(ar, index)
     several = return_index or return_inverse or return_counts
 
     def unique_pullback(g):
@@ -417,22 +398,28 @@ def _unique_maker(ans, ar, return_index=False, return_inverse=False, return_coun
     return unique_pullback
 
 
-defvjp(np.unique, _unique_maker)
+defvjp(np.unique, unique_maker)
 
 
 # where / select / choose: every output element comes from one of the inputs
 
-def _where_x_maker(ans, condition, x=None, y=None):
+def where_x_maker(ans, condition, x=None, y=None):
     mask = np.asarray(value(condition), dtype=bool)
-    return lambda g: unbroadcast(x, _where_zero(mask, g))
+
+    def where_x_pullback(g):
+        return unbroadcast(x, _where_zero(mask, g))
+    return where_x_pullback
 
 
-def _where_y_maker(ans, condition, x=None, y=None):
+def where_y_maker(ans, condition, x=None, y=None):
     mask = ~np.asarray(value(condition), dtype=bool)
-    return lambda g: unbroadcast(y, _where_zero(mask, g))
+
+    def where_y_pullback(g):
+        return unbroadcast(y, _where_zero(mask, g))
+    return where_y_pullback
 
 
-defvjp(np.where, _none_maker, _where_x_maker, _where_y_maker)
+defvjp(np.where, none_maker, where_x_maker, where_y_maker)
 
 
 def _select_masks(condlist):
@@ -446,24 +433,27 @@ def _select_masks(condlist):
     return masks, ~taken if taken is not None else True
 
 
-def _select_choices_maker(ans, condlist, choicelist, default=0):
+def select_choices_maker(ans, condlist, choicelist, default=0):
     masks, _ = _select_masks(condlist)
 
-    def select_pullback_choices(g):
+    def select_choices_pullback(g):
         return [unbroadcast(c, _where_zero(m, g)) for m, c in zip(masks, choicelist)]
 
-    return select_pullback_choices
+    return select_choices_pullback
 
 
-def _select_default_maker(ans, condlist, choicelist, default=0):
+def select_default_maker(ans, condlist, choicelist, default=0):
     _, none = _select_masks(condlist)
-    return lambda g: unbroadcast(default, _where_zero(none, g))
+
+    def select_default_pullback(g):
+        return unbroadcast(default, _where_zero(none, g))
+    return select_default_pullback
 
 
-defvjp(np.select, _none_maker, _select_choices_maker, _select_default_maker)
+defvjp(np.select, none_maker, select_choices_maker, select_default_maker)
 
 
-def _choose_maker(ans, a, choices, out=None, mode="raise"):
+def choose_maker(ans, a, choices, out=None, mode="raise"):
     av = np.asarray(value(a))
     n = len(value(choices)) if isinstance(value(choices), _ndarray) else len(choices)
     av = _wrap_mode(av, n, mode)
@@ -475,14 +465,14 @@ def _choose_maker(ans, a, choices, out=None, mode="raise"):
         mask = np.broadcast_to(av, bshape)[None] == ks
         extra = len(bshape) - (len(cshape) - 1)
 
-        def choose_pullback_array(g):
+        def choose_array_pullback(g):
             ct = _where_zero(mask, g[None])
             if extra > 0:
                 ct = np.sum(ct, axis=tuple(range(1, 1 + extra)))
             axes = tuple(i for i in range(1, len(cshape)) if cshape[i] == 1 and np.shape(value(ct))[i] != 1)
             return np.sum(ct, axis=axes, keepdims=True) if axes else ct
 
-        return choose_pullback_array
+        return choose_array_pullback
 
     def choose_pullback(g):
         return [unbroadcast(c, _where_zero(av == k, g)) for k, c in enumerate(choices)]
@@ -490,23 +480,23 @@ def _choose_maker(ans, a, choices, out=None, mode="raise"):
     return choose_pullback
 
 
-defvjp(np.choose, _none_maker, _choose_maker)
+defvjp(np.choose, none_maker, choose_maker)
 
 
 # full_like: the result is the fill value everywhere; the prototype gives only a shape
 
-def _full_like_fill_maker(ans, a, fill_value, *args, **kwargs):
+def full_like_fill_maker(ans, a, fill_value, *args, **kwargs):
     if np.asarray(value(ans)).dtype.kind in "biu" and np.asarray(value(fill_value)).dtype.kind in "fc":
-        return _no_gradient
-    real = not _is_complex(ans)
+        return no_gradient
+    real = not is_complex(ans)
 
-    def full_like_pullback(g):
-        return unbroadcast(fill_value, _real_if_complex(g) if real else g)
+    def full_like_fill_pullback(g):
+        return unbroadcast(fill_value, real_if_complex(g) if real else g)
 
-    return full_like_pullback
+    return full_like_fill_pullback
 
 
-defvjp(np.full_like, _none_maker, _full_like_fill_maker)
+defvjp(np.full_like, none_maker, full_like_fill_maker)
 
 
 # ---------------------------------------------------------------------------

@@ -17,9 +17,8 @@ an AttributeError that says so.
 """
 import numpy as np
 
-from .._core import get_rule
 from ..extend import IndexGrad, Tracked, defvjp, primitive, value
-from .indexing import _real_if_complex
+from ._util import identity, real_if_complex
 
 _ndarray = np.ndarray
 _generic = np.generic
@@ -39,14 +38,14 @@ def _astype(x, dtype):
     return np.asarray(x).astype(dtype)[()]       # a Python number (a cotangent may be one)
 
 
-def _astype_maker(ans, x, dtype):
+def astype_maker(ans, x, dtype):
     xv = value(x)
     xdtype = xv.dtype
     real = xdtype.kind != "c"
 
     def astype_pullback(g):
         if real:
-            g = _real_if_complex(g)
+            g = real_if_complex(g)
         if xdtype.kind in "fc":
             return _astype(g, xdtype)      # float32 in, float64 out: a float32 cotangent
         return g                            # an integer input keeps its cotangent as it is
@@ -54,7 +53,7 @@ def _astype_maker(ans, x, dtype):
     return astype_pullback
 
 
-defvjp(_astype, _astype_maker, None)
+defvjp(_astype, astype_maker, None)
 
 
 def _method_astype(x):
@@ -80,10 +79,10 @@ def _item(x, index):
     return x[index].item()
 
 
-def _item_maker(ans, x, index):
+def item_maker(ans, x, index):
     xv = value(x)
     if not isinstance(xv, _ndarray):
-        return lambda g: g
+        return identity
     shape, dtype = xv.shape, xv.dtype
 
     def item_pullback(g):
@@ -92,7 +91,7 @@ def _item_maker(ans, x, index):
     return item_pullback
 
 
-defvjp(_item, _item_maker, None)
+defvjp(_item, item_maker, None)
 
 
 def _full_index(xv, args):
@@ -240,9 +239,7 @@ def _method_choose(x):
 
 def _method_ptp(x):
     def ptp(axis=None, out=None, keepdims=False):
-        if get_rule(np.ptp) is not None:
-            return np.ptp(x, axis=axis, out=out, keepdims=keepdims)
-        return np.max(x, axis=axis, keepdims=keepdims) - np.min(x, axis=axis, keepdims=keepdims)
+        return np.ptp(x, axis=axis, out=out, keepdims=keepdims)
 
     return ptp
 
@@ -262,7 +259,7 @@ def _matrix_transpose(x):
 
 # What x.name is, for each name: functions of x.
 _METHODS = {
-    "T": lambda x: np.transpose(x),
+    "T": np.transpose,
     "mT": _matrix_transpose,
     "astype": _method_astype,
     "item": _method_item,

@@ -2,14 +2,14 @@
 
 ``rosen`` and ``rosen_der`` convert their input with ``np.asanyarray`` (scipy's
 array-API layer), which a tracked value refuses. They are replaced in the
-``scipy.optimize`` namespace when it is imported (see ``_lazy``) by wrappers
+``scipy.optimize`` namespace when it is imported (``zygcy.interop.wrap``) by wrappers
 that call scipy's function on plain input, and on tracked input compute the
 same formula as scipy's own, written with numpy operations, so it is recorded
 like any numpy code and is differentiable to any order.
 """
 import numpy as np
 
-from ._lazy import when_imported, wrap
+from ..interop import when_imported, wrap
 
 so = None       # scipy.optimize, once it is imported and its rules are registered
 

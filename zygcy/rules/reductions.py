@@ -4,7 +4,8 @@ ufunc methods they equal (``np.add.reduce`` is a sum, ``np.multiply.accumulate``
 a cumulative product).
 
 Every pullback broadcasts its cotangent back over the reduced axes with
-``expand`` (from ``ufuncs``) and multiplies by a local derivative. Masks (which
+``expand`` (a linear map of ``shape``) and multiplies by a local derivative;
+the linear ones (sum, mean, cumsum, trace) are registered with ``deflinear``. Masks (which
 element is the max, which are nan, where the zeros are) come from plain values;
 everything that depends on the inputs is written with numpy functions, so the
 pullbacks are differentiable again.
@@ -16,35 +17,18 @@ max/min and their ufunc.reduce forms; the others refuse it with an error.
 import math
 
 import numpy as np
-try:
-    from numpy.lib.array_utils import normalize_axis_tuple
-except ImportError:             # numpy < 2
-    from numpy.core.numeric import normalize_axis_tuple
 
-from ..extend import Tracked, defvjp, primitive, value
-from ._util import unbroadcast_to
-from .ufuncs import _conj, expand, reshape
+from ..extend import Tracked, deflinear, defvjp, primitive, value
+from ._util import conj, kept_shape, ndim_of, normalize_axis_tuple, reduced_axes, unbroadcast_to
+from .shape import diag_embed, expand, reshape
 
 _NoValue = np._NoValue
-
-
-def _axes(x, axis):
-    """The reduced axes of x as a sorted tuple of non-negative ints."""
-    nd = np.ndim(value(x))
-    if axis is None:
-        return tuple(range(nd))
-    return tuple(sorted(normalize_axis_tuple(axis, nd)))
 
 
 def _keep(a, shape, axes, keepdims):
     """The plain reduced value ``a`` with the reduced axes kept as 1s (to broadcast)."""
     a = value(a)
-    if keepdims:
-        return a
-    full = list(shape)
-    for ax in axes:
-        full[ax] = 1
-    return np.reshape(a, full)
+    return a if keepdims else np.reshape(a, kept_shape(shape, axes))
 
 
 def _count(shape, axes, where=True):
@@ -75,24 +59,16 @@ def _safe_count(n):
 # ---------------------------------------------------------------------------
 # Sums and means
 
-def sum_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue,
-              where=True):
-    shape, axes = np.shape(value(x)), _axes(x, axis)
-
-    def sum_pullback(g):
-        g = expand(g, shape, axes, keepdims)
-        return g if _is_all(where) else g * value(where)
-    return sum_pullback
+def _sum_adjoint(g, x, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue,
+                 where=True):
+    g = expand(g, np.shape(value(x)), reduced_axes(axis, ndim_of(x)), keepdims)
+    return g if _is_all(where) else g * value(where)
 
 
-def mean_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
-    shape, axes = np.shape(value(x)), _axes(x, axis)
-    n = _safe_count(_count(shape, axes, where))
-
-    def mean_pullback(g):
-        g = expand(g, shape, axes, keepdims) / n
-        return g if _is_all(where) else g * value(where)
-    return mean_pullback
+def _mean_adjoint(g, x, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
+    shape, axes = np.shape(value(x)), reduced_axes(axis, ndim_of(x))
+    g = expand(g, shape, axes, keepdims) / _safe_count(_count(shape, axes, where))
+    return g if _is_all(where) else g * value(where)
 
 
 def _notnan(x):
@@ -101,20 +77,26 @@ def _notnan(x):
 
 def nansum_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue,
                  where=True):
-    shape, axes = np.shape(value(x)), _axes(x, axis)
+    shape, axes = np.shape(value(x)), reduced_axes(axis, ndim_of(x))
     ok = _notnan(x) if _is_all(where) else _notnan(x) & value(where)
-    return lambda g: expand(g, shape, axes, keepdims) * ok
+
+    def nansum_pullback(g):
+        return expand(g, shape, axes, keepdims) * ok
+    return nansum_pullback
 
 
 def nanmean_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
-    shape, axes = np.shape(value(x)), _axes(x, axis)
+    shape, axes = np.shape(value(x)), reduced_axes(axis, ndim_of(x))
     ok = _notnan(x) if _is_all(where) else _notnan(x) & value(where)
-    n = _safe_count(np.sum(ok, axis=axes, keepdims=True))
-    return lambda g: expand(g, shape, axes, keepdims) * (ok / n)
+    share = ok / _safe_count(np.sum(ok, axis=axes, keepdims=True))
+
+    def nanmean_pullback(g):
+        return expand(g, shape, axes, keepdims) * share
+    return nanmean_pullback
 
 
-defvjp(np.sum, sum_maker)
-defvjp(np.mean, mean_maker)
+deflinear(np.sum, _sum_adjoint)
+deflinear(np.mean, _mean_adjoint)
 defvjp(np.nansum, nansum_maker)
 defvjp(np.nanmean, nanmean_maker)
 
@@ -130,7 +112,7 @@ def _var_parts(x, axis, ddof, correction, nan, where, mean):
         return _given_mean_parts(x, axis, ddof, correction, nan, mean)
     if correction is not None and correction is not _NoValue:
         ddof = correction
-    shape, axes = np.shape(value(x)), _axes(x, axis)
+    shape, axes = np.shape(value(x)), reduced_axes(axis, ndim_of(x))
     if nan:
         ok = _notnan(x)
         n = np.sum(ok, axis=axes, keepdims=True)
@@ -144,7 +126,7 @@ def _var_parts(x, axis, ddof, correction, nan, where, mean):
 def _given_mean_parts(x, axis, ddof, correction, nan, mean):
     if correction is not None and correction is not _NoValue:
         ddof = correction
-    shape, axes = np.shape(value(x)), _axes(x, axis)
+    shape, axes = np.shape(value(x)), reduced_axes(axis, ndim_of(x))
     m = value(mean)                 # numpy requires the keepdims shape
     if nan:
         ok = _notnan(x)
@@ -152,33 +134,47 @@ def _given_mean_parts(x, axis, ddof, correction, nan, mean):
     return shape, axes, x - m, _count(shape, axes) - ddof
 
 
-def _var_maker(nan):
-    def var_maker(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
-                  where=True, mean=_NoValue, correction=_NoValue):
-        shape, axes, xc, dof = _var_parts(x, axis, ddof, correction, nan, where, mean)
+def _var_pullback(nan, x, axis, ddof, keepdims, where, mean, correction):
+    shape, axes, xc, dof = _var_parts(x, axis, ddof, correction, nan, where, mean)
 
-        def var_pullback(g):
-            return expand(np.real(g), shape, axes, keepdims) * (2 * xc / dof)
-        return var_pullback
-    return var_maker
+    def var_pullback(g):
+        return expand(np.real(g), shape, axes, keepdims) * (2 * xc / dof)
+    return var_pullback
 
 
-def _std_maker(nan):
-    def std_maker(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
-                  where=True, mean=_NoValue, correction=_NoValue):
-        shape, axes, xc, dof = _var_parts(x, axis, ddof, correction, nan, where, mean)
-        s = reshape(ans, _keep(ans, shape, axes, keepdims).shape)
+def _std_pullback(nan, ans, x, axis, ddof, keepdims, where, mean, correction):
+    shape, axes, xc, dof = _var_parts(x, axis, ddof, correction, nan, where, mean)
+    s = reshape(ans, _keep(ans, shape, axes, keepdims).shape)
 
-        def std_pullback(g):
-            return expand(np.real(g), shape, axes, keepdims) * (xc / (dof * s))
-        return std_pullback
-    return std_maker
+    def std_pullback(g):
+        return expand(np.real(g), shape, axes, keepdims) * (xc / (dof * s))
+    return std_pullback
 
 
-defvjp(np.var, _var_maker(False))
-defvjp(np.std, _std_maker(False))
-defvjp(np.nanvar, _var_maker(True))
-defvjp(np.nanstd, _std_maker(True))
+def var_maker(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
+              where=True, mean=_NoValue, correction=_NoValue):
+    return _var_pullback(False, x, axis, ddof, keepdims, where, mean, correction)
+
+
+def nanvar_maker(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
+                 where=True, mean=_NoValue, correction=_NoValue):
+    return _var_pullback(True, x, axis, ddof, keepdims, where, mean, correction)
+
+
+def std_maker(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
+              where=True, mean=_NoValue, correction=_NoValue):
+    return _std_pullback(False, ans, x, axis, ddof, keepdims, where, mean, correction)
+
+
+def nanstd_maker(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
+                 where=True, mean=_NoValue, correction=_NoValue):
+    return _std_pullback(True, ans, x, axis, ddof, keepdims, where, mean, correction)
+
+
+defvjp(np.var, var_maker)
+defvjp(np.std, std_maker)
+defvjp(np.nanvar, nanvar_maker)
+defvjp(np.nanstd, nanstd_maker)
 
 
 # ---------------------------------------------------------------------------
@@ -187,10 +183,12 @@ defvjp(np.nanstd, _std_maker(True))
 def prod_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue,
                where=True):
     _no_where(where, "prod")
-    shape, axes = np.shape(value(x)), _axes(x, axis)
+    shape, axes = np.shape(value(x)), reduced_axes(axis, ndim_of(x))
     zero = value(x) == 0
     if not np.any(zero):
-        return lambda g: expand(g * _conj(ans), shape, axes, keepdims) / _conj(x)
+        def prod_pullback(g):
+            return expand(g * conj(ans), shape, axes, keepdims) / conj(x)
+        return prod_pullback
     # With zeros, d prod / d x[i] is the product of the others, written so that it
     # is exact to second order: with p1 the product of the nonzero entries (zeros
     # held at a constant 1) and s the sum of the zero entries of the slice (0, but
@@ -207,7 +205,7 @@ def prod_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=
     d = p1 * ((nz == 0) / x1 + (nz == 1) * (zero + ~zero * s / x1) + (nz == 2) * zero * (s - x))
 
     def prod_pullback(g):
-        return expand(g, shape, axes, keepdims) * _conj(d)
+        return expand(g, shape, axes, keepdims) * conj(d)
     return prod_pullback
 
 
@@ -216,7 +214,10 @@ def nanprod_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, initi
     _no_where(where, "nanprod")
     inner = prod_maker(ans, np.nan_to_num(x, nan=1.0), axis, dtype, out, keepdims, initial)
     ok = _notnan(x)
-    return lambda g: inner(g) * ok
+
+    def nanprod_pullback(g):
+        return inner(g) * ok
+    return nanprod_pullback
 
 
 defvjp(np.prod, prod_maker)
@@ -232,18 +233,24 @@ def _extreme_pullback(ans, x, axes, keepdims, where=True):
     if not _is_all(where):
         hit = hit & value(where)
     share = hit / _safe_count(np.sum(hit, axis=axes, keepdims=True))
-    return lambda g: expand(g, shape, axes, keepdims) * share
+
+    def max_pullback(g):
+        return expand(g, shape, axes, keepdims) * share
+    return max_pullback
 
 
 def max_maker(ans, x, axis=None, out=None, keepdims=False, initial=_NoValue, where=True):
-    return _extreme_pullback(ans, x, _axes(x, axis), keepdims, where)
+    return _extreme_pullback(ans, x, reduced_axes(axis, ndim_of(x)), keepdims, where)
 
 
 def ptp_maker(ans, x, axis=None, out=None, keepdims=False):
-    axes = _axes(x, axis)
+    axes = reduced_axes(axis, ndim_of(x))
     hi = _extreme_pullback(np.max(value(x), axis=axes, keepdims=keepdims), x, axes, keepdims)
     lo = _extreme_pullback(np.min(value(x), axis=axes, keepdims=keepdims), x, axes, keepdims)
-    return lambda g: hi(g) - lo(g)
+
+    def ptp_pullback(g):
+        return hi(g) - lo(g)
+    return ptp_pullback
 
 
 for _f in (np.max, np.min, np.amax, np.amin, np.nanmax, np.nanmin):
@@ -264,7 +271,11 @@ def _revcumsum(g, axis):
     return _revcumsum_plain(g, axis)
 
 
-defvjp(_revcumsum_plain, lambda ans, g, axis: lambda h: np.cumsum(h, axis=axis))
+def _revcumsum_plain_adjoint(h, g, axis):
+    return np.cumsum(h, axis=axis)
+
+
+deflinear(_revcumsum_plain, _revcumsum_plain_adjoint)
 
 
 def _flat_or_axis(x, axis):
@@ -274,16 +285,18 @@ def _flat_or_axis(x, axis):
     return x, normalize_axis_tuple(axis, np.ndim(value(x)))[0]
 
 
-def cumsum_maker(ans, x, axis=None, dtype=None, out=None):
+def _cumsum_adjoint(g, x, axis=None, dtype=None, out=None):
     shape = np.shape(value(x))
     ax = 0 if axis is None else normalize_axis_tuple(axis, len(shape))[0]
-    return lambda g: reshape(_revcumsum(g, ax), shape)
+    return reshape(_revcumsum(g, ax), shape)
 
 
 def nancumsum_maker(ans, x, axis=None, dtype=None, out=None):
-    inner = cumsum_maker(ans, x, axis)
     ok = _notnan(x)
-    return lambda g: inner(g) * ok
+
+    def nancumsum_pullback(g):
+        return _cumsum_adjoint(g, x, axis) * ok
+    return nancumsum_pullback
 
 
 def cumprod_maker(ans, x, axis=None, dtype=None, out=None):
@@ -293,15 +306,17 @@ def cumprod_maker(ans, x, axis=None, dtype=None, out=None):
     zero = xv == 0
     if not np.any(zero):
         # d out[k] / d x[i] = out[k] / x[i] for k >= i
-        return lambda g: reshape(_revcumsum(g * _conj(ans), ax) / _conj(xf), shape)
+        def cumprod_pullback(g):
+            return reshape(_revcumsum(g * conj(ans), ax) / conj(xf), shape)
+        return cumprod_pullback
     # With zeros: out[k] is the product of a prefix, so its derivative is the
     # product-of-the-others of prod_maker for that prefix, summed over k >= i
     # with the reverse cumulative sum (exact to second order, as there).
     nz = np.cumsum(zero, axis=ax)                   # zeros in each prefix
-    x1 = _conj(xf * ~zero + zero)
-    p1 = _conj(np.cumprod(xf * ~zero + zero, axis=ax))
-    s = _conj(np.cumsum(xf * zero, axis=ax))
-    xc = _conj(xf)
+    x1 = conj(xf * ~zero + zero)
+    p1 = conj(np.cumprod(xf * ~zero + zero, axis=ax))
+    s = conj(np.cumsum(xf * zero, axis=ax))
+    xc = conj(xf)
 
     def cumprod_pullback(g):
         gp = g * p1
@@ -316,33 +331,48 @@ def cumprod_maker(ans, x, axis=None, dtype=None, out=None):
 def nancumprod_maker(ans, x, axis=None, dtype=None, out=None):
     inner = cumprod_maker(ans, np.nan_to_num(x, nan=1.0), axis)
     ok = _notnan(x)
-    return lambda g: inner(g) * ok
+
+    def nancumprod_pullback(g):
+        return inner(g) * ok
+    return nancumprod_pullback
 
 
-def _cumulative(maker):
-    """np.cumulative_sum/prod: cumsum/cumprod whose axis may be omitted for 1-d input."""
-    def cumulative_maker(ans, x, axis=None, dtype=None, out=None, include_initial=False):
-        if include_initial:
-            raise NotImplementedError(
-                "zygcy: np.cumulative_sum/prod with include_initial=True has no gradient "
-                "rule yet; use np.cumsum/np.cumprod")
-        return maker(ans, x, 0 if axis is None else axis)
-    return cumulative_maker
+# np.cumulative_sum/prod: cumsum/cumprod whose axis may be omitted for 1-d input
+
+def _no_initial(include_initial):
+    if include_initial:
+        raise NotImplementedError(
+            "zygcy: np.cumulative_sum/prod with include_initial=True has no gradient "
+            "rule yet; use np.cumsum/np.cumprod")
 
 
-defvjp(np.cumsum, cumsum_maker)
+def cumulative_sum_maker(ans, x, axis=None, dtype=None, out=None, include_initial=False):
+    _no_initial(include_initial)
+    ax = 0 if axis is None else axis
+
+    def cumulative_sum_pullback(g):
+        return _cumsum_adjoint(g, x, ax)
+    return cumulative_sum_pullback
+
+
+def cumulative_prod_maker(ans, x, axis=None, dtype=None, out=None, include_initial=False):
+    _no_initial(include_initial)
+    return cumprod_maker(ans, x, 0 if axis is None else axis)
+
+
+deflinear(np.cumsum, _cumsum_adjoint)
 defvjp(np.nancumsum, nancumsum_maker)
 defvjp(np.cumprod, cumprod_maker)
 defvjp(np.nancumprod, nancumprod_maker)
 if hasattr(np, "cumulative_sum"):       # numpy >= 2.1
-    defvjp(np.cumulative_sum, _cumulative(cumsum_maker))
-    defvjp(np.cumulative_prod, _cumulative(cumprod_maker))
+    defvjp(np.cumulative_sum, cumulative_sum_maker)
+    defvjp(np.cumulative_prod, cumulative_prod_maker)
 
 
 # ---------------------------------------------------------------------------
 # trace and average
 
-def trace_maker(ans, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+def _trace_adjoint(g, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     shape = np.shape(value(a))
     ax1, ax2 = normalize_axis_tuple((axis1, axis2), len(shape))
     eshape = [1] * len(shape)
@@ -350,12 +380,18 @@ def trace_maker(ans, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     diag = np.eye(shape[ax1], shape[ax2], k=offset)       # [index along ax1, along ax2]
     if ax1 > ax2:
         diag = diag.T
-    diag = diag.reshape(eshape)
-    return lambda g: expand(g, shape, sorted((ax1, ax2))) * diag
+    return expand(g, shape, sorted((ax1, ax2))) * diag.reshape(eshape)
+
+
+def _linalg_trace_adjoint(g, x, offset=0, dtype=None):
+    """numpy 2's np.linalg.trace: the trace of the last two axes."""
+    m, n = np.shape(value(x))[-2:]
+    length = max(0, min(m - max(-offset, 0), n - max(offset, 0)))
+    return diag_embed(np.expand_dims(g, -1) * np.ones(length), m, n, offset)
 
 
 def _average_parts(a, axis, weights, keepdims):
-    shape, axes = np.shape(value(a)), _axes(a, axis)
+    shape, axes = np.shape(value(a)), reduced_axes(axis, ndim_of(a))
     kd = False if keepdims is _NoValue else bool(keepdims)
     if weights is None:
         return shape, axes, kd, None
@@ -368,9 +404,9 @@ def _average_parts(a, axis, weights, keepdims):
     return shape, axes, kd, weights
 
 
-def average_maker_a(ans, a, axis=None, weights=None, returned=False, *, keepdims=_NoValue):
+def average_maker(ans, a, axis=None, weights=None, returned=False, *, keepdims=_NoValue):
     shape, axes, kd, w = _average_parts(a, axis, weights, keepdims)
-    d = 1 / _count(shape, axes) if w is None else _conj(w / np.sum(w, axis=axes, keepdims=True))
+    d = 1 / _count(shape, axes) if w is None else conj(w / np.sum(w, axis=axes, keepdims=True))
 
     def average_pullback(g):
         if returned:
@@ -379,7 +415,7 @@ def average_maker_a(ans, a, axis=None, weights=None, returned=False, *, keepdims
     return average_pullback
 
 
-def average_maker_w(ans, a, axis=None, weights=None, returned=False, *, keepdims=_NoValue):
+def average_weights_maker(ans, a, axis=None, weights=None, returned=False, *, keepdims=_NoValue):
     shape, axes, kd, w = _average_parts(a, axis, weights, keepdims)
     wshape = np.shape(value(weights))
     avg = reshape(ans[0] if returned else ans, _keep(ans[0] if returned else ans, shape, axes, kd).shape)
@@ -389,7 +425,7 @@ def average_maker_w(ans, a, axis=None, weights=None, returned=False, *, keepdims
         g0, g1 = (g[0], g[1]) if returned else (g, None)
         ct = 0
         if g0 is not None:
-            ct = expand(g0, shape, axes, kd) * _conj((a - avg) / wsum)
+            ct = expand(g0, shape, axes, kd) * conj((a - avg) / wsum)
         if g1 is not None:          # the returned sum of weights
             ct = ct + expand(g1, np.broadcast_shapes(shape, np.shape(value(w))), axes, kd)
         ct = unbroadcast_to(np.shape(value(w)), ct)
@@ -397,8 +433,10 @@ def average_maker_w(ans, a, axis=None, weights=None, returned=False, *, keepdims
     return average_weights_pullback
 
 
-defvjp(np.trace, trace_maker)
-defvjp(np.average, average_maker_a, None, average_maker_w)
+deflinear(np.trace, _trace_adjoint)
+if hasattr(np.linalg, "trace"):         # numpy >= 2.0
+    deflinear(np.linalg.trace, _linalg_trace_adjoint)
+defvjp(np.average, average_maker, None, average_weights_maker)
 
 
 # ---------------------------------------------------------------------------
@@ -441,7 +479,7 @@ def _order_weights(xv, q, axes, nan, method):
 
 def _quantile_pullback(x, q, axis, keepdims, nan, method):
     xv = value(x)
-    shape, axes = np.shape(xv), _axes(x, axis)
+    shape, axes = np.shape(xv), reduced_axes(axis, ndim_of(x))
     w = _order_weights(np.asarray(xv), q, axes, nan, method)
     qnd = np.ndim(q)
     full = np.shape(q) + shape
@@ -452,63 +490,104 @@ def _quantile_pullback(x, q, axis, keepdims, nan, method):
     return quantile_pullback
 
 
-def _quantile_maker(nan, scale):
-    def quantile_maker(ans, x, q, axis=None, out=None, overwrite_input=False, method="linear",
-                       keepdims=False, *, weights=None, interpolation=None):
-        if weights is not None:
-            raise NotImplementedError("zygcy: quantiles with weights= are not differentiable yet")
-        if interpolation is not None:      # the old name of method
-            method = interpolation
-        return _quantile_pullback(x, np.asarray(value(q)) / scale, axis, keepdims, nan, method)
-    return quantile_maker
+def _quantile_of(x, q, axis, keepdims, nan, method, weights, interpolation):
+    if weights is not None:
+        raise NotImplementedError("zygcy: quantiles with weights= are not differentiable yet")
+    if interpolation is not None:      # the old name of method
+        method = interpolation
+    return _quantile_pullback(x, q, axis, keepdims, nan, method)
 
 
-def _median_maker(nan):
-    def median_maker(ans, x, axis=None, out=None, overwrite_input=False, keepdims=False):
-        return _quantile_pullback(x, 0.5, axis, keepdims, nan, "linear")
-    return median_maker
+def quantile_maker(ans, x, q, axis=None, out=None, overwrite_input=False, method="linear",
+                   keepdims=False, *, weights=None, interpolation=None):
+    return _quantile_of(x, np.asarray(value(q)), axis, keepdims, False, method, weights, interpolation)
 
 
-defvjp(np.median, _median_maker(False))
-defvjp(np.nanmedian, _median_maker(True))
-defvjp(np.quantile, _quantile_maker(False, 1.0))
-defvjp(np.nanquantile, _quantile_maker(True, 1.0))
-defvjp(np.percentile, _quantile_maker(False, 100.0))
-defvjp(np.nanpercentile, _quantile_maker(True, 100.0))
+def nanquantile_maker(ans, x, q, axis=None, out=None, overwrite_input=False, method="linear",
+                      keepdims=False, *, weights=None, interpolation=None):
+    return _quantile_of(x, np.asarray(value(q)), axis, keepdims, True, method, weights, interpolation)
+
+
+def percentile_maker(ans, x, q, axis=None, out=None, overwrite_input=False, method="linear",
+                     keepdims=False, *, weights=None, interpolation=None):
+    return _quantile_of(x, np.asarray(value(q)) / 100.0, axis, keepdims, False, method, weights,
+                        interpolation)
+
+
+def nanpercentile_maker(ans, x, q, axis=None, out=None, overwrite_input=False, method="linear",
+                        keepdims=False, *, weights=None, interpolation=None):
+    return _quantile_of(x, np.asarray(value(q)) / 100.0, axis, keepdims, True, method, weights,
+                        interpolation)
+
+
+def median_maker(ans, x, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return _quantile_pullback(x, 0.5, axis, keepdims, False, "linear")
+
+
+def nanmedian_maker(ans, x, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return _quantile_pullback(x, 0.5, axis, keepdims, True, "linear")
+
+
+defvjp(np.median, median_maker)
+defvjp(np.nanmedian, nanmedian_maker)
+defvjp(np.quantile, quantile_maker)
+defvjp(np.nanquantile, nanquantile_maker)
+defvjp(np.percentile, percentile_maker)
+defvjp(np.nanpercentile, nanpercentile_maker)
 
 
 # ---------------------------------------------------------------------------
 # ufunc.reduce and ufunc.accumulate: the reductions above, with axis=0 by default
 
-def _axis0(maker):
-    def reduce_maker(ans, x, axis=0, *args, **kwargs):
-        return maker(ans, x, axis, *args, **kwargs)
-    return reduce_maker
+def _add_reduce_adjoint(g, x, axis=0, *args, **kwargs):
+    return _sum_adjoint(g, x, axis, *args, **kwargs)
 
 
-def _extreme_reduce(ans, x, axis=0, dtype=None, out=None, keepdims=False, initial=_NoValue,
-                    where=True):
-    return _extreme_pullback(ans, x, _axes(x, axis), keepdims, where)
+def _add_accumulate_adjoint(g, x, axis=0, *args, **kwargs):
+    return _cumsum_adjoint(g, x, axis, *args, **kwargs)
 
 
-def _logaddexp_reduce(base):
-    def logaddexp_reduce_maker(ans, x, axis=0, dtype=None, out=None, keepdims=False,
-                               initial=_NoValue, where=True):
-        shape, axes = np.shape(value(x)), _axes(x, axis)
-        a = reshape(ans, _keep(ans, shape, axes, keepdims).shape)
-        share = np.exp(x - a) if base == "e" else np.exp2(x - a)
-        return lambda g: expand(g, shape, axes, keepdims) * share
-    return logaddexp_reduce_maker
+def multiply_reduce_maker(ans, x, axis=0, *args, **kwargs):
+    return prod_maker(ans, x, axis, *args, **kwargs)
 
 
-defvjp(np.add.reduce, _axis0(sum_maker))
-defvjp(np.multiply.reduce, _axis0(prod_maker))
+def multiply_accumulate_maker(ans, x, axis=0, *args, **kwargs):
+    return cumprod_maker(ans, x, axis, *args, **kwargs)
+
+
+def extreme_reduce_maker(ans, x, axis=0, dtype=None, out=None, keepdims=False, initial=_NoValue,
+                         where=True):
+    """maximum/minimum/fmax/fmin.reduce: the gradient goes to the extreme elements."""
+    return _extreme_pullback(ans, x, reduced_axes(axis, ndim_of(x)), keepdims, where)
+
+
+def _logaddexp_reduce_pullback(exp, ans, x, axis, keepdims):
+    shape, axes = np.shape(value(x)), reduced_axes(axis, ndim_of(x))
+    share = exp(x - reshape(ans, _keep(ans, shape, axes, keepdims).shape))
+
+    def logaddexp_reduce_pullback(g):
+        return expand(g, shape, axes, keepdims) * share
+    return logaddexp_reduce_pullback
+
+
+def logaddexp_reduce_maker(ans, x, axis=0, dtype=None, out=None, keepdims=False,
+                           initial=_NoValue, where=True):
+    return _logaddexp_reduce_pullback(np.exp, ans, x, axis, keepdims)
+
+
+def logaddexp2_reduce_maker(ans, x, axis=0, dtype=None, out=None, keepdims=False,
+                            initial=_NoValue, where=True):
+    return _logaddexp_reduce_pullback(np.exp2, ans, x, axis, keepdims)
+
+
+deflinear(np.add.reduce, _add_reduce_adjoint)
+defvjp(np.multiply.reduce, multiply_reduce_maker)
 for _uf in (np.maximum, np.minimum, np.fmax, np.fmin):
-    defvjp(_uf.reduce, _extreme_reduce)
-defvjp(np.logaddexp.reduce, _logaddexp_reduce("e"))
-defvjp(np.logaddexp2.reduce, _logaddexp_reduce("2"))
-defvjp(np.add.accumulate, _axis0(cumsum_maker))
-defvjp(np.multiply.accumulate, _axis0(cumprod_maker))
+    defvjp(_uf.reduce, extreme_reduce_maker)
+defvjp(np.logaddexp.reduce, logaddexp_reduce_maker)
+defvjp(np.logaddexp2.reduce, logaddexp2_reduce_maker)
+deflinear(np.add.accumulate, _add_accumulate_adjoint)
+defvjp(np.multiply.accumulate, multiply_accumulate_maker)
 
 
 # Running max/min: out[k] is x[j(k)] for the j(k) <= k where the running extreme

@@ -1,5 +1,10 @@
 """Rules for scalars: Python's ``math`` and ``cmath`` modules, and the complex parts.
 
+The functions are collected in two namespaces, ``m`` and ``c``, which
+``zygcy.math`` and ``zygcy.cmath`` export name by name; the complex parts of
+tracked values (``.real``, ``.imag``, ``.conjugate()``, ``abs(z)``) are the
+primitives at the end, which Tracked's methods call.
+
 Each entry of the tables is one line: the name of the function in ``math`` (or
 ``cmath``) and its derivative written as a function of the input ``x`` and the
 output ``y``. Derivatives use zygcy's own functions (``m.cos``, not
@@ -29,13 +34,10 @@ import numpy as np
 
 from .._core import ScalarFunction, ScalarFunction2
 from ..extend import Tracked, defjoint, defvjp, primitive, value
+from ._util import LN2, LN10, TWO_OVER_SQRT_PI, is_complex
 
 m = types.SimpleNamespace()    # what ``zygcy.math`` exports
 c = types.SimpleNamespace()    # what ``zygcy.cmath`` exports
-
-LN2 = math.log(2.0)
-LN10 = math.log(10.0)
-TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 def _unary(ns, module, plain, name, deriv):
@@ -333,8 +335,20 @@ for _f in (log, hypot, fsum, prod, dist, modf, frexp, digamma, polygamma):
 for _k in ("pi", "e", "tau", "inf", "nan"):
     setattr(m, _k, getattr(math, _k))
 
-defvjp(_fsum, lambda ans, xs: lambda g: [g] * len(xs))
-defjoint(_hypot_n, lambda ans, *xs: lambda g: tuple(g * _norm_div(x, ans) for x in xs))
+def fsum_maker(ans, xs):
+    def fsum_pullback(g):
+        return [g] * len(xs)
+    return fsum_pullback
+
+
+def hypot_maker(ans, *xs):
+    def hypot_pullback(g):
+        return tuple(g * _norm_div(x, ans) for x in xs)
+    return hypot_pullback
+
+
+defvjp(_fsum, fsum_maker)
+defjoint(_hypot_n, hypot_maker)
 
 
 # ---------------------------------------------------------------------------
@@ -355,7 +369,13 @@ def _to_complex(x):
     return complex(x)
 
 
-defvjp(_to_complex, lambda ans, x: lambda g: _real(g))
+def to_complex_maker(ans, x):
+    def to_complex_pullback(g):
+        return _real(g)
+    return to_complex_pullback
+
+
+defvjp(_to_complex, to_complex_maker)
 
 
 def _cmath_unary(name, deriv):
@@ -363,7 +383,7 @@ def _cmath_unary(name, deriv):
     fn = ScalarFunction(getattr(cmath, name), deriv, name, "zygcy.cmath")
 
     def cmath_function(x):
-        if type(x) is Tracked and not _is_complex(x) and not isinstance(value(x), np.ndarray):
+        if type(x) is Tracked and not is_complex(x) and not isinstance(value(x), np.ndarray):
             return fn(_to_complex(x))
         return fn(x)
 
@@ -392,7 +412,7 @@ def phase(x):
     """phase(x): the argument of x, atan2(x.imag, x.real) (real-valued, not holomorphic)."""
     if type(x) is not Tracked:
         return cmath.phase(x)
-    if _is_complex(x):
+    if is_complex(x):
         return m.atan2(x.imag, x.real)
     # a real x is complex(x, +0.0): 0 or pi, constant but at 0 (where atan2 gives nan)
     return m.atan2(0.0, x)
@@ -405,7 +425,7 @@ def polar(x):
     return (abs(x), phase(x))
 
 
-def _unit(phi):
+def _expi(phi):
     """exp(i phi) = d rect(r, phi) / dr; nan where phi is not finite (cmath raises)."""
     if not math.isfinite(value(phi)):
         return complex(math.nan, math.nan)
@@ -414,7 +434,7 @@ def _unit(phi):
 
 def _drect(r, phi, z):
     """(d/dr, d/dphi) of z = rect(r, phi) = r exp(i phi): (exp(i phi), i z)."""
-    return _unit(phi), (1j * z if value(r) != 0 else 1j * r * _unit(phi))
+    return _expi(phi), (1j * z if value(r) != 0 else 1j * r * _expi(phi))
 
 
 _rect = ScalarFunction2(cmath.rect, _drect, "rect", "zygcy.cmath")
@@ -436,11 +456,6 @@ for _k in ("pi", "e", "tau", "inf", "nan", "infj", "nanj"):
 # ---------------------------------------------------------------------------
 # The complex parts of a tracked value: .real, .imag, .conjugate(), abs(z)
 
-def _is_complex(x):
-    v = value(x)
-    return isinstance(v, complex) or (isinstance(v, (np.ndarray, np.generic)) and v.dtype.kind == "c")
-
-
 @primitive
 def _real(z):
     return z.real
@@ -460,10 +475,34 @@ _cabs = primitive(abs)      # |z| of a complex z, one node
 
 
 # For complex z the cotangent is dL/d(Re z) + i dL/d(Im z) (Zygote's convention).
-defvjp(_real, lambda ans, z: lambda g: _real(g))
-defvjp(_imag, lambda ans, z: lambda g: 1j * _real(g))
-defvjp(_conj, lambda ans, z: lambda g: _conj(g))
-defvjp(_cabs, lambda ans, z: lambda g: _real(g) * _cabs_direction(z, ans))
+def real_maker(ans, z):
+    def real_pullback(g):
+        return _real(g)
+    return real_pullback
+
+
+def imag_maker(ans, z):
+    def imag_pullback(g):
+        return 1j * _real(g)
+    return imag_pullback
+
+
+def conj_maker(ans, z):
+    def conj_pullback(g):
+        return _conj(g)
+    return conj_pullback
+
+
+def cabs_maker(ans, z):
+    def cabs_pullback(g):
+        return _real(g) * _cabs_direction(z, ans)
+    return cabs_pullback
+
+
+defvjp(_real, real_maker)
+defvjp(_imag, imag_maker)
+defvjp(_conj, conj_maker)
+defvjp(_cabs, cabs_maker)
 
 
 def _cabs_direction(z, r):
@@ -476,12 +515,12 @@ def _cabs_direction(z, r):
 
 def real_part(x):
     """x.real of a tracked x."""
-    return _real(x) if _is_complex(x) else x
+    return _real(x) if is_complex(x) else x
 
 
 def imag_part(x):
     """x.imag of a tracked x (a plain zero for a real x)."""
-    if _is_complex(x):
+    if is_complex(x):
         return _imag(x)
     v = value(x)
     return np.zeros_like(v) if isinstance(v, np.ndarray) else type(v)(0)
@@ -489,7 +528,7 @@ def imag_part(x):
 
 def conjugate(x):
     """x.conjugate() of a tracked x."""
-    return _conj(x) if _is_complex(x) else x
+    return _conj(x) if is_complex(x) else x
 
 
 def complex_abs(z):
@@ -499,4 +538,4 @@ def complex_abs(z):
 
 def log_any(x):
     """log(x) of a tracked number, real or complex (for d(a**x)/dx)."""
-    return c.log(x) if _is_complex(x) else m.log(x)
+    return c.log(x) if is_complex(x) else m.log(x)

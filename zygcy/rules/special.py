@@ -1,29 +1,29 @@
 """Rules for scipy.special, when scipy is installed (without it nothing is registered).
 
 The special functions that are ufuncs (erf, gammaln, xlogy, ...) dispatch like
-numpy's own: their rules are tables of derivatives, as in ``ufuncs``.
+numpy's own: their rules are tables of derivatives, turned into makers by the
+same helpers as numpy's ufuncs (``unary_maker``, ``binary_makers``).
 
 ``logsumexp``, ``softmax``, ``log_softmax`` and ``polygamma`` are plain Python
 functions that convert their input with ``np.asarray``, which a tracked value
-refuses: they are wrapped in the ``scipy.special`` namespace (see ``_lazy``),
+refuses: they are replaced in the ``scipy.special`` namespace by primitives
+(``zygcy.interop.replace_with_primitive``),
 every argument passed by position, so a tracked ``b=`` of logsumexp is
 differentiated too. ``softplus`` needs no wrapper: it is ``np.logaddexp(0, x)``.
 
 The rules are registered when scipy.special is imported, whether before or
-after zygcy, so that ``import zygcy`` does not pay for importing scipy.
+after zygcy, so that ``import zygcy`` does not pay for importing scipy (see
+``zygcy.interop`` for what that means for names imported before zygcy).
 """
 import numpy as np
 
 from ..extend import defvjp, value
-from ._lazy import replace_with_primitive, when_imported
-from ._util import unbroadcast
-from .reductions import normalize_axis_tuple
-from .ufuncs import _binary_side, _unary_maker, expand, reshape
+from ..interop import replace_with_primitive, when_imported
+from ._util import (SQRT_2PI, SQRT_PI, TWO_OVER_SQRT_PI, binary_makers, kept_shape, none_maker,
+                    reduced_axes, unary_maker, unbroadcast)
+from .shape import expand, reshape
 
 sp = None       # scipy.special, once it is imported and its rules are registered
-
-SQRT_PI = np.sqrt(np.pi)
-SQRT_2PI = np.sqrt(2 * np.pi)
 
 # Filled when scipy.special is imported: what this module registered.
 UNARY = {}
@@ -36,30 +36,20 @@ def _wrap(name):
     return p
 
 
-def _kept_shape(shape, axes):
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
-
-
-def _axes(shape, axis):
-    if axis is None:
-        return tuple(range(len(shape)))
-    return tuple(sorted(normalize_axis_tuple(axis, len(shape))))
-
-
 # ---------------------------------------------------------------------------
 # logsumexp, softmax, log_softmax
 
 def _logsumexp_weights(ans, a, axis, b, keepdims, return_sign):
     """(shape, axes, w) with w = sign * exp(a - lse): d lse / d b, and b w = d lse / d a."""
     shape = np.broadcast_shapes(np.shape(value(a)), np.shape(value(b)) if b is not None else ())
-    axes = _axes(shape, axis)
+    axes = reduced_axes(axis, len(shape))
     lse, sign = (ans[0], value(ans[1])) if return_sign else (ans, 1.0)
-    kept = _kept_shape(shape, axes)
+    kept = kept_shape(shape, axes)
     w = np.exp(a - reshape(lse, kept)) * np.reshape(sign, kept if np.ndim(sign) else ())
     return shape, axes, w
 
 
-def logsumexp_maker_a(ans, a, axis=None, b=None, keepdims=False, return_sign=False):
+def logsumexp_maker(ans, a, axis=None, b=None, keepdims=False, return_sign=False):
     shape, axes, w = _logsumexp_weights(ans, a, axis, b, keepdims, return_sign)
     d = w if b is None else w * b
 
@@ -70,7 +60,7 @@ def logsumexp_maker_a(ans, a, axis=None, b=None, keepdims=False, return_sign=Fal
     return logsumexp_pullback
 
 
-def logsumexp_maker_b(ans, a, axis=None, b=None, keepdims=False, return_sign=False):
+def logsumexp_b_maker(ans, a, axis=None, b=None, keepdims=False, return_sign=False):
     shape, axes, w = _logsumexp_weights(ans, a, axis, b, keepdims, return_sign)
 
     def logsumexp_b_pullback(g):
@@ -81,13 +71,21 @@ def logsumexp_maker_b(ans, a, axis=None, b=None, keepdims=False, return_sign=Fal
 
 
 def softmax_maker(ans, x, axis=None):
-    # J^T g = s * (g - sum(g s))
-    return lambda g: ans * (g - np.sum(g * ans, axis=axis, keepdims=True))
+    def softmax_pullback(g):
+        return ans * (g - np.sum(g * ans, axis=axis, keepdims=True))     # J^T g = s (g - sum(g s))
+    return softmax_pullback
 
 
 def log_softmax_maker(ans, x, axis=None):
-    # J^T g = g - softmax(x) * sum(g)
-    return lambda g: g - np.exp(ans) * np.sum(g, axis=axis, keepdims=True)
+    def log_softmax_pullback(g):
+        return g - np.exp(ans) * np.sum(g, axis=axis, keepdims=True)     # J^T g = g - s sum(g)
+    return log_softmax_pullback
+
+
+def polygamma_x_maker(ans, n, x):
+    def polygamma_x_pullback(g):
+        return unbroadcast(x, g * sp.polygamma(value(n) + 1, x))
+    return polygamma_x_pullback
 
 
 # ---------------------------------------------------------------------------
@@ -96,12 +94,12 @@ def log_softmax_maker(ans, x, axis=None):
 def _tables():
     UNARY.update({
         # error functions
-        sp.erf: lambda ans, x: 2 / SQRT_PI * np.exp(-x * x),
-        sp.erfc: lambda ans, x: -2 / SQRT_PI * np.exp(-x * x),
+        sp.erf: lambda ans, x: TWO_OVER_SQRT_PI * np.exp(-x * x),
+        sp.erfc: lambda ans, x: -TWO_OVER_SQRT_PI * np.exp(-x * x),
         sp.erfinv: lambda ans, x: SQRT_PI / 2 * np.exp(ans * ans),
         sp.erfcinv: lambda ans, x: -SQRT_PI / 2 * np.exp(ans * ans),
-        sp.erfcx: lambda ans, x: 2 * x * ans - 2 / SQRT_PI,
-        sp.erfi: lambda ans, x: 2 / SQRT_PI * np.exp(x * x),
+        sp.erfcx: lambda ans, x: 2 * x * ans - TWO_OVER_SQRT_PI,
+        sp.erfi: lambda ans, x: TWO_OVER_SQRT_PI * np.exp(x * x),
         sp.dawsn: lambda ans, x: 1 - 2 * x * ans,
         # the normal distribution
         sp.ndtr: lambda ans, x: np.exp(-x * x / 2) / SQRT_2PI,
@@ -169,8 +167,11 @@ class _not_implemented:
         raise NotImplementedError(self.message)
 
 
-def _side(uf, d, which):
-    return d.maker if isinstance(d, _not_implemented) else _binary_side(uf, d, which)
+def _binary_makers(dx, dy):
+    """binary_makers, with a raising maker for a partial zygcy does not know."""
+    mx, my = binary_makers(dx, dy)
+    return (dx.maker if isinstance(dx, _not_implemented) else mx,
+            dy.maker if isinstance(dy, _not_implemented) else my)
 
 
 def _register(module):
@@ -181,19 +182,18 @@ def _register(module):
     sp = module
     _tables()
     for uf, d in UNARY.items():
-        defvjp(uf, _unary_maker(uf, d))
+        defvjp(uf, unary_maker(d))
     for uf, (dx, dy) in BINARY.items():
-        defvjp(uf, _side(uf, dx, 0), _side(uf, dy, 1))
+        defvjp(uf, *_binary_makers(dx, dy))
 
     logsumexp = _wrap("logsumexp")
-    defvjp(logsumexp, logsumexp_maker_a, None, logsumexp_maker_b)
+    defvjp(logsumexp, logsumexp_maker, None, logsumexp_b_maker)
     softmax = _wrap("softmax")
     defvjp(softmax, softmax_maker)
     log_softmax = _wrap("log_softmax")
     defvjp(log_softmax, log_softmax_maker)
     polygamma = _wrap("polygamma")
-    defvjp(polygamma, lambda ans, n, x: lambda g: None,
-           lambda ans, n, x: lambda g: unbroadcast(x, g * sp.polygamma(value(n) + 1, x)))
+    defvjp(polygamma, none_maker, polygamma_x_maker)
 
 
 when_imported("scipy.special", _register)

@@ -1,104 +1,44 @@
-"""Rules for numpy's ufuncs, their ``outer`` method, and the complex-part functions.
+"""Rules for numpy's ufuncs (elementwise functions), their ``outer`` method, and
+the array functions of complex parts, angle, clip, sinc and nan_to_num.
 
 Elementwise rules are tables of derivatives, one line each, written as functions
-of the output ``ans`` and the inputs; one loop per table turns them into
-pullbacks. For a holomorphic function the pullback is ``g * conj(f'(x))``
-(Zygote's convention), so the tables give plain derivatives and the loop
-conjugates them when they are complex. Binary rules end with ``unbroadcast``.
+of the output ``ans`` and the inputs; ``unary_maker`` and ``binary_makers``
+(from ``_util``, shared with scipy.special) turn each entry into pullbacks. For
+a holomorphic function the pullback is ``g * conj(f'(x))`` (Zygote's
+convention), so the tables give plain derivatives and the makers conjugate them
+when they are complex. Binary rules end with ``unbroadcast``.
 
 Derivatives are written with numpy functions and operators, never with
 ``np.asarray``/``float``, so that they are differentiable again (a maker's
 arguments may be tracked by an outer differentiation). ``value(x)`` is used
 only for masks and tests that carry no derivative.
 
-``ufunc.reduce`` and ``ufunc.accumulate`` live in ``reductions`` with the
-reductions they equal (``np.add.reduce`` is ``np.sum``). ``ufunc.at`` mutates
-its first argument in place and has no rule: the engine refuses it on tracked
-values (write ``x = x + ...`` or ``x[idx] += v`` instead).
-
-The ufuncs ``matmul``, ``vecdot``, ``matvec`` and ``vecmat`` are contractions
-and have their rules with the linear algebra.
+Elsewhere: ``ufunc.reduce`` and ``ufunc.accumulate`` are in ``reductions`` with
+the reductions they equal (``np.add.reduce`` is ``np.sum``); the ufuncs
+``matmul``, ``vecdot``, ``matvec`` and ``vecmat`` are in ``contractions``.
+``ufunc.at`` mutates its first argument in place and has no rule: the engine
+refuses it on tracked values (write ``x = x + ...`` or ``x[idx] += v`` instead).
 """
 import math
 
 import numpy as np
 
-from .._core import get_rule
-from ..extend import Tracked, defvjp, nondifferentiable, primitive, unbroadcast, value
-from ._util import balanced_eq
+from ..extend import deflinear, defvjp, nondifferentiable, primitive, unbroadcast, value
+from ._util import (DEG, LN2, LN10, balanced_eq, binary_makers, conj, is_complex, no_gradient,
+                    nonzero, unary_maker)
+from .shape import reshape
+from .shape import _expand_plain, _reshape_plain, expand  # noqa: F401  (tests: they were here; remove)
 
-LN2 = np.log(2.0)
-LN10 = np.log(10.0)
-DEG = np.pi / 180.0
-
-# Contractions: ufuncs whose rules live in the linear algebra family.
+# Contractions: ufuncs whose rules live in ``contractions``.
 CONTRACTIONS = {"matmul", "vecdot", "matvec", "vecmat"}
 
-
-# ---------------------------------------------------------------------------
-# Plumbing for pullbacks: reshape and "broadcast back", differentiable again.
-# They are private functions with their own rules so that pullbacks written
-# with them can be differentiated without depending on the shape family.
-
-@primitive
-def _reshape_plain(a, shape):
-    return np.reshape(a, shape)
+# The makers registered for each ufunc's call, by argument: ufunc.outer reuses them.
+CALL_MAKERS = {}
 
 
-def reshape(a, shape):
-    """np.reshape(a, shape), recorded when ``a`` is tracked."""
-    return _reshape_plain(a, tuple(shape))
-
-
-@primitive
-def _expand_plain(g, shape, axes, keepdims):
-    g = np.asarray(g)
-    if not keepdims:
-        full = list(shape)
-        for ax in axes:
-            full[ax] = 1
-        g = g.reshape(full)
-    out = np.empty(shape, dtype=g.dtype)      # faster than np.broadcast_to(g, shape).copy()
-    out[...] = g
-    return out
-
-
-def expand(g, shape, axes, keepdims=False):
-    """The cotangent g of a reduction over ``axes`` broadcast back to ``shape``.
-
-    ``axes`` are non-negative; ``keepdims`` says whether g still has them (as 1s).
-    """
-    return _expand_plain(g, tuple(shape), tuple(axes), bool(keepdims))
-
-
-defvjp(_reshape_plain, lambda ans, a, shape: lambda g: reshape(g, np.shape(value(a))))
-defvjp(_expand_plain,
-       lambda ans, g, shape, axes, keepdims: lambda h: np.sum(h, axis=axes, keepdims=keepdims))
-
-
-def _is_complex(x):
-    v = value(x)
-    if type(v) is np.ndarray:       # the common case, without np.iscomplexobj's overhead
-        return v.dtype.kind == "c"
-    return isinstance(v, (complex, np.complexfloating))
-
-
-def _conj(d):
-    """conj(d) when d is complex; d itself otherwise (saves a copy for real d)."""
-    return np.conjugate(d) if _is_complex(d) else d
-
-
-def _unbroadcast(x, g):
-    """unbroadcast(x, g), returning g at once when the shapes already agree."""
-    xv, gv = value(x), value(g)
-    if type(xv) is np.ndarray and type(gv) is np.ndarray and xv.shape == gv.shape:
-        return g
-    return unbroadcast(x, g)
-
-
-def _nonzero(x):
-    """x with its exact zeros replaced by 1 (a mask add: differentiable, no np.where)."""
-    return x + (value(x) == 0)
+def _defvjp_call(ufunc, *makers):
+    CALL_MAKERS[ufunc] = makers
+    defvjp(ufunc, *makers)
 
 
 # ---------------------------------------------------------------------------
@@ -120,9 +60,7 @@ nondifferentiable(*[getattr(np, _n) for _n in NONDIFFERENTIABLE if hasattr(np, _
 # Unary ufuncs: f'(x) as a function of (ans, x)
 
 UNARY = {
-    # arithmetic
-    np.negative: lambda ans, x: -1.0,
-    np.positive: lambda ans, x: 1.0,
+    # arithmetic (negative and positive are linear: below)
     np.square: lambda ans, x: 2 * x,
     np.reciprocal: lambda ans, x: -ans * ans,
     np.sqrt: lambda ans, x: 0.5 / ans,
@@ -158,33 +96,40 @@ UNARY[np.radians] = UNARY[np.deg2rad]
 UNARY[np.degrees] = UNARY[np.rad2deg]
 
 
-def _unary_maker(ufunc, deriv):
-    # (a traceback through the pullback shows the table line of ``deriv`` next)
-    def unary_maker(ans, x, **kwargs):
-        def unary_pullback(g):
-            return g * _conj(deriv(ans, x))
-        return unary_pullback
-    return unary_maker
-
-
 for _uf, _d in UNARY.items():
-    defvjp(_uf, _unary_maker(_uf, _d))
-
-# Linear ones need no multiply.
-defvjp(np.negative, lambda ans, x, **kw: lambda g: -g)
-defvjp(np.positive, lambda ans, x, **kw: lambda g: g)
+    defvjp(_uf, unary_maker(_d))
 
 
-def absolute_pullback_maker(ans, x, **kwargs):
-    if _is_complex(x):
-        # real-valued function of z: the gradient is Re(g) z / |z| (0 at z == 0)
-        return lambda g: np.real(g) * (x / _nonzero(ans))
-    return lambda g: g * np.sign(value(x))
+def _negative_adjoint(g, x, **kwargs):
+    return -g
 
 
-defvjp(np.absolute, absolute_pullback_maker)
+def _positive_adjoint(g, x, **kwargs):
+    return g
+
+
 # conj is not holomorphic: the cotangent of z is conj(g).
-defvjp(np.conjugate, lambda ans, x, **kw: lambda g: np.conjugate(g) if _is_complex(x) else g)
+def _conjugate_adjoint(g, x, **kwargs):
+    return np.conjugate(g) if is_complex(x) else g
+
+
+def absolute_maker(ans, x, **kwargs):
+    if is_complex(x):
+        # real-valued function of z: the gradient is Re(g) z / |z| (0 at z == 0)
+        def absolute_pullback(g):
+            return np.real(g) * (x / nonzero(ans))
+        return absolute_pullback
+    sign = np.sign(value(x))
+
+    def absolute_pullback(g):
+        return g * sign
+    return absolute_pullback
+
+
+deflinear(np.negative, _negative_adjoint)
+deflinear(np.positive, _positive_adjoint)
+deflinear(np.conjugate, _conjugate_adjoint)
+defvjp(np.absolute, absolute_maker)
 
 
 # ---------------------------------------------------------------------------
@@ -221,7 +166,7 @@ def _power_dy(ans, x, y):
     xv = value(x)
     if not np.iscomplexobj(xv) and np.any(xv < 0):
         x = x + 0j
-    return ans * np.log(_nonzero(x))
+    return ans * np.log(nonzero(x))
 
 
 def _copysign_dx(ans, x, y):
@@ -236,7 +181,7 @@ BINARY = {
     np.logaddexp: (lambda ans, x, y: np.exp(x - ans), lambda ans, x, y: np.exp(y - ans)),
     np.logaddexp2: (lambda ans, x, y: np.exp2(x - ans), lambda ans, x, y: np.exp2(y - ans)),
     np.arctan2: (lambda ans, y, x: x / (x * x + y * y), lambda ans, y, x: -y / (x * x + y * y)),
-    np.hypot: (lambda ans, x, y: x / _nonzero(ans), lambda ans, x, y: y / _nonzero(ans)),
+    np.hypot: (lambda ans, x, y: x / nonzero(ans), lambda ans, x, y: y / nonzero(ans)),
     np.maximum: (lambda ans, x, y: balanced_eq(x, ans, y), lambda ans, x, y: balanced_eq(y, ans, x)),
     np.minimum: (lambda ans, x, y: balanced_eq(x, ans, y), lambda ans, x, y: balanced_eq(y, ans, x)),
     np.fmax: (lambda ans, x, y: balanced_eq(x, ans, y), lambda ans, x, y: balanced_eq(y, ans, x)),
@@ -249,72 +194,96 @@ BINARY = {
 }
 
 
-def _binary_side(ufunc, deriv, which):
-    def binary_maker(ans, x, y, **kwargs):
-        arg = (x, y)[which]
-        if deriv is None:
-            return _no_gradient            # zero almost everywhere (or an integer argument)
-
-        def binary_pullback(g):
-            return _unbroadcast(arg, g * _conj(deriv(ans, x, y)))
-        return binary_pullback
-    return binary_maker
-
-
-def _no_gradient(g):
-    return None
-
-
 for _uf, (_dx, _dy) in BINARY.items():
-    defvjp(_uf, _binary_side(_uf, _dx, 0), _binary_side(_uf, _dy, 1))
+    _defvjp_call(_uf, *binary_makers(_dx, _dy))
 
-defvjp(np.add, lambda ans, x, y, **kw: lambda g: _unbroadcast(x, g),
-       lambda ans, x, y, **kw: lambda g: _unbroadcast(y, g))
-defvjp(np.subtract, lambda ans, x, y, **kw: lambda g: _unbroadcast(x, g),
-       lambda ans, x, y, **kw: lambda g: _unbroadcast(y, -g))
+
+def add_maker(ans, x, y, **kwargs):
+    def add_pullback(g):
+        return unbroadcast(x, g)
+    return add_pullback
+
+
+def add_y_maker(ans, x, y, **kwargs):
+    def add_y_pullback(g):
+        return unbroadcast(y, g)
+    return add_y_pullback
+
+
+def subtract_y_maker(ans, x, y, **kwargs):
+    def subtract_y_pullback(g):
+        return unbroadcast(y, -g)
+    return subtract_y_pullback
+
+
+_defvjp_call(np.add, add_maker, add_y_maker)
+_defvjp_call(np.subtract, add_maker, subtract_y_maker)
 
 
 # ---------------------------------------------------------------------------
 # Several outputs: g is a tuple, None for outputs that got no cotangent
 
-def _divmod_maker(which):
+def _divmod_pullback(which, x, y, ans):
     rem = BINARY[np.remainder][which]
 
-    def maker(ans, x, y, **kwargs):
-        def divmod_pullback(g):
-            if g[1] is None:                    # the quotient is piecewise constant
-                return None
-            return unbroadcast((x, y)[which], g[1] * rem(ans[1], x, y))
-        return divmod_pullback
-    return maker
+    def divmod_pullback(g):
+        if g[1] is None:                    # the quotient is piecewise constant
+            return None
+        return unbroadcast((x, y)[which], g[1] * rem(ans[1], x, y))
+    return divmod_pullback
 
 
-defvjp(np.divmod, _divmod_maker(0), _divmod_maker(1))
-defvjp(np.modf, lambda ans, x, **kw: lambda g: g[0])
-defvjp(np.frexp, lambda ans, x, **kw: lambda g: None if g[0] is None else g[0] * np.ldexp(1.0, -ans[1]))
+def divmod_maker(ans, x, y, **kwargs):
+    return _divmod_pullback(0, x, y, ans)
+
+
+def divmod_y_maker(ans, x, y, **kwargs):
+    return _divmod_pullback(1, x, y, ans)
+
+
+def modf_maker(ans, x, **kwargs):
+    def modf_pullback(g):
+        return g[0]                         # the integer part is piecewise constant
+    return modf_pullback
+
+
+def frexp_maker(ans, x, **kwargs):
+    def frexp_pullback(g):
+        return None if g[0] is None else g[0] * np.ldexp(1.0, -ans[1])
+    return frexp_pullback
+
+
+defvjp(np.divmod, divmod_maker, divmod_y_maker)
+defvjp(np.modf, modf_maker)
+defvjp(np.frexp, frexp_maker)
 
 
 # ---------------------------------------------------------------------------
 # ufunc.outer: the call rule on x reshaped to x.shape + (1,) * y.ndim
 
-def _outer_maker(ufunc, which):
-    def maker(ans, x, y, **kwargs):
-        xshape, yshape = np.shape(value(x)), np.shape(value(y))
-        xr = reshape(x, xshape + (1,) * len(yshape))
-        inner = get_rule(ufunc).makers[which](ans, xr, y, **kwargs)
+def _outer_makers(ufunc):
+    """The makers of ufunc.outer(x, y): those of the call on x reshaped to
+    x.shape + (1,) * y.ndim, the cotangent reshaped back."""
+    def side(which):
+        call_maker = CALL_MAKERS[ufunc][which]
 
-        def outer_pullback(g):
-            ct = inner(g)
-            return None if ct is None else reshape(ct, (xshape, yshape)[which])
-        return outer_pullback
-    return maker
+        def outer_maker(ans, x, y, **kwargs):
+            xshape, yshape = np.shape(value(x)), np.shape(value(y))
+            inner = call_maker(ans, reshape(x, xshape + (1,) * len(yshape)), y, **kwargs)
+
+            def outer_pullback(g):
+                ct = inner(g)
+                return None if ct is None else reshape(ct, (xshape, yshape)[which])
+            return outer_pullback
+        return outer_maker
+    return side(0), side(1)
 
 
 OUTER = [np.add, np.subtract, np.multiply, np.true_divide, np.power, np.float_power,
          np.maximum, np.minimum, np.fmax, np.fmin, np.logaddexp, np.logaddexp2,
          np.arctan2, np.hypot, np.copysign, np.remainder, np.fmod]
 for _uf in OUTER:
-    defvjp(_uf.outer, _outer_maker(_uf, 0), _outer_maker(_uf, 1))
+    defvjp(_uf.outer, *_outer_makers(_uf))
 nondifferentiable(*[getattr(np, _n).outer for _n in (
     "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
     "logical_and", "logical_or", "logical_xor", "floor_divide")])
@@ -323,50 +292,64 @@ nondifferentiable(*[getattr(np, _n).outer for _n in (
 # ---------------------------------------------------------------------------
 # Array functions: complex parts, angle, clip, sinc, nan_to_num
 
-def _real_maker(ans, x, **kw):
-    return lambda g: np.real(g) if _is_complex(x) else g
+def _real_adjoint(g, x, **kwargs):
+    return np.real(g) if is_complex(x) else g
 
 
-def _imag_maker(ans, x, **kw):
-    return lambda g: 1j * np.real(g) if _is_complex(x) else None
+def _imag_adjoint(g, x, **kwargs):
+    return 1j * np.real(g) if is_complex(x) else None
 
 
-def _angle_maker(ans, z, deg=False):
+def angle_maker(ans, z, deg=False):
+    if not is_complex(z):
+        return no_gradient                  # 0 or pi: piecewise constant
     scale = 1 / DEG if deg else 1.0
-    if not _is_complex(z):
-        return lambda g: None                   # 0 or pi: piecewise constant
-    # d angle = (-y dx + x dy) / |z|^2, so the gradient is i z / |z|^2 = i / conj(z)
-    return lambda g: np.real(g) * (1j * scale / np.conjugate(_nonzero(z)))
+
+    def angle_pullback(g):
+        # d angle = (-y dx + x dy) / |z|^2, so the gradient is i z / |z|^2 = i / conj(z)
+        return np.real(g) * (1j * scale / np.conjugate(nonzero(z)))
+    return angle_pullback
 
 
-def _clip_maker(ans, x, a_min=np._NoValue, a_max=np._NoValue, out=None, **kwargs):
+def _given(bound):
+    return bound is not None and bound is not np._NoValue
+
+
+def clip_maker(ans, x, a_min=np._NoValue, a_max=np._NoValue, out=None, **kwargs):
     lo = kwargs.get("min", np._NoValue) if a_min is np._NoValue else a_min
     hi = kwargs.get("max", np._NoValue) if a_max is np._NoValue else a_max
     xv = value(x)
     inside = np.ones(np.shape(xv), dtype=bool)
-    if lo is not None and lo is not np._NoValue:
+    if _given(lo):
         inside = np.logical_and(inside, xv >= value(lo))
-    if hi is not None and hi is not np._NoValue:
+    if _given(hi):
         inside = np.logical_and(inside, xv <= value(hi))
-    return lambda g: unbroadcast(x, g * inside)
+
+    def clip_pullback(g):
+        return unbroadcast(x, g * inside)
+    return clip_pullback
 
 
-def _clip_bound_maker(which):
-    """The cotangent of a_min (which=0) or a_max (which=1): g where the bound was taken."""
-    def clip_bound_maker(ans, x, a_min=np._NoValue, a_max=np._NoValue, out=None, **kwargs):
-        bound = (a_min, a_max)[which]
-        xv, bv = value(x), value(bound)
-        # numpy computes min(max(x, a_min), a_max): where the bounds cross, a_max wins
-        has_min = a_min is not None and a_min is not np._NoValue
-        has_max = a_max is not None and a_max is not np._NoValue
-        if which == 0:
-            taken = np.less(xv, bv)
-            if has_max:
-                taken = np.logical_and(taken, np.logical_not(np.less(value(a_max), bv)))
-        else:
-            taken = np.greater(np.maximum(xv, value(a_min)) if has_min else xv, bv)
-        return lambda g: unbroadcast(bound, g * taken)
-    return clip_bound_maker
+def _clip_bound_pullback(bound, taken):
+    def clip_bound_pullback(g):
+        return unbroadcast(bound, g * taken)
+    return clip_bound_pullback
+
+
+# The cotangent of a bound is g where the bound was taken. numpy computes
+# min(max(x, a_min), a_max): where the bounds cross, a_max wins.
+def clip_min_maker(ans, x, a_min=np._NoValue, a_max=np._NoValue, out=None, **kwargs):
+    bv = value(a_min)
+    taken = np.less(value(x), bv)
+    if _given(a_max):
+        taken = np.logical_and(taken, np.logical_not(np.less(value(a_max), bv)))
+    return _clip_bound_pullback(a_min, taken)
+
+
+def clip_max_maker(ans, x, a_min=np._NoValue, a_max=np._NoValue, out=None, **kwargs):
+    xv = value(x)
+    taken = np.greater(np.maximum(xv, value(a_min)) if _given(a_min) else xv, value(a_max))
+    return _clip_bound_pullback(a_max, taken)
 
 
 # sinc has a removable singularity at 0: a derivative written as
@@ -411,23 +394,33 @@ def sinc_derivative(x, n):
     return _sinc_derivative_plain(x, n)
 
 
-defvjp(_sinc_derivative_plain, lambda ans, x, n: lambda g: g * _conj(sinc_derivative(x, n + 1)))
+def sinc_derivative_maker(ans, x, n):
+    def sinc_derivative_pullback(g):
+        return g * conj(sinc_derivative(x, n + 1))
+    return sinc_derivative_pullback
 
 
-def _sinc_maker(ans, x):
-    return lambda g: g * _conj(sinc_derivative(x, 1))
+def sinc_maker(ans, x):
+    def sinc_pullback(g):
+        return g * conj(sinc_derivative(x, 1))
+    return sinc_pullback
 
 
-def _nan_to_num_maker(ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
-    return lambda g: g * np.isfinite(value(x))
+def nan_to_num_maker(ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    finite = np.isfinite(value(x))
+
+    def nan_to_num_pullback(g):
+        return g * finite
+    return nan_to_num_pullback
 
 
-defvjp(np.real, _real_maker)
-defvjp(np.imag, _imag_maker)
-defvjp(np.angle, _angle_maker)
-defvjp(np.clip, _clip_maker, _clip_bound_maker(0), _clip_bound_maker(1))
-defvjp(np.sinc, _sinc_maker)
-defvjp(np.nan_to_num, _nan_to_num_maker)
+defvjp(_sinc_derivative_plain, sinc_derivative_maker)
+deflinear(np.real, _real_adjoint)
+deflinear(np.imag, _imag_adjoint)
+defvjp(np.angle, angle_maker)
+defvjp(np.clip, clip_maker, clip_min_maker, clip_max_maker)
+defvjp(np.sinc, sinc_maker)
+defvjp(np.nan_to_num, nan_to_num_maker)
 
 
 def all_ufuncs():
