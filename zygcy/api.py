@@ -322,8 +322,8 @@ def _jacobian(f, args, fname):
                                               np.ndarray):
                 blocks[j][l] = rows[l][0]       # number out: the gradient itself, of x's kind
                 continue
-            dense = [np.zeros(xshape) if r is None else np.asarray(_core.value(r), dtype=float)
-                     for r in rows[l]]
+            # rows may be tracked by an outer differentiation: stacked as they are
+            dense = [np.zeros(xshape) if r is None else r for r in rows[l]]
             blocks[j][l] = np.stack(dense).reshape(shape + xshape)
     per_arg = []
     for l in range(len(arg_leaves)):
