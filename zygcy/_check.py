@@ -82,7 +82,8 @@ def active():
     return _state.depth > 0 or (_ENV and _state.depth == 0)
 
 
-def _is_float_leaf(v):
+def is_float_leaf(v):
+    """True for a float or complex number or array: what a difference quotient moves."""
     v = _core.value(v)
     if isinstance(v, (bool, np.bool_)):
         return False
@@ -91,12 +92,13 @@ def _is_float_leaf(v):
     return isinstance(v, np.ndarray) and v.dtype.kind in "fc"
 
 
-def _direction(v):
+def random_direction(v, rng):
+    """A random direction with the shape and kind of the leaf v (shared with zygcy.testing)."""
     v = _core.value(v)
-    rng = _state.rng
-    d = rng.standard_normal(np.shape(v))
+    shape = np.shape(v)
+    d = rng.standard_normal(shape)
     if np.iscomplexobj(v):
-        d = d + 1j * rng.standard_normal(np.shape(v))
+        d = d + 1j * rng.standard_normal(shape)
     if isinstance(v, np.ndarray):
         return d.astype(np.result_type(v.dtype, np.float64))
     return complex(d) if np.iscomplexobj(v) else float(d)
@@ -121,10 +123,10 @@ def check(evaluate, x_leaves, dy_leaves, g_leaves, name):
     evaluate(leaves) -> the output's leaves for the given input leaves;
     x_leaves, g_leaves: the inputs and their gradients; dy_leaves: the seed.
     """
-    moved = [i for i, x in enumerate(x_leaves) if _is_float_leaf(x)]
+    moved = [i for i, x in enumerate(x_leaves) if is_float_leaf(x)]
     if not moved:
         return
-    v = {i: _direction(x_leaves[i]) for i in moved}
+    v = {i: random_direction(x_leaves[i], _state.rng) for i in moved}
     scale = max(1.0, max(float(np.max(np.abs(np.asarray(_core.value(x_leaves[i]))), initial=0.0))
                          for i in moved))
     h = 6e-6 * scale        # about cbrt(machine epsilon): balances truncation and rounding

@@ -14,6 +14,7 @@ import contextlib
 import numpy as np
 
 from . import _core
+from ._check import is_float_leaf as _is_float_leaf, random_direction as _random_like
 from .api import forward
 from .containers import flatten, unflatten
 
@@ -49,27 +50,6 @@ def derivative_check():
 def in_derivative_check():
     """True while a derivative check (``gradcheck``, ``derivative_check()``) is running."""
     return _check_depth > 0
-
-
-def _is_float_leaf(v):
-    v = _core.value(v)
-    if isinstance(v, (bool, np.bool_)):
-        return False
-    if isinstance(v, (float, complex, np.floating, np.complexfloating)):
-        return True
-    return isinstance(v, np.ndarray) and v.dtype.kind in "fc"
-
-
-def _random_like(v, rng):
-    """A random direction with the shape and kind of the leaf v."""
-    v = _core.value(v)
-    shape = np.shape(v)
-    d = rng.standard_normal(shape)
-    if np.iscomplexobj(v):
-        d = d + 1j * rng.standard_normal(shape)
-    if isinstance(v, np.ndarray):
-        return d.astype(np.result_type(v.dtype, np.float64))
-    return complex(d) if np.iscomplexobj(v) else float(d)
 
 
 def _inner(a, b):
