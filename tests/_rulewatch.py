@@ -35,6 +35,7 @@ derivative is not None (probed at (0.7, 2)).
 """
 import functools
 import inspect
+import os
 import sys
 import warnings
 from collections import defaultdict
@@ -94,12 +95,29 @@ def rule_of_site(site):
 # ---------------------------------------------------------------------------
 # The rules: registered ones and the scalar table
 
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
+
+def _defined_in_the_tests(fun):
+    """True for a function defined in a test module or a docstring example (and given a
+    rule there): such rules are the tests' own (several may share a name, as lambdas
+    do), not zygcy's rules to cover or mutate."""
+    code = getattr(getattr(fun, "__wrapped__", fun), "__code__", None)
+    if code is None:
+        return False
+    path = code.co_filename
+    return path.startswith("<doctest") or os.path.abspath(path).startswith(TESTS + os.sep)
+
+
 def registered_rules():
-    """name -> (fun, Rule) for every registered rule (lazy libraries imported first)."""
+    """name -> (fun, Rule) for every registered rule (lazy libraries imported first),
+    but those registered by the tests themselves."""
     import_lazy_libraries()
     rules, _ = _core.registered()
     out = {}
     for fun, rule in rules.items():
+        if _defined_in_the_tests(fun):
+            continue
         name = rule_name(fun)
         if name in out:
             raise RuntimeError("two registered rules are both named %s" % name)

@@ -3,8 +3,8 @@
 Every session wraps zygcy's rules with a recorder (``_rulewatch``): it notes
 which tests ran each rule's pullback, and which ran it inside a derivative
 check (``zygcy.testing.gradcheck``, or ``with zygcy.testing.derivative_check()``).
-When the whole suite runs, ``test_rule_coverage.py`` (ordered last but for the
-mutation sample) fails naming every rule that no derivative check ran, and
+When the whole suite runs, ``tools/test_rule_coverage.py`` (ordered last but for
+the mutation sample) fails naming every rule that no derivative check ran, and
 writes the map rule argument -> tests to ``.zygcy_coverage.json`` at the
 repository root, which ``tools/mutation.py`` uses to pick the tests of a mutant.
 
@@ -25,6 +25,8 @@ import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
+# The shared helpers (_grid, _rulewatch) are imported by name from every subpackage
+# (engine/, api/, rules/, programs/, tools/).
 sys.path.insert(0, str(HERE))
 
 from hypothesis import Phase, settings  # noqa: E402
@@ -32,8 +34,9 @@ from hypothesis import Phase, settings  # noqa: E402
 import _rulewatch  # noqa: E402
 
 COVERAGE_FILE = ROOT / ".zygcy_coverage.json"
-# Modules run after all others, in this order: they judge what the others did.
-LAST = ("test_rule_coverage.py", "test_mutation.py")
+# Modules run after all others, in this order: they judge what the others did
+# (paths relative to tests/).
+LAST = ("tools/test_rule_coverage.py", "tools/test_mutation.py")
 
 MUTANT_SITE = os.environ.get("ZYGCY_MUTANT") or None
 
@@ -49,7 +52,7 @@ class Watch:
     def __init__(self):
         self.mutant = None          # the applied _rulewatch.Mutant, in a mutant session
         self.recorder = None        # the _rulewatch.Recorder, otherwise
-        self.files = set()          # test modules collected (or skipped whole)
+        self.files = set()          # test modules collected (or skipped whole), relative to tests/
         self.deselected = False
         self.full = False           # the whole suite is running
         self.failed = set()         # ids of the tests that failed (without any mutant)
@@ -111,7 +114,7 @@ def pytest_runtest_logreport(report):
 
 def pytest_collectreport(report):
     if report.nodeid.endswith(".py") and report.outcome in ("passed", "skipped"):
-        WATCH.files.add(pathlib.Path(str(report.fspath)).name)
+        WATCH.files.add(_relative(report.fspath))
 
 
 def pytest_deselected(items):
@@ -119,16 +122,25 @@ def pytest_deselected(items):
         WATCH.deselected = True
 
 
+def _relative(path):
+    """A test module's path relative to tests/, with forward slashes."""
+    path = pathlib.Path(str(path)).resolve()
+    try:
+        return path.relative_to(HERE).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
 def pytest_collection_modifyitems(session, config, items):
     def rank(item):
-        name = item.path.name
+        name = _relative(item.path)
         return LAST.index(name) + 1 if name in LAST else 0
     items.sort(key=rank)      # stable: everything else keeps its order
 
 
 def pytest_collection_finish(session):
     opt = session.config.option
-    every = {p.name for p in HERE.glob("test_*.py")}
+    every = {_relative(p) for p in HERE.rglob("test_*.py")}
     WATCH.full = (WATCH.recorder is not None and not WATCH.deselected
                   and not getattr(opt, "keyword", "") and not getattr(opt, "markexpr", "")
                   and every <= WATCH.files)

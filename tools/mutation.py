@@ -99,7 +99,7 @@ def load_coverage(refresh=False):
 
 
 def _stale(coverage):
-    return set(coverage.get("rules", ())) != set(_rulewatch.registered_rules())
+    return set(coverage.get("rules", ())) != set(_rulewatch.all_rule_names())
 
 
 def tests_for(site, coverage):

@@ -6,7 +6,7 @@
 
 # C kernels for the most used functions of zygcy.math: value and derivative of a
 # float without a Python call (about 4x faster than calling the rule). The Python
-# table in rules/scalar.py remains the definition; test_math checks that both
+# table in rules/scalar.py remains the definition; tests/rules/test_scalar.py checks that both
 # paths agree bit for bit. Non-finite results fall back to the Python path, so
 # errors (math domain error, overflow) and edge values are exactly math's.
 cdef dict _KERNELS = {"sin": KERNEL_SIN, "cos": KERNEL_COS, "tan": KERNEL_TAN, "exp": KERNEL_EXP,

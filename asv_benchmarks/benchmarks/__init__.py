@@ -2,6 +2,6 @@
 
 Each benchmark class has, besides asv's ``params``/``param_names``, two
 attributes asv ignores: ``workload`` (its name in ``common.WORKLOADS``) and
-``smoke_params`` (tiny sizes with which ``tests/test_benchmarks.py`` runs
+``smoke_params`` (tiny sizes with which ``tests/tools/test_benchmarks.py`` runs
 every method once, so that CI notices a broken benchmark).
 """

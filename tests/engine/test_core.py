@@ -14,7 +14,6 @@ from zygcy import (D, Tracked, checkpointed, derivative, dropgrad, forward, grad
                    pullback, value, withgradient)
 from zygcy.testing import gradcheck
 
-from zygcy.rules.scalar import _conj, _imag, _real  # noqa: E402
 
 
 

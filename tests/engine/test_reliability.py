@@ -234,7 +234,8 @@ def test_many_tracked_elements_in_one_argument(src, want):
 
 
 def test_engine_entry_points_validate_their_arguments():
-    from zygcy._core import Tape, apply
+    from zygcy._core import Tape
+    from zygcy.extend import apply
     with pytest.raises(TypeError, match="node recorded on this tape"):
         Tape().backward([(1.0, 1.0)], [])
     with pytest.raises(TypeError, match="node recorded on this tape"):

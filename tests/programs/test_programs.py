@@ -1,6 +1,6 @@
 """Whole-program differential tests (issue 8): random programs against finite differences.
 
-The generator is tests/_programs.py (its docstring explains the design). Each
+The generator is tests/programs/_programs.py (its docstring explains the design). Each
 random program is differentiated by zygcy and checked against central finite
 differences, the complex step where the program is real-analytic, and (on a
 subset) the VJP of the VJP. A failure prints the program as a self-contained
@@ -9,7 +9,7 @@ script (hypothesis shrinks the choice-driven programs first).
 Budget: the "zygcy-programs" hypothesis profile (derandomized, no database)
 runs CI_EXAMPLES programs per test; ZYGCY_FUZZ_EXAMPLES=N runs N instead:
 
-    ZYGCY_FUZZ_EXAMPLES=5000 python -m pytest tests/test_programs.py -q -p no:cacheprovider
+    ZYGCY_FUZZ_EXAMPLES=5000 python -m pytest tests/programs/test_programs.py -q -p no:cacheprovider
 
 Below the random tests: regression tests, one per distinct minimal program the
 fuzzer (or the issue) found, each a plain comparison with finite differences
@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zygcy.math as zm
-from _programs import (CI_EXAMPLES, EXAMPLES, PROFILE, check_function, check_program, programs,
+from ._programs import (CI_EXAMPLES, EXAMPLES, PROFILE, check_function, check_program, programs,
                        seeded_program)
 from zygcy import forward, gradient
 

@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import zygcy
-from zygcy.rules import reductions as R
 from zygcy.testing import gradcheck
 
 from _grid import rand
@@ -29,7 +28,6 @@ REDUCE = [np.add.reduce, np.multiply.reduce, np.maximum.reduce, np.minimum.reduc
 ACCUMULATE = [np.add.accumulate, np.multiply.accumulate]
 RUNNING = [np.maximum.accumulate, np.minimum.accumulate, np.fmax.accumulate, np.fmin.accumulate]
 OTHER = [np.trace, np.average]
-PLUMBING = [R._revcumsum_plain]
 
 
 
@@ -294,9 +292,17 @@ def test_average_value():
     assert np.allclose(ga, w / 4) and np.allclose(gw, (a - 11 / 4) / 4)
 
 
-def test_revcumsum():
-    gradcheck(lambda g: R._revcumsum(g, 1) ** 2, rand((2, 3), seed=16), order=2)
-    assert R._revcumsum(np.array([1.0, 2.0, 3.0]), 0).tolist() == [6.0, 5.0, 3.0]
+def test_cumsum_pullback_is_the_reverse_cumulative_sum():
+    # The transpose of cumsum: g_i = sum of w[k] for k >= i (by hand); squared, to
+    # second order, so the reverse cumulative sum's own pullback (a cumsum) runs too.
+    w = np.array([1.0, 2.0, 3.0])
+    (g,) = zygcy.gradient(lambda x: np.sum(w * np.cumsum(x)), np.zeros(3))
+    assert g.tolist() == [6.0, 5.0, 3.0]
+    w2 = rand((2, 3), seed=17)
+    (g,) = zygcy.gradient(lambda x: np.sum(w2 * np.cumsum(x, axis=1)), rand((2, 3), seed=16))
+    np.testing.assert_allclose(g, np.flip(np.cumsum(np.flip(w2, 1), 1), 1))
+    gradcheck(lambda x: np.cumsum(x, axis=1) ** 2, rand((2, 3), seed=16), order=2)
+    gradcheck(lambda x: np.cumsum(x, axis=0) * np.cumsum(x, axis=1), rand((2, 3), seed=18), order=2)
 
 
 @pytest.mark.parametrize("shape,axes", [((3, 3), (0, 1)), ((2, 3, 4), (1, 2)), ((2, 3, 4), (2, 0))])

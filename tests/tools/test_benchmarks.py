@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "asv_benchmarks")
+ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "asv_benchmarks")
 sys.path.insert(0, ROOT)
 
 from benchmarks import bench_arrays, bench_models, bench_scalar, common  # noqa: E402

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 SAMPLE = max(20, int(os.environ.get("ZYGCY_MUTATION_SAMPLE", "20")))
 
 

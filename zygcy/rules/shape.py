@@ -111,11 +111,6 @@ deflinear(uncrop, _uncrop_adjoint)
 deflinear(permute, _permute_adjoint)
 deflinear(diag_embed, _diag_embed_adjoint)
 
-# (tests) The names these had before they were shared: remove once tests/test_shape.py
-# uses gather, scatter_along, crop, uncrop, permute and diag_embed.
-_gather, _scatter, _crop, _uncrop, _permute, _diag_embed = (
-    gather, scatter_along, crop, uncrop, permute, diag_embed)
-
 
 # Reshaping, and broadcasting a reduction's cotangent back: the plumbing of the
 # reductions' (and scipy.special's) pullbacks, a pair of its own.

@@ -27,7 +27,6 @@ from ..extend import deflinear, defvjp, nondifferentiable, primitive, unbroadcas
 from ._util import (DEG, LN2, LN10, balanced_eq, binary_makers, conj, is_complex, no_gradient,
                     nonzero, unary_maker)
 from .shape import reshape
-from .shape import _expand_plain, _reshape_plain, expand  # noqa: F401  (tests: they were here; remove)
 
 # Contractions: ufuncs whose rules live in ``contractions``.
 CONTRACTIONS = {"matmul", "vecdot", "matvec", "vecmat"}

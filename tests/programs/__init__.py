@@ -1,0 +1,1 @@
+"""Whole-program differential tests: the generator (_programs) and its tests."""
