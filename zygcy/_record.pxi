@@ -25,9 +25,29 @@ cdef object _apply(object fun, Rule rule, tuple args, dict kwargs):
     _strip_level(top, fun, plain, parents, argi, elem)
     if top.id != _stack_bottom_id():
         _alias_outer_arrays(plain)
-    ans = fun(*plain, **kwargs) if kwargs else fun(*plain)   # (no dict when there are no keywords)
+    ans = _call(fun, plain, kwargs)
     pbs = _make_pullbacks(fun, rule, ans, plain, kwargs, argi)
     return _record(top, ans, tuple(parents), tuple(argi), tuple(elem), pbs, rule.joint, len(plain), fun)
+
+
+cdef inline object _call(object fun, list plain, dict kwargs):
+    """fun(*plain, **kwargs) one level down. A primitive whose arguments hold no
+    tracked value any more is called as its plain function (its own checks
+    would find nothing to record); no keyword dict is made when there is none."""
+    if type(fun) is Primitive and not _list_has_tracked(plain):
+        fun = (<Primitive>fun).fun
+    return fun(*plain, **kwargs) if kwargs else fun(*plain)
+
+
+cdef bint _list_has_tracked(list args):
+    for v in args:
+        if type(v) is Tracked:
+            return True
+        if type(v) is list or type(v) is tuple:
+            for e in v:
+                if type(e) is Tracked:
+                    return True
+    return False
 
 
 cdef Tape _resolve_levels(object fun, list plain, dict kwargs):

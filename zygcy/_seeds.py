@@ -83,8 +83,9 @@ def check_seed(node, s, tree=None, j=0):
     unsigned or narrow integers cannot wrap around."""
     v = _core.value(node)
     sv = _core.value(s)
-    if type(sv) is float and type(v) is float:
-        return s                                        # the common case
+    ts, tv = type(sv), type(v)
+    if (ts is float or ts is np.float64) and (tv is float or tv is np.float64):
+        return s                                        # the common case: a real scalar
     if not (isinstance(v, (np.ndarray, np.generic)) or is_differentiable(v) or isinstance(v, bool)):
         raise ValueError("the seed%s is a %s, but the output%s is a %s, which has no "
                          "derivative; give None in its place"

@@ -247,9 +247,16 @@ cdef object _check_cotangent(Rec n, Py_ssize_t i, Tracked parent, object ct):
     pullback must return, per argument, a number or array of that argument's
     shape: a broadcastable shape, a string or a dict would otherwise be taken
     silently and give a wrong gradient."""
-    cdef object shape, want
+    cdef object shape, want, pv
     if parent.kind == K_MULTI:
         return None
+    if parent.kind == K_ARRAY:
+        pv = parent.value
+        while type(pv) is Tracked:
+            pv = (<Tracked>pv).value
+        if (type(ct) is _ndarray or type(ct) is IndexGrad) and isinstance(pv, _ndarray):
+            if (<object>ct).shape == (<object>pv).shape:
+                return None         # the common case: two tuples compared
     if type(ct) is _ndarray or type(ct) is IndexGrad:
         shape = (<object>ct).shape
     elif PyFloat_CheckExact(ct) or PyLong_CheckExact(ct) or type(ct) is complex:

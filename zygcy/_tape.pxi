@@ -119,17 +119,19 @@ cdef class Tape:
 # A pullback reads the arrays it was given when the operation was recorded: the
 # inputs, and constants such as the c of x * c. If user code changes one in
 # place before back runs, back would silently mix old and new values. Each such
-# array gets a fingerprint when recording stops (small ones: their bytes;
-# large ones: the wrapping sum of their 64-bit words, one pass at memory speed,
-# which any change of a single element alters), compared when back runs.
+# array gets a fingerprint when recording stops (up to 64 KiB: a copy of its
+# bytes; larger ones: the wrapping sum of their 64-bit words, one pass at memory
+# speed, which any change of a single element alters), compared when back runs.
 
-cdef Py_ssize_t _SMALL_BYTES = 512
+cdef Py_ssize_t _SMALL_BYTES = 1 << 16   # up to 64 KiB a copy of the bytes is cheaper than a sum
 
 
 cdef object _fingerprint(object a):
     cdef object words
-    if a.nbytes <= _SMALL_BYTES or a.dtype.hasobject:
-        return a.tobytes() if not a.dtype.hasobject else None
+    if a.dtype.hasobject:
+        return None
+    if a.nbytes <= _SMALL_BYTES:
+        return a.tobytes()          # one memcpy: cheaper than any numpy call on small arrays
     words = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
     if words.size % 8 == 0:
         return np.add.reduce(words.view(np.uint64))
