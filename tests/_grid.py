@@ -32,6 +32,20 @@ def C(*shape, seed=0):
     return rand(shape, seed=seed, complex=True)
 
 
+def numerical_gradient(f, x, h=1e-6):
+    """Central differences of a scalar f at the number or array x, in float64."""
+    if np.ndim(x) == 0 and not isinstance(x, np.ndarray):
+        x = float(x)
+        return (f(x + h) - f(x - h)) / (2 * h)
+    x = np.asarray(x, dtype=np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = h
+        g[i] = (f(x + e) - f(x - e)) / (2 * h)
+    return g
+
+
 def square(y):
     if isinstance(y, (list, tuple)):
         return [None if v is None else v * v for v in y]

@@ -402,6 +402,14 @@ def _check_point(x, fname):
                         "or pass one array (np.concatenate)" % (fname, _describe_kind(v)))
 
 
+def _hessian(f, x, fname):
+    """The Jacobian of the gradient of f at x (errors name fname)."""
+    _seeds.check_callable(f, fname)
+    _check_point(x, fname)
+    h = _jacobian(_gradient_of(f, fname), (x,), fname)[1][0]
+    return np.zeros(np.shape(x) * 2) if h is None else h
+
+
 def hessian_reverse(f, x):
     """The Hessian of a real scalar ``f`` at ``x`` by reverse over reverse mode.
 
@@ -416,10 +424,7 @@ def hessian_reverse(f, x):
       array([[6., 2.],
              [2., 0.]])
     """
-    _seeds.check_callable(f, "hessian_reverse")
-    _check_point(x, "hessian_reverse")
-    h = _jacobian(_gradient_of(f, "hessian_reverse"), (x,), "hessian_reverse")[1][0]
-    return np.zeros(np.shape(x) * 2) if h is None else h
+    return _hessian(f, x, "hessian_reverse")
 
 
 def hessian(f, x):
@@ -438,10 +443,7 @@ def hessian(f, x):
       array([[ 6.,  0.],
              [ 0., 12.]])
     """
-    _seeds.check_callable(f, "hessian")
-    _check_point(x, "hessian")
-    h = _jacobian(_gradient_of(f, "hessian"), (x,), "hessian")[1][0]
-    return np.zeros(np.shape(x) * 2) if h is None else h
+    return _hessian(f, x, "hessian")
 
 
 def diaghessian(f, *args):

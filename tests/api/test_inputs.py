@@ -17,22 +17,10 @@ import pytest
 
 from zygcy import forward, gradient, withgradient
 
+from _grid import numerical_gradient
+
 pytestmark = [pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning"),   # numpy's, on -x of uints
               pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")]
-
-
-def numerical_gradient(f, x, h=1e-6):
-    """Central differences of f at the number or array x, computed in float64."""
-    if np.ndim(x) == 0 and not isinstance(x, np.ndarray):
-        x = float(x)
-        return (f(x + h) - f(x - h)) / (2 * h)
-    x = np.asarray(x, dtype=np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[i] = h
-        g[i] = (f(x + e) - f(x - e)) / (2 * h)
-    return g
 
 
 class Color(enum.Enum):

@@ -23,16 +23,7 @@ import zygcy
 from zygcy import forward, gradient, hook
 from zygcy.testing import gradcheck
 
-
-def fd_gradient(f, x, eps=1e-6):
-    """Central differences of a scalar f at the array x, element by element."""
-    x = np.array(x, dtype=float)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[i] = eps
-        g[i] = (f(x + e) - f(x - e)) / (2 * eps)
-    return g
+from _grid import numerical_gradient
 
 
 # ---------------------------------------------------------------------------
@@ -57,7 +48,7 @@ def test_dense_and_sparse_consumers_of_one_value_accumulate_correctly(name):
     f, want = ACCUMULATION[name]
     g, = gradient(f, M)
     np.testing.assert_allclose(g, want, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(g, fd_gradient(f, M), atol=1e-8)
+    np.testing.assert_allclose(g, numerical_gradient(f, M), atol=1e-8)
 
 
 def test_variational_density_pattern_gives_the_right_gradient_for_the_centre():
@@ -119,31 +110,38 @@ def test_zygcy_functions_pickle_by_reference():
 # ---------------------------------------------------------------------------
 # Threads and re-entrant back
 
-def test_one_back_called_from_four_threads_gives_the_same_result():
-    x = np.linspace(0.1, 1, 30)
-    y, back = forward(lambda x: np.sum(np.tanh(np.cumsum(x) * x) ** 2), x)
-    want = back(1.0)[0]
+def wrong_results_in_threads(n_threads, n_calls, compute, want):
+    """Run compute() n_calls times in each of n_threads threads, switching threads
+    as often as the interpreter allows; return the results that differ from
+    want, and the errors raised."""
     bad, errors = [], []
     old = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
 
     def work():
         try:
-            for _ in range(200):
-                g = back(1.0)[0]
+            for _ in range(n_calls):
+                g = compute()
                 if g is None or not np.allclose(g, want):
                     bad.append(g)
-        except Exception as e:      # pragma: no cover - reported below
+        except Exception as e:      # pragma: no cover - reported by the caller
             errors.append(e)
 
     try:
-        ts = [threading.Thread(target=work) for _ in range(4)]
+        ts = [threading.Thread(target=work) for _ in range(n_threads)]
         for t in ts:
             t.start()
         for t in ts:
             t.join()
     finally:
         sys.setswitchinterval(old)
+    return bad, errors
+
+
+def test_one_back_called_from_four_threads_gives_the_same_result():
+    x = np.linspace(0.1, 1, 30)
+    y, back = forward(lambda x: np.sum(np.tanh(np.cumsum(x) * x) ** 2), x)
+    bad, errors = wrong_results_in_threads(4, 200, lambda: back(1.0)[0], back(1.0)[0])
     assert not errors and not bad
 
 
@@ -151,28 +149,8 @@ def test_params_shared_by_two_threads_give_each_its_own_gradient():
     W = zygcy.param(np.ones(4))
     ps = zygcy.Params([W])
     X = np.arange(4.0)
-    want = np.cos(X * W) * X
-    bad, errors = [], []
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-
-    def work():
-        try:
-            for _ in range(300):
-                g = gradient(lambda: np.sum(np.sin(X * W)), ps)[W]
-                if g is None or not np.allclose(g, want):
-                    bad.append(g)
-        except Exception as e:      # pragma: no cover - reported below
-            errors.append(e)
-
-    try:
-        ts = [threading.Thread(target=work) for _ in range(2)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-    finally:
-        sys.setswitchinterval(old)
+    bad, errors = wrong_results_in_threads(
+        2, 300, lambda: gradient(lambda: np.sum(np.sin(X * W)), ps)[W], np.cos(X * W) * X)
     assert not errors and not bad
 
 
