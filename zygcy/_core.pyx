@@ -1,8 +1,11 @@
 """The zygcy engine: tracked values, the tape, operator dispatch, the reverse sweep.
 
 Everything here is mechanism. What the derivative of a function *is* lives in
-``zygcy.rules``; the rule modules register themselves through ``defvjp``,
-``defjoint``, ``nondifferentiable`` and ``set_hook`` and never reach further in.
+``zygcy.rules``; the rule modules register their rules through ``zygcy.extend``
+(which calls ``register``, ``declare_constant``, ``declare_refused`` here), and
+``zygcy.rules`` installs, once, the ``Delegates`` table through which Tracked's
+methods (indexing, ``.real``, attributes, ...) reach rule code. Every text shown
+to a user is in ``zygcy._messages``.
 
 How a differentiation runs
 --------------------------

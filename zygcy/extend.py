@@ -27,6 +27,9 @@ Writing rules
   * ``unbroadcast(x, g)``: sum g down to x's shape (undo broadcasting).
   * ``IndexGrad``: the sparse cotangent of reading elements ``x[index]``.
   * ``apply(fun, args)``: record ``fun(*args)`` with its registered rule.
+  * ``ScalarFunction(fun, deriv, name, module)`` (and ``ScalarFunction2`` for
+    two arguments): a differentiable scalar function from a plain one and its
+    derivative, as zygcy.math's are made.
 
 A pullback is named after its function (``def sin_pullback(g)``), so that a
 failure in it is recognisable in a traceback; one written with ordinary
@@ -55,11 +58,12 @@ import types
 import numpy as np
 
 from . import _core
-from ._core import IndexGrad, Primitive, Tracked, apply, value
+from ._core import IndexGrad, Primitive, ScalarFunction, ScalarFunction2, Tracked, apply, value
 from .rules._util import unbroadcast
 
 __all__ = ["primitive", "defvjp", "defjoint", "deflinear", "defbilinear", "nondifferentiable",
-           "refuse", "unbroadcast", "value", "Tracked", "IndexGrad", "apply", "Primitive"]
+           "refuse", "unbroadcast", "value", "Tracked", "IndexGrad", "apply", "Primitive",
+           "ScalarFunction", "ScalarFunction2"]
 
 
 def primitive(fun):

@@ -32,8 +32,7 @@ import types
 
 import numpy as np
 
-from .._core import ScalarFunction, ScalarFunction2
-from ..extend import Tracked, defjoint, defvjp, primitive, value
+from ..extend import ScalarFunction, ScalarFunction2, Tracked, defjoint, defvjp, primitive, value
 from ._util import LN2, LN10, TWO_OVER_SQRT_PI, is_complex
 
 m = types.SimpleNamespace()    # what ``zygcy.math`` exports
