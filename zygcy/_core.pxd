@@ -52,6 +52,7 @@ cdef class Tape:
     cdef list nodes          # every node recorded, in creation order (a topological order)
     cdef readonly bint active
     cdef dict moved          # id(leaf object) -> its leaf node, for leaves that were assigned into
+    cdef readonly bint watching  # fingerprint the arrays it reads (a back is handed to user code)
     cdef list watched        # while recording: (weakref, user) of plain arrays the pullbacks may read
     cdef list prints         # after pop: (weakref, user, fingerprint) of those arrays, checked by backward
     cdef list user_pbs       # the pullbacks of user rules (@grad, hook): held here, where the collector sees them

@@ -94,7 +94,7 @@ cdef void _strip_level(Tape top, object fun, list plain, list parents, list argi
                 argi.append(i)
                 elem.append(-1)
                 plain[i] = (<Tracked>v).value
-        elif type(v) is _ndarray:
+        elif type(v) is _ndarray and top.watching:
             top.watched.append((_weakref(v), fun))
         elif type(v) is list or type(v) is tuple:
             items = list(v)

@@ -63,12 +63,19 @@ cdef class Tape:
             _gc_paused = False
             if not _gc.isenabled():
                 _gc.enable()
-        self.prints = _fingerprints(self.watched)
-        self.watched = []
+        if self.watching:
+            self.prints = _fingerprints(self.watched)
+            self.watched = []
+
+    def watch(self):
+        """Fingerprint the plain arrays this tape reads (call before push): for a
+        back that is handed to user code, which may change them before calling
+        it. gradient and friends call back at once and need not pay for this."""
+        self.watching = True
 
     def leaf(self, value):
         """A new input node holding ``value``."""
-        if type(value) is _ndarray:
+        if self.watching and type(value) is _ndarray:
             self.watched.append((_weakref(value), None))
         return _new_node(self, value, _kind_of(value), OP_LEAF)
 

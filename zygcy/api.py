@@ -92,11 +92,13 @@ def forward(f, *args):
 def _forward(f, args, fname):
     ps = params.params_argument(f, args, fname)
     if ps is not None:
-        return params.forward_params(f, ps)
+        return params.forward_params(f, ps, watch=fname == "forward")
     # The common case, numbers and arrays only, skips the container machinery.
     tree = None if all(type(a) in _seeds.SIMPLE for a in args) else flatten(args)[1]
     leaves = list(args) if tree is None else flatten(args)[0]
     tape = Tape()
+    if fname == "forward":
+        tape.watch()        # back goes to user code, which may change the arrays first
     tape.push()
     try:
         try:

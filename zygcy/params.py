@@ -391,8 +391,10 @@ def params_argument(f, args, fname):
     return args[0]
 
 
-def forward_params(f, ps):
+def forward_params(f, ps, watch=False):
     tape = Tape()
+    if watch:
+        tape.watch()
     # What each parameter stands for as the differentiation begins (an outer
     # frame's leaf when nested) becomes its leaf's value.
     leaves = [tape.leaf(substitute(p)) for p in ps]
