@@ -38,7 +38,8 @@ import warnings
 
 import numpy as np
 
-from ..extend import IndexGrad, Tracked, defvjp, nondifferentiable, primitive, refuse, unbroadcast, value
+from ..extend import (IndexGrad, Tracked, apply, defvjp, nondifferentiable, primitive, refuse, unbroadcast,
+                      value)
 from ._util import identity, is_complex, no_gradient, none_maker, real_if_complex
 
 _ndarray = np.ndarray
@@ -120,7 +121,7 @@ def getitem(x, index):
         return xv[index]          # raises as the plain value does ('float' is not subscriptable)
     if type(index) is not int:
         index = _plain_index(index)
-    return _getitem(x, index)
+    return apply(_getitem, (x, index))      # x is tracked: record at once (the hot path of x[i] loops)
 
 
 # ---------------------------------------------------------------------------
