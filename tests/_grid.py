@@ -1,6 +1,7 @@
 """The grid of shapes every array rule is checked on, seeded data to fill them,
 and the check used by the rule families' tests."""
 import numpy as np
+import pytest
 
 from zygcy.testing import gradcheck
 
@@ -56,3 +57,17 @@ def check(f, *args, order=2, **kw):
     """gradcheck of f with its outputs squared: then the order-2 check runs every
     pullback on a tracked cotangent (for a linear rule it would test nothing)."""
     return gradcheck(lambda *a: square(f(*a)), *args, order=order, **kw)
+
+
+def case_table():
+    """A table of rule cases and the function that fills it:
+    ``case(key, name, f, *args, order=2)`` adds one (none when key is None, a
+    function this numpy does not have); the table parametrizes a test as
+    ``(key, f, args, order)``."""
+    cases = []
+
+    def case(key, name, f, *args, order=2):
+        if key is not None:
+            cases.append(pytest.param(key, f, args, order, id=name))
+
+    return cases, case

@@ -11,19 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from _grid import C, R, check, rand, square
+from _grid import C, R, case_table, check, rand, square
 from zygcy import derivative, forward, gradient
 from zygcy.testing import gradcheck
 
 
 # (rule key, id, function, arguments, order)
-CASES = []
-
-
-def case(key, name, f, *args, order=2):
-    if key is None:         # a function this numpy does not have
-        return
-    CASES.append(pytest.param(key, f, args, order, id=name))
+CASES, case = case_table()
 
 
 # -- contractions

@@ -10,19 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from _grid import C, R, SHAPES, check, rand, square
+from _grid import C, R, SHAPES, case_table, check, rand, square
 from zygcy import forward, gradient
 from zygcy.testing import gradcheck
 
 
 # (rule key, id, function, arguments, order)
-CASES = []
-
-
-def case(key, name, f, *args, order=2):
-    if key is None:         # a function this numpy does not have
-        return
-    CASES.append(pytest.param(key, f, args, order, id=name))
+CASES, case = case_table()
 
 
 # -- reshaping, on the whole shape grid
