@@ -83,11 +83,6 @@ cdef class Primitive:
         return getattr(self.fun, "__qualname__", _fname(self.fun))   # by reference, as the function
 
 
-def get_rule(fun):
-    """The Rule registered for ``fun``, or None."""
-    return _rules.get(fun)
-
-
 def registered():
     """All functions with a rule, and all declared non-differentiable."""
     return dict(_rules), set(_constant)
