@@ -13,9 +13,10 @@ from . import rules as _rules  # noqa: F401  (registers every gradient rule)
 from . import cmath, math  # noqa: F401
 from ._check import GradientCheckError, checking
 from ._core import Tracked
-from .extend import defbilinear, defjoint, deflinear, defvjp, nondifferentiable, primitive
-from .api import (D, derivative, diaghessian, forward, gradient, hessian, hessian_reverse, hvp,
-                  jacobian, pullback, withgradient, withjacobian)
+from .extend import defbilinear, defjoint, deflinear, defjvp, defvjp, nondifferentiable, primitive
+from .api import (D, derivative, diaghessian, forward, forward_jacobian, gradient, hessian,
+                  hessian_reverse, hvp, jacobian, jvp, pullback, pushforward, withgradient,
+                  withjacobian)
 from .custom import checkpointed, dropgrad, grad, hook, nograd, value
 from .params import Grads, Params, param
 from .containers import register_container
@@ -23,6 +24,7 @@ from .containers import register_container
 __version__ = "0.1.0"
 
 __all__ = ["forward", "pullback", "gradient", "withgradient", "derivative", "D", "jacobian",
-           "withjacobian", "hessian", "hessian_reverse", "diaghessian", "hvp", "grad",
+           "withjacobian", "hessian", "hessian_reverse", "diaghessian", "hvp", "jvp", "pushforward",
+           "forward_jacobian", "grad",
            "dropgrad", "hook", "nograd", "checkpointed", "value", "param", "Params", "Grads", "Tracked", "defvjp",
-           "defjoint", "deflinear", "defbilinear", "primitive", "nondifferentiable", "register_container", "checking", "GradientCheckError", "math", "cmath"]
+           "defjvp", "defjoint", "deflinear", "defbilinear", "primitive", "nondifferentiable", "register_container", "checking", "GradientCheckError", "math", "cmath"]

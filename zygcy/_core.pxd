@@ -1,6 +1,6 @@
 # Declarations of the zygcy engine; the implementation is in _core.pyx and the
 # files it includes (_tape.pxi, _tracked.pxi, _operators.pxi, _scalarfn.pxi,
-# _dispatch.pxi, _record.pxi, _inplace.pxi, _sweep.pxi).
+# _dispatch.pxi, _record.pxi, _inplace.pxi, _sweep.pxi, _forward.pxi).
 
 cdef enum:          # the kind of a node's value: which fast paths apply
     K_FLOAT = 0     # value is an exact Python float: the all-C fast path
@@ -13,6 +13,7 @@ cdef enum:          # what a node is
     OP_LIN = 1
     OP_RULE = 2
     OP_PROJ = 3     # element k of a multi-output node
+    OP_DUAL = 4     # a value of a forward-mode level: it carries its tangent, not a node of a tape
 
 cdef enum:          # what a sweep holds for a node (_Grads.state); 0: nothing yet
     G_DOUBLE = 1
@@ -56,6 +57,7 @@ cdef class Tape:
     cdef list watched        # while recording: (weakref, user) of plain arrays the pullbacks may read
     cdef list prints         # after pop: (weakref, user, fingerprint) of those arrays, checked by backward
     cdef list user_pbs       # the pullbacks of user rules (@grad, hook): held here, where the collector sees them
+    cdef readonly bint forward   # a forward-mode level: values carry tangents, nothing is recorded
     cdef bint _holds(self, object x)
 
 
@@ -65,7 +67,9 @@ cdef class Rule:
     cdef readonly object joint_maker
     cdef readonly bint joint
     cdef readonly bint variadic
+    cdef readonly tuple jvps     # forward mode: jvps[i](t, ans, *args, **kwargs), the tangent from argument i
     cdef object maker(self, Py_ssize_t i)
+    cdef object jvp(self, Py_ssize_t i)
 
 
 cdef class Rec:
@@ -96,6 +100,8 @@ cdef class Tracked:
     cdef double da
     cdef double db
     cdef object ext          # OP_LIN: (oa, ob); OP_RULE, OP_PROJ: a Rec
+    # OP_DUAL (forward mode): no parents; the tangent is the C double da when
+    # ``fast``, else the object in ext (None: zero); pos is -1.
     # The gradients of a reverse sweep are kept by the sweep (_Grads), not here,
     # so that sweeps of one tape in several threads, or nested in a hook, are apart.
 

@@ -15,22 +15,41 @@ cdef class Rule:
     """
     # fields in _core.pxd; variadic: the last maker serves every further positional argument
 
-    def __init__(self, fun, makers=(), joint_maker=None, variadic=False):
+    def __init__(self, fun, makers=(), joint_maker=None, variadic=False, jvps=()):
         self.fun = fun
         self.makers = tuple(makers)
         self.joint_maker = joint_maker
         self.joint = joint_maker is not None
         self.variadic = variadic and len(self.makers) > 0
+        self.jvps = tuple(jvps)
 
     cdef object maker(self, Py_ssize_t i):
         if i < len(self.makers):
             return self.makers[i]
         return self.makers[len(self.makers) - 1] if self.variadic else None
 
+    cdef object jvp(self, Py_ssize_t i):
+        """The forward rule of argument i, or None: then forward mode transposes its pullback."""
+        if i < len(self.jvps):
+            return self.jvps[i]
+        return self.jvps[len(self.jvps) - 1] if (self.variadic and self.jvps) else None
 
-def register(fun, makers=(), joint_maker=None, variadic=False):
-    """Enter a rule for ``fun`` in the table (zygcy.extend validates and calls this)."""
-    _rules[fun] = Rule(fun, makers, joint_maker, variadic)
+
+def register(fun, makers=(), joint_maker=None, variadic=False, jvps=()):
+    """Enter a rule for ``fun`` in the table (zygcy.extend validates and calls this).
+    It replaces any earlier rule, forward rules included: forward rules that
+    belonged to other pullbacks must not outlive them."""
+    _rules[fun] = Rule(fun, makers, joint_maker, variadic, jvps)
+    return fun
+
+
+def register_jvp(fun, jvps):
+    """Give the rule of ``fun`` its forward rules, one per argument (None: transpose
+    the pullback); zygcy.extend.defjvp validates and calls this."""
+    cdef Rule rule = _rules.get(fun)
+    if rule is None:
+        raise TypeError(_messages.jvp_without_rule(fun))
+    rule.jvps = tuple(jvps)
     return fun
 
 

@@ -49,7 +49,7 @@ cdef Tracked _rebind(Tracked self):
     cdef Rec rec
     cdef Py_ssize_t i
     _copy_node(old, self)
-    if tape is not None:
+    if tape is not None and not tape.forward:      # a forward level keeps no nodes
         tape.nodes[self.pos] = old
         if self.op == OP_LEAF:
             # the caller of backward still holds this object as "the input"
@@ -71,7 +71,7 @@ cdef void _adopt(Tracked self, Tracked new):
     """Second half of item assignment: ``self`` takes over the node ``new``."""
     cdef Tape tape = _active(new)
     _copy_node(self, new)
-    if tape is not None:
+    if tape is not None and not tape.forward:
         tape.nodes[new.pos] = self
 
 

@@ -212,3 +212,26 @@ def imported_before_zygcy(holder, name, module, attr):
 def registration_failed(module, error):
     return ("zygcy could not register the gradient rules for %s (%r); its functions work "
             "as usual but are not differentiable by zygcy" % (module, error))
+
+
+# -- forward mode ---------------------------------------------------------------
+
+def jvp_without_rule(fun):
+    return ("defjvp(%s, ...): %s has no reverse rule yet; register its pullbacks first "
+            "(defvjp, defjoint...), then its forward rules" % (_name(fun), _name(fun)))
+
+
+def jvp_outputs(fun, total, n):
+    return ("the forward rule of %s returned %s for a function with %d outputs; it must "
+            "return a tuple of %d tangents (None for an output with none)"
+            % (_name(fun), type(total).__name__, n, n))
+
+
+def tangent_kind(fun, kind):
+    return ("the forward rule of %s returned a %s as the tangent of its output; a tangent "
+            "is a number or an array of the output's shape" % (_name(fun), kind))
+
+
+def tangent_shape(fun, shape, want):
+    return ("the forward rule of %s returned a tangent of shape %s for an output of shape "
+            "%s; it must have the output's shape" % (_name(fun), shape, want))

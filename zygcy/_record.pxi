@@ -26,6 +26,8 @@ cdef object _apply(object fun, Rule rule, tuple args, dict kwargs):
     if top.id != _stack_bottom_id():
         _alias_outer_arrays(plain)
     ans = _call(fun, plain, kwargs)
+    if top.forward:
+        return _dual_rule(top, fun, rule, ans, plain, kwargs, parents, argi, elem)    # _forward.pxi
     pbs = _make_pullbacks(fun, rule, ans, plain, kwargs, argi)
     return _record(top, ans, tuple(parents), tuple(argi), tuple(elem), pbs, rule.joint, len(plain), fun)
 
@@ -214,6 +216,8 @@ cdef object _alias(Tracked t):
     cdef Tape tp = _active(t)
     if tp is None:
         return t
+    if tp.forward:
+        return _dual(tp, t.value, t.kind, _tangent(t))
     return _record(tp, t.value, (t,), (0,), (-1,), (_pass_through,), False, 1, "alias")
 
 
@@ -239,6 +243,8 @@ def record_joint(fun, ans, args, pullback):
         if type(v) is Tracked and (<Tracked>v).tid == top.id:
             parents.append(v)
             argi.append(i)
+    if top.forward:
+        return _dual_user_rule(top, fun, ans, args, parents, argi, pullback)    # _forward.pxi
     # The pullback is owned by the tape, not by the node: it may hold anything (its
     # own output, the back that holds the tape), and only the tape is seen by the
     # cyclic collector.

@@ -6,10 +6,15 @@
 
 @cython.no_gc_clear     # a cycle through a user pullback is broken at user_pbs; __dealloc__ then cuts the nodes' links
 cdef class Tape:
-    """One differentiation: the list of nodes recorded while it is active."""
+    """One differentiation: the list of nodes recorded while it is active.
 
-    def __cinit__(self):
+    ``Tape(forward=True)`` is a forward-mode level instead: its values carry
+    their tangents (``leaf(value, tangent)``, ``tangent(x)``) and nothing is
+    recorded, so its memory does not grow with the program."""
+
+    def __cinit__(self, forward=False):
         global _next_id
+        self.forward = bool(forward)
         self.id = _next_id
         _next_id += 1
         self.nodes = []
@@ -73,11 +78,21 @@ cdef class Tape:
         it. gradient and friends call back at once and need not pay for this."""
         self.watching = True
 
-    def leaf(self, value):
-        """A new input node holding ``value``."""
+    def leaf(self, value, tangent=None):
+        """A new input node holding ``value`` (on a forward level: with ``tangent``)."""
+        if self.forward:
+            return _dual(self, value, _kind_of(value), tangent)
+        if tangent is not None:
+            raise TypeError("Tape.leaf: a tangent is given to the leaves of a forward level only")
         if self.watching and type(value) is _ndarray:
             self.watched.append((_weakref(value), None))
         return _new_node(self, value, _kind_of(value), OP_LEAF)
+
+    def tangent(self, x):
+        """The tangent ``x`` carries on this forward level (None: zero, or not of this level)."""
+        if type(x) is Tracked and (<Tracked>x).tid == self.id and (<Tracked>x).op == OP_DUAL:
+            return _tangent(<Tracked>x)
+        return None
 
     def unwrap(self, x):
         """Strip this tape's level from ``x``: the value as outer levels see it."""
@@ -99,6 +114,8 @@ cdef class Tape:
         leaves: nodes whose gradients are wanted; returns a list, None where
         no gradient reached.
         """
+        if self.forward:
+            raise TypeError("Tape.backward: a forward level has no reverse sweep")
         for pair in seeds:
             if not (type(pair) is tuple and len(<tuple>pair) == 2 and self._holds((<tuple>pair)[0])):
                 raise TypeError(_messages.bad_seed_pair(pair))

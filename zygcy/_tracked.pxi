@@ -329,6 +329,8 @@ cdef inline Tracked _new_node(Tape tape, object val, char kind, char op):
 
 
 cdef inline Tracked _lin_fast(Tape tape, double val, Tracked a, double da, Tracked b, double db):
+    if tape.forward:
+        return _dual_lin_fast(tape, val, a, da, b, db)      # _forward.pxi
     cdef Tracked r = _new_node(tape, PyFloat_FromDouble(val), K_FLOAT, OP_LIN)
     r.fast = True
     r.a = a
@@ -339,6 +341,8 @@ cdef inline Tracked _lin_fast(Tape tape, double val, Tracked a, double da, Track
 
 
 cdef inline Tracked _lin_obj(Tape tape, object val, Tracked a, object pa, Tracked b, object pb):
+    if tape.forward:
+        return _dual_lin_obj(tape, val, a, pa, b, pb)       # _forward.pxi
     cdef Tracked r = _new_node(tape, val, _kind_of(val), OP_LIN)
     r.fast = False
     r.a = a

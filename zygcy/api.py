@@ -3,8 +3,10 @@
 * ``forward(f, *args)`` / ``pullback`` -> ``(y, back)``: the value and a function
   that maps a cotangent of the output to cotangents of the arguments.
 * ``gradient(f, *args)``, ``withgradient``, ``derivative``, ``D``.
-* ``jacobian``, ``withjacobian``, ``hessian``, ``hessian_reverse``,
-  ``diaghessian``, ``hvp``: higher order, by reverse mode.
+* ``jvp(f, primals, tangents)`` -> ``(y, dy)``, ``pushforward``,
+  ``forward_jacobian``: forward mode (tangents travel with the values).
+* ``jacobian``, ``withjacobian``, ``hessian`` (forward over reverse),
+  ``hessian_reverse``, ``diaghessian``, ``hvp``: higher order.
 
 Custom rules (``grad``, ``hook``, ``checkpointed``, ``dropgrad``, ``nograd``,
 ``value``) are in ``zygcy.custom``; implicit parameters (``param``,
@@ -23,7 +25,8 @@ from .containers import InputError, flatten, flatten_like, input_leaf, leaf_plac
 from .params import Param
 
 __all__ = ["forward", "pullback", "gradient", "withgradient", "derivative", "D", "jacobian",
-           "withjacobian", "hessian", "hessian_reverse", "diaghessian", "hvp"]
+           "withjacobian", "hessian", "hessian_reverse", "diaghessian", "hvp", "jvp", "pushforward",
+           "forward_jacobian"]
 
 
 def forward(f, *args):
@@ -432,8 +435,9 @@ def hessian_reverse(f, x):
 def hessian(f, x):
     """The Hessian of a real scalar ``f`` at ``x``: shape ``T + T`` for ``x`` of shape T.
 
-    Computed by reverse over reverse mode today (the same as
-    ``hessian_reverse``); forward over reverse arrives with forward mode.
+    Computed by forward over reverse mode: one forward-mode pass through the
+    gradient computation per element of ``x`` (``hessian_reverse`` gives the
+    same by reverse over reverse).
 
     Raises:
       ValueError: if ``f``'s output is not a real scalar.
@@ -444,8 +448,15 @@ def hessian(f, x):
       >>> hessian(lambda x: np.sum(x ** 3), np.array([1.0, 2.0]))
       array([[ 6.,  0.],
              [ 0., 12.]])
+      >>> hessian(lambda x: x ** 3, 2.0)
+      12.0
     """
-    return _hessian(f, x, "hessian")
+    _seeds.check_callable(f, "hessian")
+    _check_point(x, "hessian")
+    h = _forward_jacobian(_gradient_of(f, "hessian"), x, "hessian")[1]
+    if h is None:
+        return np.zeros(np.shape(x) * 2) if isinstance(_core.value(x), np.ndarray) else 0.0
+    return h
 
 
 def diaghessian(f, *args):
@@ -481,8 +492,9 @@ def diaghessian(f, *args):
 
 def hvp(f, x, v):
     """The Hessian of a real scalar ``f`` at ``x`` times ``v``, without forming the
-    Hessian: the gradient of ``<gradient(f)(x), v>``, in time and memory a
-    small multiple of one gradient's (it works for x of 10^6 elements).
+    Hessian: the forward-mode derivative of the gradient along ``v`` (forward
+    over reverse), in time and memory a small multiple of one gradient's (it
+    works for x of 10^6 elements).
 
     Raises:
       ValueError: if ``v`` does not have ``x``'s shape.
@@ -500,11 +512,232 @@ def hvp(f, x, v):
                          "in x's space" % (np.shape(_core.value(v)), np.shape(_core.value(x))))
     grad_f = _gradient_of(f, "hvp")
 
-    def directional(x):
+    def gradient_or_zero(x):
         g = grad_f(x)
-        if g is None:
-            return 0.0
-        return np.sum(g * v) if isinstance(_core.value(g), np.ndarray) else g * v
+        return _zero_tangent(x) if g is None else g
 
-    h = gradient(directional, x)[0]
-    return np.zeros_like(np.asarray(_core.value(x), dtype=float)) if h is None else h
+    return _jvp(gradient_or_zero, (x,), (v,), "hvp")[1]
+
+
+# ---------------------------------------------------------------------------
+# Forward mode: tangents travel with the values, nothing is recorded
+
+def jvp(f, primals, tangents):
+    """The value of ``f(*primals)`` and its derivative along ``tangents``: ``(y, dy)``.
+
+    Forward mode (JAX's ``jvp``): every value carries its tangent as ``f``
+    runs, so no tape is kept and memory does not grow with the program.
+    ``dy = J t``, the directional derivative; its structure is the output's,
+    with zeros where the output does not depend on the inputs.
+
+    Args:
+      f: the function; anything ``gradient`` can differentiate.
+      primals: a tuple (or list) of the positional arguments, which may be
+        numbers, arrays and structures of them, as for ``forward``.
+      tangents: the same structure, one tangent per differentiable leaf:
+        a number for a number, an array of the same shape for an array
+        (a nested list of numbers stands for one), None for zero. A
+        complex tangent needs a complex primal. For a holomorphic ``f`` the
+        tangent is ``f'(x) t``.
+
+    Returns:
+      ``(y, dy)``.
+
+    Raises:
+      TypeError: if ``primals`` is not a tuple, holds ``Params`` (forward
+        mode has no implicit parameters: pass the arrays), or a tangent
+        is of the wrong kind; ValueError for a tangent of the wrong shape.
+
+    Example:
+      >>> import numpy as np, zygcy
+      >>> from zygcy import jvp
+      >>> jvp(lambda x, y: x * y + zygcy.math.sin(x), (0.0, 3.0), (1.0, 0.0))
+      (0.0, 4.0)
+      >>> y, dy = jvp(lambda x: np.cumsum(x ** 2), (np.array([1.0, 2.0]),), (np.array([1.0, 1.0]),))
+      >>> dy
+      array([2., 6.])
+    """
+    _seeds.check_callable(f, "jvp")
+    return _jvp(f, primals, tangents, "jvp")
+
+
+def _jvp(f, primals, tangents, fname):
+    if not isinstance(primals, (tuple, list)):
+        raise TypeError("%s(f, primals, tangents): primals must be a tuple of f's arguments, "
+                        "e.g. (x,) for one argument; got %s" % (fname, _describe_kind(primals)))
+    if not isinstance(tangents, (tuple, list)) or len(tangents) != len(primals):
+        raise TypeError("%s(f, primals, tangents): tangents must be a tuple with one tangent per "
+                        "argument (%d), in the arguments' structure; got %s"
+                        % (fname, len(primals), _describe_kind(tangents) if not isinstance(
+                            tangents, (tuple, list)) else "%d" % len(tangents)))
+    primals = tuple(primals)
+    for a in primals:
+        if isinstance(a, params.Params) or isinstance(a, Param):
+            raise TypeError("%s: forward mode takes no Params; pass the arrays themselves as "
+                            "arguments (jvp(f, (w, b), (dw, db)))" % fname)
+    leaves, tree = flatten(primals)
+    tleaves = flatten_like(tree, tuple(tangents), what="tangent")
+    tape = Tape(forward=True)
+    tape.push()
+    try:
+        inputs = []
+        for k, (v, t) in enumerate(zip(leaves, tleaves)):
+            try:
+                val, tracked = input_leaf(_leaf_value(v))
+            except InputError as e:
+                raise _input_error(e, fname, leaves, tree) from None
+            if tracked:
+                inputs.append(tape.leaf(val, _check_tangent(val, t, fname, tree, k)))
+            else:
+                if t is not None:
+                    raise TypeError("%s: %s is not differentiable (%s), so its tangent must "
+                                    "be None" % (fname, _place(tree, k), _describe_kind(val)))
+                inputs.append(val)
+        out = f(*unflatten(tree, inputs))
+    finally:
+        tape.pop()
+    if type(out) in _seeds.SIMPLE or type(out) is Tracked:
+        return _output_and_tangent(tape, out)
+    out_leaves, out_tree = flatten(out)
+    pairs = [_output_and_tangent(tape, v) for v in out_leaves]
+    return unflatten(out_tree, [p[0] for p in pairs]), unflatten(out_tree, [p[1] for p in pairs])
+
+
+def _place(tree, k):
+    path = leaf_place(tree, k)
+    end = path.index("]")
+    return "argument %s" % path[1:end] + (" at %s" % path[end + 1:] if path[end + 1:] else "")
+
+
+def _check_tangent(val, t, fname, tree, k):
+    """The tangent t of the primal leaf val, checked: None, a number for a number, an
+    array of val's shape; real for a real primal; integers made floats."""
+    if t is None:
+        return None
+    pv = _core.value(val)
+    tv = _core.value(t)
+    if isinstance(tv, (list, tuple)):
+        t = tv = np.asarray(tv)
+    if not (isinstance(tv, (int, float, complex, np.number)) and not isinstance(tv, bool)
+            or isinstance(tv, np.ndarray) and tv.dtype.kind in "iufc"):
+        raise TypeError("%s: the tangent of %s is a %s; give a number or an array of numbers of "
+                        "the argument's shape (None for zero)" % (fname, _place(tree, k), _describe_kind(tv)))
+    if np.shape(tv) != np.shape(pv):
+        raise ValueError("%s: the tangent of %s has shape %s, but the argument has shape %s; "
+                         "a tangent has its argument's shape" % (fname, _place(tree, k), np.shape(tv), np.shape(pv)))
+    if np.iscomplexobj(tv) and not np.iscomplexobj(pv):
+        raise TypeError("%s: the tangent of %s is complex but the argument is real; a real "
+                        "argument moves along real directions only (pass the argument as complex, "
+                        "x + 0j, to differentiate in complex directions)" % (fname, _place(tree, k)))
+    if isinstance(tv, np.ndarray) and tv.dtype.kind in "iu":
+        t = t.astype(np.result_type(pv.dtype if isinstance(pv, np.ndarray) else float, np.float64))
+    elif isinstance(tv, (int, np.integer)) and not isinstance(tv, bool):
+        t = float(tv)
+    if isinstance(pv, np.ndarray) and not isinstance(tv, np.ndarray):
+        t = np.asarray(t)           # a 0-d array's tangent, given as a number
+    return t
+
+
+def _zero_tangent(y):
+    """A zero tangent for the output y."""
+    v = _core.value(y)
+    if isinstance(v, np.ndarray):
+        return np.zeros(v.shape, dtype=v.dtype if v.dtype.kind in "fc" else float)
+    return 0j if isinstance(v, (complex, np.complexfloating)) else 0.0
+
+
+def _output_and_tangent(tape, v):
+    if tape.owns(v):
+        t = tape.tangent(v)
+        y = tape.unwrap(v)
+        return y, (_zero_tangent(y) if t is None else t)
+    if _finished(v):
+        v = _core.value(v)
+    if type(v) is Tracked or isinstance(v, (int, float, complex, np.number, np.ndarray)) \
+            and not isinstance(v, bool):
+        return v, _zero_tangent(v)
+    return v, None
+
+
+def pushforward(f, *args):
+    """A function that maps tangents of ``args`` to the tangent of ``f(*args)``:
+    ``pushforward(f, x)(dx)`` is ``jvp(f, (x,), (dx,))[1]`` (Zygote's name).
+
+    The arguments are checked once, when it is made; each call runs ``f``
+    forward with its tangents (forward mode keeps no tape between calls).
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import pushforward
+      >>> push = pushforward(lambda x: x ** 2, np.array([1.0, 3.0]))
+      >>> push(np.array([1.0, 0.0])), push(np.array([0.0, 1.0]))
+      (array([2., 0.]), array([0., 6.]))
+    """
+    _seeds.check_callable(f, "pushforward")
+    for a in args:
+        if isinstance(a, (params.Params, Param)):
+            raise TypeError("pushforward: forward mode takes no Params; pass the arrays "
+                            "themselves as arguments")
+    flatten(args)       # an argument that cannot be differentiated is refused now
+
+    def push(*tangents):
+        return _jvp(f, args, tangents, "pushforward")[1]
+
+    push.__doc__ = "push(*tangents): the tangent of %s's output (one tangent per argument)" % (
+        getattr(f, "__name__", "f"),)
+    return push
+
+
+def forward_jacobian(f, x):
+    """``(y, J)``: the value of ``f(x)`` and its Jacobian, by forward mode.
+
+    One forward pass per element of ``x``, so it is the right choice when
+    ``x`` is small and the output large (``jacobian`` runs one reverse sweep
+    per output element). For an output of shape S and ``x`` of shape T,
+    ``J`` has shape ``S + T``, as ``jacobian`` gives (Zygote's
+    ``forward_jacobian`` returns the transpose). The output may be a
+    structure: ``J`` then has its structure.
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import forward_jacobian
+      >>> y, J = forward_jacobian(lambda x: np.stack([x[0] * x[1], x[0], x[1] ** 2]), np.array([2.0, 3.0]))
+      >>> J
+      array([[3., 2.],
+             [1., 0.],
+             [0., 6.]])
+    """
+    _seeds.check_callable(f, "forward_jacobian")
+    _check_point(x, "forward_jacobian")
+    return _forward_jacobian(f, x, "forward_jacobian")
+
+
+def _forward_jacobian(f, x, fname):
+    """(y, J) by one forward pass per element of x; J None if no output depends on x."""
+    xv = _core.value(x)
+    shape = np.shape(xv)
+    n = int(np.prod(shape, dtype=np.intp))
+    if not isinstance(xv, np.ndarray):
+        y, dy = _jvp(f, (x,), (1.0,), fname)
+        return y, dy
+    y = None
+    columns = []
+    for k in range(n):
+        e = np.zeros(shape)
+        e.flat[k] = 1.0
+        y, dy = _jvp(f, (x,), (e,), fname)
+        columns.append(dy)
+    if n == 0:
+        y = f(x)
+    out_leaves, out_tree = ([y], None) if type(y) in _seeds.SIMPLE else flatten(y)
+    per_column = [[dy] if out_tree is None else flatten_like(out_tree, dy, what="tangent") for dy in columns]
+    blocks = []
+    for j, v in enumerate(out_leaves):
+        cols = [c[j] for c in per_column]
+        if cols and cols[0] is None:
+            blocks.append(None)
+            continue
+        yshape = np.shape(_core.value(v))
+        # columns may be tracked by an outer differentiation: stacked as they are
+        blocks.append(np.stack(cols, axis=-1).reshape(yshape + shape) if cols else np.zeros(yshape + shape))
+    return y, (blocks[0] if out_tree is None else unflatten(out_tree, blocks))

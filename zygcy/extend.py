@@ -9,6 +9,7 @@ Registering rules
   * ``defvjp(fun, *makers)``: one maker per positional argument;
     ``maker(ans, *args, **kwargs)`` returns the pullback ``g -> cotangent``.
   * ``defjoint(fun, maker)``: one pullback ``g -> tuple`` of every cotangent.
+  * ``defjvp(fun, *jvps)``: forward rules, ``jvp(t, ans, *args)`` per argument.
   * ``deflinear(fun, transpose)``: ``fun`` is linear in its first argument.
   * ``defbilinear(fun, first, second)``: linear in each of its first two.
   * ``nondifferentiable(*funs)``: results carry no derivative.
@@ -61,7 +62,7 @@ from . import _core
 from ._core import IndexGrad, Primitive, ScalarFunction, ScalarFunction2, Tracked, apply, value
 from .rules._util import unbroadcast
 
-__all__ = ["primitive", "defvjp", "defjoint", "deflinear", "defbilinear", "nondifferentiable",
+__all__ = ["primitive", "defvjp", "defjvp", "defjoint", "deflinear", "defbilinear", "nondifferentiable",
            "refuse", "unbroadcast", "value", "Tracked", "IndexGrad", "apply", "Primitive",
            "ScalarFunction", "ScalarFunction2"]
 
@@ -167,6 +168,42 @@ def defvjp(fun, *makers, variadic=False):
     return _core.register(fun, makers, None, variadic)
 
 
+def defjvp(fun, *jvps):
+    """Register forward rules (JVPs) for ``fun``, whose pullbacks are registered already.
+
+    ``jvps[i](t, ans, *args, **kwargs)`` returns what argument ``i`` adds to the
+    tangent of the output when its tangent is ``t`` (the others held fixed):
+    ``J_i t``, a number or array of the output's shape (one that broadcasts to
+    it is broadcast), a tuple of them for several outputs, None for zero. For
+    a holomorphic function it is ``f'(x) * t``, unconjugated. Where a forward
+    rule is None (or none is registered), forward mode transposes the
+    pullback instead, which is exact but runs a small reverse sweep per call.
+    ``deflinear`` and ``defbilinear`` make the forward rules themselves.
+
+    Returns:
+      ``fun``.
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import jvp
+      >>> from zygcy.extend import primitive, defvjp, defjvp
+      >>> cube = primitive(lambda x: x ** 3)
+      >>> _ = defvjp(cube, lambda ans, x: lambda g: 3 * g * x ** 2)
+      >>> _ = defjvp(cube, lambda t, ans, x: 3 * x ** 2 * t)
+      >>> jvp(cube, (2.0,), (1.0,))
+      (8.0, 12.0)
+    """
+    _check_target(fun, "defjvp")
+    if not jvps:
+        raise TypeError("defjvp(fun, *jvps): give one forward rule per positional argument "
+                        "(None where the pullback should be transposed instead)")
+    for i, f in enumerate(jvps):
+        if f is not None and not callable(f):
+            raise TypeError("defjvp: forward rule %d must be a function (t, ans, *args) -> "
+                            "tangent, or None; got %s" % (i, _kind(f)))
+    return _core.register_jvp(fun, jvps)
+
+
 def defjoint(fun, maker):
     """Register one maker whose pullback returns every cotangent at once.
 
@@ -233,7 +270,12 @@ def deflinear(fun, transpose):
             return transpose(g, x, *rest, **kwargs)
         return pullback
 
-    return _core.register(fun, (_name_inner(linear_maker, _named(fun, "pullback")),), None)
+    def linear_jvp(t, ans, x, *rest, **kwargs):
+        return fun(t, *rest, **kwargs)      # linear: the tangent is fun of the tangent
+
+    linear_jvp.__name__ = linear_jvp.__qualname__ = _named(fun, "jvp")
+    return _core.register(fun, (_name_inner(linear_maker, _named(fun, "pullback")),), None,
+                          jvps=(linear_jvp,))
 
 
 def defbilinear(fun, first, second):
@@ -243,7 +285,8 @@ def defbilinear(fun, first, second):
     ``b`` for fixed ``a`` (a product, a contraction); the cotangents are
     ``first(g, a, b, *rest, **kwargs)`` and ``second(g, a, b, *rest, **kwargs)``.
     Written with ordinary operations on ``a`` and ``b``, they are
-    differentiable again.
+    differentiable again. The forward rules are ``fun`` itself:
+    ``fun(ta, b, ...) + fun(a, tb, ...)``.
 
     Example:
       >>> import numpy as np
@@ -267,7 +310,16 @@ def defbilinear(fun, first, second):
             return pullback
         return _name_inner(bilinear_maker, _named(fun, suffix))
 
-    return _core.register(fun, (side(first, "pullback_0"), side(second, "pullback_1")), None)
+    def bilinear_jvp_0(t, ans, a, b, *rest, **kwargs):
+        return fun(t, b, *rest, **kwargs)
+
+    def bilinear_jvp_1(t, ans, a, b, *rest, **kwargs):
+        return fun(a, t, *rest, **kwargs)
+
+    bilinear_jvp_0.__name__ = bilinear_jvp_0.__qualname__ = _named(fun, "jvp_0")
+    bilinear_jvp_1.__name__ = bilinear_jvp_1.__qualname__ = _named(fun, "jvp_1")
+    return _core.register(fun, (side(first, "pullback_0"), side(second, "pullback_1")), None,
+                          jvps=(bilinear_jvp_0, bilinear_jvp_1))
 
 
 def nondifferentiable(*funs):

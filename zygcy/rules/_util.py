@@ -24,7 +24,7 @@ except ImportError:             # numpy < 2
 __all__ = ["unbroadcast", "unbroadcast_to", "balanced_eq", "shape_of", "ndim_of", "axis_of",
            "axes_of", "reduced_axes", "kept_shape", "normalize_axis_tuple", "is_complex", "conj",
            "H", "real_if_complex", "nonzero", "no_gradient", "identity", "none_maker", "unary_maker",
-           "binary_makers", "LN2", "LN10", "DEG", "SQRT_PI", "SQRT_2PI", "TWO_OVER_SQRT_PI",
+           "binary_makers", "unary_jvp", "binary_jvps", "zero_jvp", "LN2", "LN10", "DEG", "SQRT_PI", "SQRT_2PI", "TWO_OVER_SQRT_PI",
            "NUMPY2"]
 
 NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
@@ -208,3 +208,31 @@ def _binary_side(deriv, which):
         return binary_pullback
     return binary_maker
 
+
+
+# The forward rules (JVPs) of the same tables: the tangent is f'(x) t, unconjugated.
+
+def zero_jvp(t, ans, *args, **kwargs):
+    """The forward rule of an argument that carries no derivative: no tangent."""
+    return None
+
+
+def unary_jvp(deriv):
+    """The forward rule of an elementwise f whose derivative is ``deriv(ans, x)``."""
+    def unary_jvp(t, ans, x, **kwargs):
+        return t * deriv(ans, x)
+    return unary_jvp
+
+
+def binary_jvps(dx, dy):
+    """The two forward rules of an elementwise f(x, y) with partials ``dx``, ``dy``
+    (None where the table has none: the maker decides, as in reverse mode). A
+    tangent of the smaller operand broadcasts with the partial to the output."""
+    def side(deriv):
+        if deriv is None:
+            return None
+
+        def binary_jvp(t, ans, x, y, **kwargs):
+            return t * deriv(ans, x, y)
+        return binary_jvp
+    return side(dx), side(dy)

@@ -17,10 +17,10 @@ after zygcy, so that ``import zygcy`` does not pay for importing scipy (see
 """
 import numpy as np
 
-from ..extend import defvjp, value
+from ..extend import defjvp, defvjp, value
 from ..interop import replace_with_primitive, when_imported
-from ._util import (SQRT_2PI, SQRT_PI, TWO_OVER_SQRT_PI, binary_makers, kept_shape, none_maker,
-                    reduced_axes, unary_maker, unbroadcast)
+from ._util import (SQRT_2PI, SQRT_PI, TWO_OVER_SQRT_PI, binary_jvps, binary_makers, kept_shape,
+                    none_maker, reduced_axes, unary_jvp, unary_maker, unbroadcast)
 from .shape import expand, reshape
 
 sp = None       # scipy.special, once it is imported and its rules are registered
@@ -183,8 +183,11 @@ def _register(module):
     _tables()
     for uf, d in UNARY.items():
         defvjp(uf, unary_maker(d))
+        defjvp(uf, unary_jvp(d))
     for uf, (dx, dy) in BINARY.items():
         defvjp(uf, *_binary_makers(dx, dy))
+        defjvp(uf, *binary_jvps(None if isinstance(dx, _not_implemented) else dx,
+                                None if isinstance(dy, _not_implemented) else dy))
 
     logsumexp = _wrap("logsumexp")
     defvjp(logsumexp, logsumexp_maker, None, logsumexp_b_maker)

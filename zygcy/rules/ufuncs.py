@@ -23,9 +23,9 @@ import math
 
 import numpy as np
 
-from ..extend import deflinear, defvjp, nondifferentiable, primitive, unbroadcast, value
-from ._util import (DEG, LN2, LN10, balanced_eq, binary_makers, conj, is_complex, no_gradient,
-                    nonzero, unary_maker)
+from ..extend import deflinear, defjvp, defvjp, nondifferentiable, primitive, unbroadcast, value
+from ._util import (DEG, LN2, LN10, balanced_eq, binary_jvps, binary_makers, conj, is_complex,
+                    no_gradient, nonzero, unary_jvp, unary_maker)
 from .shape import reshape
 
 # Contractions: ufuncs whose rules live in ``contractions``.
@@ -97,6 +97,7 @@ UNARY[np.degrees] = UNARY[np.rad2deg]
 
 for _uf, _d in UNARY.items():
     defvjp(_uf, unary_maker(_d))
+    defjvp(_uf, unary_jvp(_d))
 
 
 def _negative_adjoint(g, x, **kwargs):
@@ -195,6 +196,7 @@ BINARY = {
 
 for _uf, (_dx, _dy) in BINARY.items():
     _defvjp_call(_uf, *binary_makers(_dx, _dy))
+    defjvp(_uf, *binary_jvps(_dx, _dy))
 
 
 def add_maker(ans, x, y, **kwargs):
@@ -215,8 +217,18 @@ def subtract_y_maker(ans, x, y, **kwargs):
     return subtract_y_pullback
 
 
+def add_jvp(t, ans, x, y, **kwargs):
+    return t
+
+
+def subtract_y_jvp(t, ans, x, y, **kwargs):
+    return -t
+
+
 _defvjp_call(np.add, add_maker, add_y_maker)
 _defvjp_call(np.subtract, add_maker, subtract_y_maker)
+defjvp(np.add, add_jvp, add_jvp)
+defjvp(np.subtract, add_jvp, subtract_y_jvp)
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,295 @@
+# Forward mode: values that carry their tangents.
+# Part of the zygcy._core extension module (included by _core.pyx).
+#
+# A forward level is a Tape made with forward=True. It is a level like any
+# other (an id on the stack, so it nests with reverse levels and other forward
+# levels without confusing their perturbations), but it records nothing: each
+# operation on its values makes a new value (an OP_DUAL Tracked) holding the
+# result and its tangent, computed at once from the operands' tangents. So
+# memory does not grow with the length of the program.
+#
+# * Scalar operators and functions give their partials to _lin_fast/_lin_obj
+#   (the same calls reverse mode records with); on a forward level these land
+#   here and the tangent is da * ta + db * tb, in C doubles when every tangent
+#   is a float.
+# * A rule node gets its tangent from the rule's forward rules (Rule.jvp(i),
+#   registered with zygcy.extend.defjvp, or made by deflinear/defbilinear and
+#   the derivative tables). A rule without one is transposed: its pullback is
+#   linear in the cotangent, so the gradient in u of <pullback(u), t> is the
+#   Jacobian applied to t, which a small reverse sweep computes exactly.
+#
+# Tangents follow the cotangents' convention: for a holomorphic f the tangent
+# is f'(x) t (the partials are taken unconjugated here), and a real value's
+# tangent is real.
+
+cdef inline object _tangent(Tracked t):
+    """The tangent of the forward value t as an object (None: zero)."""
+    if t.fast:
+        return PyFloat_FromDouble(t.da)
+    return t.ext
+
+
+cdef inline Tracked _dual(Tape tape, object val, char kind, object tan):
+    """A value of the forward level ``tape`` with tangent ``tan`` (None: zero)."""
+    cdef Tracked r = Tracked.__new__(Tracked)
+    r.value = val
+    r.tid = tape.id
+    r.kind = kind
+    r.op = OP_DUAL
+    r.pos = -1
+    if kind == K_FLOAT and (tan is None or PyFloat_CheckExact(tan)):
+        r.fast = True
+        r.da = 0.0 if tan is None else PyFloat_AS_DOUBLE(tan)
+    else:
+        r.fast = False
+        r.ext = tan
+    return r
+
+
+cdef Tracked _dual_lin_fast(Tape tape, double val, Tracked a, double da, Tracked b, double db):
+    """y = val with partials da, db in a, b (values of ``tape``): dy = da ta + db tb."""
+    cdef Tracked r
+    if (a is None or a.fast) and (b is None or b.fast):
+        # The hot path: every tangent is a C double.
+        r = Tracked.__new__(Tracked)
+        r.value = PyFloat_FromDouble(val)
+        r.tid = tape.id
+        r.kind = K_FLOAT
+        r.op = OP_DUAL
+        r.pos = -1
+        r.fast = True
+        r.da = (da * a.da if a is not None else 0.0) + (db * b.da if b is not None else 0.0)
+        return r
+    return _dual(tape, PyFloat_FromDouble(val), K_FLOAT,
+                 _tangent_sum(a, PyFloat_FromDouble(da), b, PyFloat_FromDouble(db)))
+
+
+cdef Tracked _dual_lin_obj(Tape tape, object val, Tracked a, object pa, Tracked b, object pb):
+    """As _dual_lin_fast with partials that are Python objects (taken as they are:
+    forward mode uses f'(x) itself, not its conjugate)."""
+    return _dual(tape, val, _kind_of(val), _tangent_sum(a, pa, b, pb))
+
+
+cdef object _tangent_sum(Tracked a, object pa, Tracked b, object pb):
+    cdef object t = None, ta, tb
+    if a is not None:
+        ta = _tangent(a)
+        if ta is not None:
+            t = ta * pa
+    if b is not None:
+        tb = _tangent(b)
+        if tb is not None:
+            t = tb * pb if t is None else t + tb * pb
+    return t
+
+
+# ---------------------------------------------------------------------------
+# Rules
+
+cdef object _dual_rule(Tape top, object fun, Rule rule, object ans, list plain, dict kwargs,
+                       list parents, list argi, list elem):
+    """The value of ``fun(*plain)`` on the forward level ``top``, with its tangent."""
+    cdef list tans = _argument_tangents(plain, parents, argi, elem)
+    cdef Py_ssize_t i
+    cdef object total = None, f, c
+    if tans is None:
+        return _dual_out(top, fun, ans, None)
+    if rule.joint and not rule.jvps:
+        total = _transposed(fun, rule.joint_maker(ans, *plain, **kwargs), ans, tans, True)
+        return _dual_out(top, fun, ans, total)
+    for i in range(len(plain)):
+        if tans[i] is None:
+            continue
+        f = rule.jvp(i)
+        if f is not None:
+            c = f(tans[i], ans, *plain, **kwargs) if kwargs else f(tans[i], ans, *plain)
+        else:
+            maker = rule.maker(i)
+            if maker is None:
+                raise TypeError(_messages.no_derivative_for_argument(fun, i))
+            one = [None] * len(plain)
+            one[i] = tans[i]
+            c = _transposed(fun, maker(ans, *plain, **kwargs) if kwargs else maker(ans, *plain),
+                            ans, one, False, i)
+        total = _tangent_add(total, c)
+    return _dual_out(top, fun, ans, total)
+
+
+cdef list _argument_tangents(list plain, list parents, list argi, list elem):
+    """Per positional argument its tangent (None: zero); an argument that is a list
+    of values gets a list of tangents, zeros where an element is constant.
+    None when no argument carries a tangent."""
+    cdef list tans = None
+    cdef Py_ssize_t k, i, j
+    for k in range(len(parents)):
+        tp = _tangent(<Tracked>parents[k])
+        if tp is None:
+            continue
+        if tans is None:
+            tans = [None] * len(plain)
+        i = argi[k]
+        j = elem[k]
+        if j < 0:
+            tans[i] = tp
+        else:
+            if tans[i] is None:
+                tans[i] = [_zero_of(e) for e in plain[i]]
+            tans[i][j] = tp
+    if tans is not None:
+        for i in range(len(plain)):
+            if type(plain[i]) is tuple and type(tans[i]) is list:
+                tans[i] = tuple(tans[i])
+    return tans
+
+
+cdef object _zero_of(object v):
+    """A zero tangent for the constant v (an element of a list argument)."""
+    v = value(v)
+    if isinstance(v, _ndarray):
+        return np.zeros_like(v, dtype=np.result_type(v.dtype, np.float64) if v.dtype.kind in "biu" else None)
+    if isinstance(v, complex) or (isinstance(v, _generic) and v.dtype.kind == "c"):
+        return 0j
+    return 0.0
+
+
+cdef object _tangent_add(object x, object y):
+    """x + y for tangents, None counting as zero; multi-output tangents item by item."""
+    if x is None:
+        return y
+    if y is None:
+        return x
+    if type(x) is tuple or type(x) is list:
+        return tuple([_tangent_add(u, w) for u, w in zip(x, y)])
+    return x + y
+
+
+cdef object _dual_out(Tape top, object fun, object ans, object total):
+    cdef Py_ssize_t k
+    if type(ans) is tuple or type(ans) is list or (isinstance(ans, tuple) and hasattr(ans, "_fields")):
+        if total is not None and not (isinstance(total, (tuple, list)) and len(total) == len(ans)):
+            raise ValueError(_messages.jvp_outputs(fun, total, len(ans)))
+        outs = [_dual(top, e, _kind_of(e), _fit_tangent(fun, e, None if total is None else total[k]))
+                for k, e in enumerate(ans)]
+        if type(ans) is list:
+            return outs
+        if type(ans) is tuple:
+            return tuple(outs)
+        return type(ans)(*outs)
+    return _dual(top, ans, _kind_of(ans), _fit_tangent(fun, ans, total))
+
+
+cdef object _fit_tangent(object fun, object ans, object t):
+    """The tangent t of the output ans as the output is: of its shape (a tangent
+    that broadcasts to it, as the tangent of x + c does when x is smaller, is
+    broadcast), real when ans is real. Any other shape is a wrong rule: refused."""
+    cdef object av, tv
+    if t is None:
+        return None
+    av = ans
+    while type(av) is Tracked:
+        av = (<Tracked>av).value
+    tv = t
+    while type(tv) is Tracked:
+        tv = (<Tracked>tv).value
+    if type(av) is _ndarray and type(tv) is _ndarray:
+        if (<object>av).shape == (<object>tv).shape and ((<object>tv).dtype.kind != "c"
+                                                          or (<object>av).dtype.kind == "c"):
+            return t                # the common case
+    elif PyFloat_CheckExact(av) and PyFloat_CheckExact(tv):
+        return t
+    if type(tv) is IndexGrad or not (isinstance(tv, (_ndarray, _generic)) or isinstance(tv, _Number)):
+        raise TypeError(_messages.tangent_kind(fun, type(tv).__name__))
+    ashape = np.shape(av)
+    tshape = np.shape(tv)
+    if tshape != ashape:
+        try:
+            ok = np.broadcast_shapes(tshape, ashape) == ashape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(_messages.tangent_shape(fun, tshape, ashape))
+        t = t + np.zeros(ashape, dtype=np.result_type(tv))
+    if _is_complex(tv) and not _is_complex(av):
+        t = np.real(t) if isinstance(tv, (_ndarray, _generic)) else t.real
+    return t
+
+
+# ---------------------------------------------------------------------------
+# Transposing a pullback: the forward rule of a rule that has none
+
+cdef object _transposed(object fun, object pullback, object ans, list tans, bint joint, Py_ssize_t which=-1):
+    """J t for the rule whose pullback (g -> cotangent of argument ``which``, or,
+    ``joint``, g -> every cotangent) is given: the gradient in u of the pairing
+    sum_i <pullback(u)_i, t_i>, by a reverse sweep of the pullback alone. Exact,
+    since a pullback is linear in u."""
+    cdef Tape tape = Tape()
+    cdef Py_ssize_t i
+    tape.push()
+    try:
+        multi = type(ans) is tuple or type(ans) is list or (isinstance(ans, tuple) and hasattr(ans, "_fields"))
+        if multi:
+            u = tuple([tape.leaf(_zero_cotangent(e)) for e in ans])
+            leaves = list(u)
+        else:
+            u = tape.leaf(_zero_cotangent(ans))
+            leaves = [u]
+        cts = pullback(u)
+        s = 0.0
+        if joint:
+            if not isinstance(cts, (tuple, list)) or len(cts) != len(tans):
+                raise ValueError(_messages.joint_pullback_length(fun, cts, len(tans)))
+            for i in range(len(tans)):
+                s = s + _pairing(cts[i], tans[i])
+        else:
+            s = _pairing(cts, tans[which])
+    finally:
+        tape.pop()
+    if not tape.owns(s):
+        return None                 # the pullback does not depend on the cotangent: zero
+    grads = tape.backward([(s, 1.0)], leaves)
+    return tuple(grads) if multi else grads[0]
+
+
+cdef object _zero_cotangent(object e):
+    v = value(e)
+    if isinstance(v, _ndarray):
+        return np.zeros_like(v)
+    if isinstance(v, complex) or (isinstance(v, _generic) and v.dtype.kind == "c"):
+        return 0j
+    return 0.0
+
+
+cdef object _pairing(object ct, object t):
+    """The real inner product <ct, t> = Re sum(conj(ct) t), written with recorded
+    operations; None counts as zero, lists item by item."""
+    if ct is None or t is None:
+        return 0.0
+    ct = _densify(ct)
+    if type(ct) is list or type(ct) is tuple:
+        s = 0.0
+        for c, d in zip(ct, t):
+            s = s + _pairing(c, d)
+        return s
+    if _is_complex(ct) or _is_complex(t):
+        p = np.real(np.conjugate(ct) * t)
+    else:
+        p = ct * t
+    if isinstance(value(p), _ndarray):
+        return np.sum(p)
+    return p
+
+
+cdef object _dual_user_rule(Tape top, object fun, object ans, tuple args, list parents, list argi,
+                            object pullback):
+    """A user rule (@grad) on a forward level: its pullback transposed."""
+    cdef list tans = [None] * len(args)
+    cdef bint any_tangent = False
+    cdef Py_ssize_t k
+    for k in range(len(parents)):
+        tp = _tangent(<Tracked>parents[k])
+        if tp is not None:
+            tans[<Py_ssize_t>argi[k]] = tp
+            any_tangent = True
+    if not any_tangent:
+        return _dual_out(top, fun, ans, None)
+    return _dual_out(top, fun, ans, _transposed(fun, pullback, ans, tans, True))
