@@ -21,6 +21,13 @@ Usage::
         --png asv_benchmarks/comparison.png
     python asv_benchmarks/compare.py --quick            # tiny sizes, one run each
     python asv_benchmarks/compare.py --only chain,mlp --libs zygcy,torch
+    python asv_benchmarks/compare.py --forward          # jvp, hvp, jacobian, hessian ratios
+    python asv_benchmarks/compare.py --forward --only hessian --libs zygcy,autograd,jax
+
+``--forward`` runs the forward-mode and higher-order section instead of the
+gradient table (see "Forward mode and higher order" below): each row a ratio
+with its target, every result checked first, and the Hessians beside
+autograd's and JAX's (eager) where those are installed.
 """
 import argparse
 import contextlib
@@ -811,21 +818,531 @@ def draw_png(path, table_rows, cells, libraries):
     plt.close(fig)
 
 
+# ---------------------------------------------------------------------------
+# Forward mode and higher order (--forward)
+#
+# Each row is a ratio with a target: jvp against the primal (scalar
+# workloads) or against the reverse-mode gradient of the same function
+# (arrays), hvp against the gradient (time; peak memory on 10^6 elements),
+# jacobian against n full gradients, forward_jacobian against n primals.
+# The functions of a row are timed together by time_row, in rounds; memory
+# is tracemalloc's peak during one call (numpy reports its allocations to
+# it). Before anything is measured, each result is checked against
+# derivatives written out by hand in common.py (scipy.optimize.rosen_hess
+# for Rosenbrock); a mismatch marks the row wrong and it is not measured.
+# The Hessians are a table of their own, zygcy beside autograd.hessian and
+# JAX's eager jax.hessian where those are installed.
+
+FORWARD_GROUPS = ["jvp", "hvp", "jacobian", "forward_jacobian", "hessian"]
+HESSIAN_PEERS = ["autograd", "jax"]
+HESSIAN_COLUMNS = ["zygcy.hessian", "zygcy.hessian_reverse"] + HESSIAN_PEERS
+HESSIAN_NAMES = {"autograd": "autograd.hessian", "jax": "jax.hessian (eager)"}
+
+
+class Ratio:
+    """One measured ratio: ``value(num) / (scale * value(den))``, against ``limit``.
+
+    ``make()`` returns ``(fns, checks)``: ``fns`` maps a name to a function of
+    no arguments (all of them are measured; ``num`` and ``den`` are two of the
+    names, the others are shown for context), ``checks`` maps some of the
+    names to a function of that call's result returning None when it is
+    right, else what is wrong.
+    """
+
+    def __init__(self, group, label, make, num, den, scale=1, limit=None, metric="time", per=None):
+        self.group, self.label, self.make = group, label, make
+        self.num, self.den, self.scale, self.limit, self.metric = num, den, scale, limit, metric
+        self.per = per or (den if scale == 1 else "%d x %s" % (scale, den))
+        self.values, self.status, self.note = {}, "ok", ""
+
+    def ratio(self):
+        if self.status != "ok" or self.num not in self.values or self.den not in self.values:
+            return None
+        return self.values[self.num] / (self.scale * self.values[self.den])
+
+
+def _close(got, want, rtol=1e-8, atol=1e-12, what="result"):
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    if got.shape != want.shape:
+        return "%s has shape %s, expected %s" % (what, got.shape, want.shape)
+    if not np.allclose(got, want, rtol=rtol, atol=atol):
+        return "%s differs by %.3g (largest |expected| %.3g)" % (
+            what, float(np.max(np.abs(got - want))), float(np.max(np.abs(want))))
+    return None
+
+
+def _first(*errors):
+    return next((e for e in errors if e), None)
+
+
+def _check_jvp(y_want, dy_want, rtol=1e-8):
+    def check(out):
+        y, dy = out
+        return _first(_close(y, y_want, rtol, what="y"), _close(dy, dy_want, rtol, what="dy"))
+    return check
+
+
+def forward_ratios(quick):
+    """Every row of the forward section (``Ratio``), at the issue's sizes or tiny ones."""
+    import zygcy
+
+    def small(full, tiny):
+        return tiny if quick else full
+
+    steps, degree, depth = (small(n, 20) for n in (C.CHAIN_STEPS, C.HORNER_DEGREE, C.RECURSION_DEPTH))
+    batch = small(C.MLP_SHAPES["batch"], 4)
+    n_elem = small(C.ELEMENTWISE_SIZE, 1000)
+    n_jac, m_wave = small(C.JACOBIAN_SIZE, 10), small(C.WAVE_POINTS, 50)
+    out = []
+
+    def scalar(f_plain, f, x, derivative):
+        def make():
+            push = zygcy.pushforward(f, x)
+            y = f_plain(x)
+            fns = {"jvp": lambda: zygcy.jvp(f, (x,), (1.0,)), "primal": lambda: f_plain(x),
+                   "pushforward": lambda: (y, push(1.0)), "gradient": lambda: zygcy.gradient(f, x)}
+            check = _check_jvp(y, derivative)
+            return fns, {"jvp": check, "pushforward": check,
+                         "gradient": lambda g: _close(g[0], derivative, what="gradient")}
+        return make
+
+    x, coeffs = C.CHAIN_X, C.horner_coeffs(degree)
+    out += [
+        Ratio("jvp", "jvp: chain (%d steps)" % steps, scalar(
+            lambda x: C.chain(x, math, steps), lambda x: C.chain(x, zygcy.math, steps), x,
+            C.chain_derivative(x, steps)), "jvp", "primal", limit=3.0),
+        Ratio("jvp", "jvp: Horner (degree %d)" % degree, scalar(
+            lambda x: C.horner(x, coeffs), lambda x: C.horner(x, coeffs), C.HORNER_X,
+            C.horner_derivative(C.HORNER_X, coeffs)), "jvp", "primal", limit=3.0),
+        Ratio("jvp", "jvp: recursion (n=%d)" % depth, scalar(
+            lambda x: C.power_rec(x, depth), lambda x: C.power_rec(x, depth), C.RECURSION_X,
+            C.power_rec_derivative(C.RECURSION_X, depth)), "jvp", "primal", limit=3.0),
+    ]
+
+    def jvp_mlp():
+        P, (X, y) = C.mlp_data(batch=batch)
+        T = C.tangents_like(P)
+        f = lambda *p: C.mlp_loss(*p, X, y)  # noqa: E731
+        fns = {"jvp": lambda: zygcy.jvp(f, P, T), "gradient": lambda: zygcy.gradient(f, *P),
+               "primal": lambda: f(*P)}
+        return fns, {"jvp": _check_jvp(f(*P), C.mlp_loss_jvp(P, T, X, y))}
+
+    def elementwise(metric):
+        def make():
+            x = C.elementwise_data(n_elem)
+            (t,) = C.tangents_like([x])
+            d1, d2 = C.elementwise_derivatives(x)
+            fns = {"hvp": lambda: zygcy.hvp(C.elementwise, x, t),
+                   "jvp": lambda: zygcy.jvp(C.elementwise, (x,), (t,)),
+                   "gradient": lambda: zygcy.gradient(C.elementwise, x),
+                   "primal": lambda: C.elementwise(x)}
+            if metric == "jvp":
+                del fns["hvp"]
+            if metric == "hvp time":
+                del fns["jvp"]
+            return fns, {"jvp": _check_jvp(C.elementwise(x), float(np.sum(d1 * t))),
+                         "hvp": lambda h: _close(h, d2 * t, what="hvp"),
+                         "gradient": lambda g: _close(g[0], d1, what="gradient")}
+        return make
+
+    out += [
+        Ratio("jvp", "jvp: MLP (%dx16 -> 64 -> 1), all 4 weights" % batch, jvp_mlp, "jvp", "gradient",
+              limit=1.5),
+        Ratio("jvp", "jvp: elementwise (%s)" % _size(n_elem), elementwise("jvp"), "jvp", "gradient",
+              limit=1.5),
+    ]
+
+    def hvp_mlp(alone):
+        def make():
+            theta, shapes, (X, y) = C.mlp_flat_data(batch=batch)
+            if alone:       # W1 alone: the same loss with no slicing of a weight vector
+                (W1, b1, W2, b2) = C.mlp_unflatten(theta, shapes)
+                theta = W1.copy()
+                f = lambda W1: C.mlp_loss(W1, b1, W2, b2, X, y)  # noqa: E731
+            else:
+                f = lambda theta: C.mlp_flat_loss(theta, shapes, X, y)  # noqa: E731
+            (v,) = C.tangents_like([theta])
+            eps = 1e-5      # the reference: central differences of the reverse-mode gradient
+            ref = (zygcy.gradient(f, theta + eps * v)[0] - zygcy.gradient(f, theta - eps * v)[0]) / (2 * eps)
+            fns = {"hvp": lambda: zygcy.hvp(f, theta, v), "gradient": lambda: zygcy.gradient(f, theta),
+                   "primal": lambda: f(theta)}
+            return fns, {"hvp": lambda h: _close(h, ref, rtol=1e-5, atol=1e-6 * np.max(np.abs(ref)),
+                                                 what="hvp (against central differences of the gradient)")}
+        return make
+
+    n_theta = sum(int(np.prod(s)) for s in C.mlp_flat_data(batch=batch)[1])
+    out += [
+        Ratio("hvp", "hvp: MLP, all weights as one vector (%d)" % n_theta, hvp_mlp(False), "hvp",
+              "gradient", limit=4.0),
+        Ratio("hvp", "hvp: MLP, W1 alone (diagnostic: no slicing)", hvp_mlp(True), "hvp", "gradient"),
+        Ratio("hvp", "hvp: elementwise (%s), peak memory" % _size(n_elem), elementwise("hvp"), "hvp",
+              "gradient", limit=3.0, metric="memory"),
+        Ratio("hvp", "hvp: elementwise (%s), time" % _size(n_elem), elementwise("hvp time"), "hvp",
+              "gradient"),
+    ]
+
+    def jacobian_mlp():
+        x, W = C.jacobian_mlp_data(n_jac)
+        f = lambda x: C.jacobian_mlp(x, *W)  # noqa: E731
+        f_sum = lambda x: np.sum(C.jacobian_mlp(x, *W))  # noqa: E731
+        J = C.jacobian_mlp_jacobian(x, *W)
+        fns = {"jacobian": lambda: zygcy.jacobian(f, x), "gradient of sum(f)": lambda: zygcy.gradient(f_sum, x),
+               "primal": lambda: f(x)}
+        return fns, {"jacobian": lambda r: _close(r[0], J, what="jacobian"),
+                     "gradient of sum(f)": lambda g: _close(g[0], J.sum(axis=0), what="gradient")}
+
+    def forward_jacobian_wave():
+        x, t = C.wave_data(m_wave)
+        f = lambda x: C.wave(x, t)  # noqa: E731
+        J = C.wave_jacobian(x, t)
+        e0 = np.array([1.0, 0.0])
+        fns = {"forward_jacobian": lambda: zygcy.forward_jacobian(f, x), "primal": lambda: f(x),
+               "jvp (one column)": lambda: zygcy.jvp(f, (x,), (e0,)),
+               "jacobian (reverse)": lambda: (f(x), zygcy.jacobian(f, x)[0])}
+        check = _check_jvp(f(x), J)
+        return fns, {"forward_jacobian": check, "jacobian (reverse)": check,
+                     "jvp (one column)": _check_jvp(f(x), J[:, 0])}
+
+    out += [
+        Ratio("jacobian", "jacobian: MLP R^%d -> R^%d" % (n_jac, n_jac), jacobian_mlp, "jacobian",
+              "gradient of sum(f)", scale=n_jac, limit=0.3),
+        Ratio("forward_jacobian", "forward_jacobian: wave R^2 -> R^%d" % m_wave, forward_jacobian_wave,
+              "forward_jacobian", "primal", scale=2, limit=3.0),
+    ]
+    return out
+
+
+def _size(n):
+    k = int(round(math.log10(n))) if n > 0 else 0
+    return "10^%d" % k if 10 ** k == n else str(n)
+
+
+def hessian_rows(quick):
+    """``(label, f(x, xp), x, reference Hessian, rtol)`` of the Hessian table."""
+    n = 10 if quick else C.HESSIAN_SIZE
+    x = C.rosen_data(n)
+    shapes = dict(C.HESSIAN_MLP_SHAPES, n_hidden=2) if quick else C.HESSIAN_MLP_SHAPES
+    theta, pshapes, (X, y) = C.mlp_flat_data(**shapes)
+
+    def mlp(theta, xp=np):
+        return C.mlp_flat_loss(theta, pshapes, X, y, xp=xp)
+
+    def mlp_reference():
+        # Central differences of the reverse-mode gradient, one column per weight.
+        import zygcy
+        eps, k = 1e-5, theta.size
+        g = lambda v: zygcy.gradient(mlp, v)[0]  # noqa: E731
+        H = np.stack([(g(theta + eps * e) - g(theta - eps * e)) / (2 * eps) for e in np.eye(k)], axis=1)
+        return (H + H.T) / 2
+
+    try:
+        import scipy  # noqa: F401
+        rosen_ref = "scipy.optimize.rosen_hess"
+    except ImportError:
+        rosen_ref = "Rosenbrock's Hessian by hand"
+    return [("Rosenbrock (n=%d)" % n, C.rosen, x, lambda: C.rosen_hessian(x), 1e-9, rosen_ref),
+            ("MLP loss in %d weights" % theta.size, mlp, theta, mlp_reference, 1e-5,
+             "central differences of zygcy.gradient")]
+
+
+def hessian_makers(peers, log):
+    """``{column: maker(f, x) -> function of no arguments}`` for zygcy and each peer that imports;
+    ``{column: why it is missing}`` for the others."""
+    import zygcy
+    makers, missing = {
+        "zygcy.hessian": lambda f, x: lambda: zygcy.hessian(f, x),
+        "zygcy.hessian_reverse": lambda f, x: lambda: zygcy.hessian_reverse(f, x),
+    }, {}
+    if "autograd" in peers:
+        try:
+            import autograd
+            import autograd.numpy as anp
+
+            def autograd_maker(f, x):
+                h = autograd.hessian(lambda v: f(v, xp=anp))
+                return lambda: h(x)
+            makers["autograd"] = autograd_maker
+        except ImportError as e:
+            missing["autograd"] = "not installed (%s)" % (e.name or e)
+    if "jax" in peers:
+        try:
+            jax, jnp = _jax()
+
+            def jax_maker(f, x):
+                h = jax.hessian(lambda v: f(v, xp=jnp))      # eager: no jit
+                xj = jnp.asarray(x)
+                return lambda: np.asarray(jax.block_until_ready(h(xj)))
+            makers["jax"] = jax_maker
+        except ImportError as e:
+            missing["jax"] = "not installed (%s)" % (e.name or e)
+    for lib, why in missing.items():
+        log("  %-9s %s: its column of the Hessian table is skipped (pip install autograd jax jaxlib)"
+            % (lib, why))
+    return makers, missing
+
+
+def measure(fns, metric, quick):
+    """``{name: seconds per call}`` (time_row) or ``{name: peak bytes of one call}``."""
+    if metric == "time":
+        return time_row(fns, quick)
+    out = {}
+    for name, fn in fns.items():
+        fn()        # warm caches up outside the measurement
+        out[name] = min(C.peak_bytes(fn) for _ in range(1 if quick else 2))
+    return out
+
+
+def fmt_bytes(b):
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if b >= scale:
+            return "%.3g %s" % (b / scale, unit)
+    return "%d B" % b
+
+
+def run_forward(libraries, only, quick, log=print):
+    """The forward section: ``(ratios, hessian table, notes)``."""
+    ratios = [r for r in forward_ratios(quick) if not only or r.group in only]
+    for r in ratios:
+        log(r.label)
+        try:
+            fns, checks = r.make()
+            results = {name: fn() for name, fn in fns.items()}
+        except Exception as e:
+            r.status, r.note = "error", short(e)
+            log("  error: %s" % r.note)
+            continue
+        wrong = ["%s: %s" % (name, msg) for name, msg in
+                 ((name, check(results[name])) for name, check in checks.items() if name in results) if msg]
+        if wrong:
+            r.status, r.note = "wrong", "; ".join(wrong)
+            log("  wrong: %s" % r.note)
+            continue
+        try:
+            r.values = measure(fns, r.metric, quick)
+        except Exception as e:
+            r.status, r.note = "error", short(e)
+            log("  error: %s" % r.note)
+            continue
+        log("  %s" % describe_ratio(r))
+    table = None
+    if not only or "hessian" in only:
+        table = run_hessians([lib for lib in HESSIAN_PEERS if lib in libraries], quick, log)
+    notes = ["%s %s: its column of the Hessian table is skipped (pip install autograd jax jaxlib)"
+             % (lib, why) for lib, why in (table[4] if table else {}).items()]
+    others = [lib for lib in libraries if lib not in ["primal", "zygcy"] + HESSIAN_PEERS]
+    if others and libraries != LIBRARIES:
+        notes.append("%s: not in the forward section (its peers are %s, in the Hessian table)"
+                     % (", ".join(others), " and ".join(HESSIAN_PEERS)))
+    return ratios, table, notes
+
+
+def run_hessians(peers, quick, log):
+    """The Hessian table: ``(rows, columns, {(label, column): Cell}, references)``."""
+    makers, missing = hessian_makers(peers, log)
+    columns = [c for c in HESSIAN_COLUMNS if c in makers or c in missing]
+    cells, refs = {}, {}
+    rows_ = hessian_rows(quick)
+    for label, f, x, reference, rtol, ref_name in rows_:
+        log("hessian: %s" % label)
+        refs[label] = ref_name
+        try:
+            ref = reference()
+        except Exception as e:
+            ref = None
+            log("  the reference (%s) failed: %s" % (ref_name, short(e)))
+        fns = {}
+        for col in columns:
+            if col in missing:
+                cells[label, col] = Cell(status="skipped", note=missing[col])
+                continue
+            try:
+                fn = makers[col](f, x)
+                got = fn()
+            except Exception as e:
+                cells[label, col] = Cell(status="error", note=short(e))
+                continue
+            err = None if ref is None else _close(got, ref, rtol=rtol, atol=rtol * np.max(np.abs(ref)),
+                                                  what="the Hessian (against %s)" % ref_name)
+            if err:
+                cells[label, col] = Cell(status="wrong", note=err)
+                continue
+            cells[label, col] = Cell()
+            fns[col] = fn
+        import zygcy
+        fns["primal"] = lambda f=f, x=x: f(x)
+        fns["zygcy.gradient"] = lambda f=f, x=x: zygcy.gradient(f, x)
+        try:
+            times = time_row(fns, quick)
+        except Exception as e:
+            times = {}
+            log("  timing failed: %s" % short(e))
+        for col, s in times.items():
+            cells.setdefault((label, col), Cell()).seconds = s
+        for col in columns + ["zygcy.gradient", "primal"]:
+            if (label, col) in cells:
+                log("  %-22s %s" % (col, describe_hessian(cells, label, col)))
+    return [r[0] for r in rows_], columns, cells, refs, missing
+
+
+def _per(r):
+    return "(%s)" % r.per if r.scale != 1 else r.per
+
+
+def describe_ratio(r):
+    if r.status != "ok":
+        return "%s: %s" % (r.status, r.note)
+    fmt = fmt_time if r.metric == "time" else fmt_bytes
+    head = "%s %s / %s %s = %.3gx" % (r.num, fmt(r.values[r.num]), r.per,
+                                      fmt(r.scale * r.values[r.den]), r.ratio())
+    return head + (" (target <= %g)" % r.limit if r.limit is not None else " (no target)")
+
+
+def ratio_table(ratios):
+    lines = ["| measure | zygcy | against | ratio | target | also measured |", "|---|---|---|---|---|---|"]
+    for r in ratios:
+        target = "<= %g" % r.limit if r.limit is not None else "(none)"
+        if r.status != "ok":
+            lines.append("| %s | %s: %s | | | %s | |" % (r.label, r.status, r.note.replace("|", "\\|"), target))
+            continue
+        fmt = fmt_time if r.metric == "time" else fmt_bytes
+        unit = "" if r.metric == "time" else " peak"
+        base = r.values[r.den]
+        also = "; ".join("%s %s (%.3gx %s)" % (name, fmt(v), v / base, r.den) for name, v in r.values.items()
+                         if name not in (r.num, r.den))
+        lines.append("| %s | %s%s %s | %s %s | %.3gx | %s | %s |" % (
+            r.label, r.num, unit, fmt(r.values[r.num]), r.per, fmt(r.scale * base), r.ratio(), target, also))
+    return lines
+
+
+def describe_hessian(cells, label, col):
+    c = cells[label, col]
+    if c.status != "ok" or c.seconds is None:
+        return "%s (%s)" % (c.status, c.note) if c.status != "ok" else "not timed"
+    ref = cells.get((label, "zygcy.hessian"))
+    text = fmt_time(c.seconds)
+    if ref is not None and ref.timed() and col != "zygcy.hessian":
+        text += " (%.3gx zygcy.hessian)" % (c.seconds / ref.seconds)
+    return text
+
+
+def hessian_table(table):
+    labels, columns, cells, refs, _ = table
+    cols = columns + ["zygcy.gradient", "primal"]
+    lines = ["| Hessian of | " + " | ".join(HESSIAN_NAMES.get(c, c) for c in cols) + " | checked against |",
+             "|" + "---|" * (len(cols) + 2)]
+    for label in labels:
+        out = [describe_hessian(cells, label, c).replace("|", "\\|") if (label, c) in cells else ""
+               for c in cols]
+        lines.append("| %s | %s | %s |" % (label, " | ".join(out), refs[label]))
+    return lines
+
+
+def forward_targets(ratios, table):
+    """``(met: True, False or None for information, text)`` for each ratio and Hessian row."""
+    out = []
+    for r in ratios:
+        if r.status != "ok":
+            out.append((False if r.limit is not None else None, "%s: %s (%s)" % (r.label, r.status, r.note)))
+        elif r.limit is None:
+            out.append((None, "%s: %.3gx %s (no target)" % (r.label, r.ratio(), _per(r))))
+        else:
+            out.append((r.ratio() <= r.limit, "%s: %.3gx %s (target <= %g)" % (r.label, r.ratio(), _per(r), r.limit)))
+    if table is not None:
+        labels, columns, cells, _, _ = table
+        for label in labels:
+            z = cells.get((label, "zygcy.hessian"))
+            if z is None or not z.timed():
+                out.append((None, "hessian, %s: zygcy.hessian has no time" % label))
+                continue
+            parts, timed, untimed = [], {}, []
+            for col in columns:
+                c, name = cells.get((label, col)), HESSIAN_NAMES.get(col, col)
+                if c is None:
+                    continue
+                if c.timed():
+                    timed[name] = c.seconds
+                    if col != "zygcy.hessian":
+                        parts.append("%.3gx %s" % (z.seconds / c.seconds, name))
+                else:
+                    untimed.append("%s %s" % (name, c.status))
+            fastest = min(timed, key=timed.get)
+            out.append((None, "hessian, %s: zygcy.hessian %s%s; fastest: %s%s" % (
+                label, fmt_time(z.seconds), " = " + ", ".join(parts) if parts else "",
+                fastest, "; " + ", ".join(untimed) if untimed else "")))
+    return out
+
+
+TARGET_TAGS = {True: "met     ", False: "MISSED  ", None: "info    "}
+
+
+def print_forward(ratios, table, notes, libraries):
+    print()
+    print("\n".join(machine_lines([lib for lib in libraries if lib in HESSIAN_PEERS])))
+    print()
+    print("\n".join(ratio_table(ratios)))
+    if table is not None:
+        print()
+        print("\n".join(hessian_table(table)))
+    print()
+    for met, text in forward_targets(ratios, table):
+        print(TARGET_TAGS[met], text)
+    for n in notes:
+        print("note:", n)
+
+
+def write_forward_markdown(path, ratios, table, notes, libraries, quick):
+    lines = ["# zygcy: forward mode and higher order", "",
+             "Made by `python asv_benchmarks/compare.py --forward%s`. Each row is a ratio: zygcy's "
+             "time (or tracemalloc peak) over the time of what it is measured against, all in one "
+             "process, timed in rounds (medians)." % (" --quick" if quick else ""), ""]
+    lines += machine_lines([lib for lib in libraries if lib in HESSIAN_PEERS]) + [""]
+    lines += ratio_table(ratios) + [""]
+    if table is not None:
+        lines += ["Hessians, zygcy beside autograd.hessian and JAX's eager jax.hessian (no jit); "
+                  "in parentheses, the ratio to zygcy.hessian's time:", ""] + hessian_table(table) + [""]
+    lines += ["## Targets", ""]
+    for met, text in forward_targets(ratios, table):
+        lines.append("- %s %s" % ({True: "met:", False: "**missed:**", None: "info:"}[met], text))
+    lines += ["", "## Notes", "",
+              "- Every result was checked before it was measured: against derivatives written out "
+              "by hand (common.py), central differences of the reverse-mode gradient (hvp and the "
+              "MLP's Hessian) or scipy.optimize.rosen_hess; `wrong` marks a mismatch.",
+              "- Memory: the peak of the allocations tracemalloc sees during one call (numpy "
+              "reports its arrays to it); the input arrays, made before, are not counted."]
+    lines += ["- " + n for n in notes]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", help="write the table as Markdown to this file")
     p.add_argument("--png", help="draw the bar chart (log scale) to this PNG file")
     p.add_argument("--quick", action="store_true", help="tiny sizes, one call each: a smoke run")
-    p.add_argument("--only", help="comma-separated workloads (%s)" % ",".join(C.WORKLOADS))
+    p.add_argument("--only", help="comma-separated workloads (%s); with --forward, groups (%s)"
+                   % (",".join(C.WORKLOADS), ",".join(FORWARD_GROUPS)))
     p.add_argument("--libs", help="comma-separated libraries (%s)" % ",".join(LIBRARIES))
+    p.add_argument("--forward", action="store_true",
+                   help="instead of the gradient table: forward mode and higher order (jvp, hvp, "
+                        "jacobian, forward_jacobian, hessian), each as a ratio against its target; "
+                        "the Hessians beside autograd and jax where installed")
     a = p.parse_args(argv)
+    names = FORWARD_GROUPS if a.forward else C.WORKLOADS
     only = set(a.only.split(",")) if a.only else None
-    if only and only - set(C.WORKLOADS):
-        p.error("unknown workloads: %s" % ", ".join(sorted(only - set(C.WORKLOADS))))
+    if only and only - set(names):
+        p.error("unknown %s: %s" % ("groups" if a.forward else "workloads", ", ".join(sorted(only - set(names)))))
     libraries = LIBRARIES if not a.libs else ["primal"] + [x for x in a.libs.split(",") if x != "primal"]
     if set(libraries) - set(LIBRARIES):
         p.error("unknown libraries: %s" % ", ".join(sorted(set(libraries) - set(LIBRARIES))))
+    if a.forward:
+        if a.png:
+            p.error("--png draws the gradient table's chart; the forward section has none")
+        ratios, table, notes = run_forward(libraries, only, a.quick)
+        print_forward(ratios, table, notes, libraries)
+        if a.out:
+            write_forward_markdown(a.out, ratios, table, notes, libraries, a.quick)
+        return 0
     table_rows, cells, notes = run(libraries, only, a.quick)
     print()
     print("\n".join(machine_lines(libraries)))

@@ -86,10 +86,20 @@ def rule_name(fun):
     return "%s.%s" % (getattr(fun, "__module__", None) or "", getattr(fun, "__qualname__", name))
 
 
+JVP = "jvp:"        # the prefix of a forward rule's site: "jvp:numpy.sin:0"
+
+
 def rule_of_site(site):
-    """``"numpy.arctan2:1"`` -> ``("numpy.arctan2", 1)``."""
+    """``"numpy.arctan2:1"`` -> ``("numpy.arctan2", 1)``; a forward rule's site
+    ``"jvp:numpy.arctan2:1"`` names the same rule and argument."""
+    if site.startswith(JVP):
+        site = site[len(JVP):]
     name, _, i = site.rpartition(":")
     return name, int(i)
+
+
+def is_jvp_site(site):
+    return site.startswith(JVP)
 
 
 # ---------------------------------------------------------------------------
@@ -261,10 +271,20 @@ def sites():
             if len(rule.makers) > VARIADIC:
                 positions = [i for i in positions if i < VARIADIC_SITES]
             out.extend("%s:%d" % (name, i) for i in positions)
+        out.extend(JVP + "%s:%d" % (name, i) for i in jvp_positions(rule))
     for name, sf in sorted(scalar_functions().items()):
         positions = [0] if isinstance(sf, _core.ScalarFunction) else _scalar2_positions(sf)
         out.extend("%s:%d" % (name, i) for i in positions)
     return out
+
+
+def jvp_positions(rule):
+    """The arguments with a forward rule of their own (the first three of a variadic one)."""
+    jvps = getattr(rule, "jvps", ())
+    positions = [i for i, f in enumerate(jvps) if f is not None]
+    if len(jvps) > VARIADIC:
+        positions = [i for i in positions if i < VARIADIC_SITES]
+    return positions
 
 
 def all_rule_names():
@@ -289,6 +309,15 @@ def _wrap_makers(name, rule, transform):
     return [wrap(i, m) for i, m in enumerate(rule.makers)]
 
 
+def _wrap_jvps(name, rule, transform):
+    """Forward rules that are ``transform(site, jvp)`` (sites ``"jvp:<rule>:<i>"``)."""
+    def wrap(i, jvp):
+        if jvp is None:
+            return None
+        return transform(JVP + "%s:%d" % (name, i), jvp)
+    return [wrap(i, f) for i, f in enumerate(getattr(rule, "jvps", ()))]
+
+
 def _wrap_joint(name, rule, transform_tuple):
     maker = rule.joint_maker
 
@@ -298,12 +327,14 @@ def _wrap_joint(name, rule, transform_tuple):
     return make
 
 
-def register_rule(fun, makers=(), joint_maker=None, variadic=False):
+def register_rule(fun, makers=(), joint_maker=None, variadic=False, jvps=()):
     """Enter a rule in zygcy's table exactly as given: ``zygcy._core.register`` where
     the engine has it (what ``zygcy.extend.defvjp``/``defjoint`` call), else the
     older ``zygcy._core.defvjp``/``defjoint``."""
     register = getattr(_core, "register", None)
     if register is not None:
+        if jvps:
+            return register(fun, tuple(makers), joint_maker, variadic, tuple(jvps))
         if variadic:
             return register(fun, tuple(makers), joint_maker, True)
         return register(fun, tuple(makers), joint_maker)
@@ -315,14 +346,18 @@ def register_rule(fun, makers=(), joint_maker=None, variadic=False):
 def restore_rule(fun, rule):
     """Register the Rule object ``rule`` (from ``registered()``) for ``fun`` again."""
     register_rule(fun, rule.makers, rule.joint_maker if rule.joint else None,
-                  getattr(rule, "variadic", False))
+                  getattr(rule, "variadic", False), getattr(rule, "jvps", ()))
 
 
-def _reregister(fun, rule, name, transform, transform_tuple):
+def _reregister(fun, rule, name, transform, transform_tuple, transform_jvp=None):
+    jvps = getattr(rule, "jvps", ())
+    if transform_jvp is not None:
+        jvps = _wrap_jvps(name, rule, transform_jvp)
     if rule.joint:
-        register_rule(fun, (), _wrap_joint(name, rule, transform_tuple))
+        register_rule(fun, (), _wrap_joint(name, rule, transform_tuple), False, jvps)
     else:
-        register_rule(fun, _wrap_makers(name, rule, transform), None, getattr(rule, "variadic", False))
+        register_rule(fun, _wrap_makers(name, rule, transform), None, getattr(rule, "variadic", False),
+                      jvps)
 
 
 def _replace_scalar(old, new):
@@ -359,6 +394,7 @@ class Recorder:
         self.ran = defaultdict(set)         # site -> test ids
         self.checked = defaultdict(set)     # site -> test ids, under a derivative check
         self.rules = []                     # every rule name, when installed
+        self.jvp_sites = []                 # every forward rule's site, when installed
 
     def note(self, site):
         test = self.current
@@ -369,9 +405,13 @@ class Recorder:
             self.checked[site].add(test)
 
     def unchecked_rules(self):
-        """The rules none of whose sites ran under a derivative check."""
-        done = {rule_of_site(s)[0] for s, tests in self.checked.items() if tests}
+        """The rules none of whose pullbacks ran under a derivative check."""
+        done = {rule_of_site(s)[0] for s, tests in self.checked.items() if tests and not is_jvp_site(s)}
         return [r for r in self.rules if r not in done]
+
+    def unchecked_jvps(self):
+        """The forward-rule sites that never ran under a derivative check."""
+        return [s for s in self.jvp_sites if not self.checked.get(s)]
 
     def as_json(self):
         keys = sorted(set(self.ran) | set(self.checked))
@@ -401,8 +441,16 @@ def install_recorder():
             return cts
         return recorded
 
+    def transform_jvp(site, jvp):
+        @functools.wraps(jvp)
+        def recorded_jvp(t, ans, *args, **kwargs):
+            rec.note(site)
+            return jvp(t, ans, *args, **kwargs)
+        return recorded_jvp
+
     for name, (fun, rule) in registered_rules().items():
-        _reregister(fun, rule, name, transform, transform_tuple)
+        _reregister(fun, rule, name, transform, transform_tuple, transform_jvp)
+        rec.jvp_sites.extend(JVP + "%s:%d" % (name, i) for i in jvp_positions(rule))
     for name, sf in scalar_functions().items():
         two = isinstance(sf, _core.ScalarFunction2)
 
@@ -480,6 +528,8 @@ def apply_mutant(site):
             return lambda g: mutant.perturb(pullback(g))
 
         def transform_tuple(_, pullback):
+            if is_jvp_site(site):
+                return pullback
             def wrong(g):
                 cts = pullback(g)
                 if not isinstance(cts, (tuple, list)) or position >= len(cts):
@@ -489,7 +539,15 @@ def apply_mutant(site):
                 return tuple(cts)
             return wrong
 
-        _reregister(fun, rule, name, transform, transform_tuple)
+        def transform_jvp(s, jvp):
+            if s != site:
+                return jvp
+
+            def wrong_jvp(t, ans, *args, **kwargs):
+                return mutant.perturb(jvp(t, ans, *args, **kwargs))
+            return wrong_jvp
+
+        _reregister(fun, rule, name, transform, transform_tuple, transform_jvp)
         mutant._undo = lambda: restore_rule(fun, rule)
         return mutant
     sf = scalar_functions()[name]

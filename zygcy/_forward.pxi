@@ -251,9 +251,13 @@ cdef object _transposed(object fun, object pullback, object ans, list tans, bint
 
 
 cdef object _zero_cotangent(object e):
+    """The cotangent the transposed pullback is given: zero, of the output's kind
+    (a numpy scalar stays one: some pullbacks read its dtype)."""
     v = value(e)
     if isinstance(v, _ndarray):
         return np.zeros_like(v)
+    if isinstance(v, _generic) and v.dtype.kind in "fc":
+        return v.dtype.type(0)
     if isinstance(v, complex) or (isinstance(v, _generic) and v.dtype.kind == "c"):
         return 0j
     return 0.0

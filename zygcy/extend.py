@@ -239,7 +239,7 @@ def _name_inner(maker, name):
     return maker
 
 
-def deflinear(fun, transpose):
+def deflinear(fun, transpose, jvp=None):
     """Register the rule of a function linear in its first argument.
 
     ``fun(x, *rest, **kwargs)`` is linear in ``x`` (the others are constants:
@@ -264,6 +264,9 @@ def deflinear(fun, transpose):
     if not callable(transpose):
         raise TypeError("deflinear(fun, transpose): transpose must be a function "
                         "(g, x, *rest) -> cotangent of x, got %s" % _kind(transpose))
+    if jvp is not None and not callable(jvp):
+        raise TypeError("deflinear(fun, transpose, jvp): jvp must be a function "
+                        "(t, ans, x, *rest) -> tangent, got %s" % _kind(jvp))
 
     def linear_maker(ans, x, *rest, **kwargs):
         def pullback(g):
@@ -275,7 +278,7 @@ def deflinear(fun, transpose):
 
     linear_jvp.__name__ = linear_jvp.__qualname__ = _named(fun, "jvp")
     return _core.register(fun, (_name_inner(linear_maker, _named(fun, "pullback")),), None,
-                          jvps=(linear_jvp,))
+                          jvps=(jvp or linear_jvp,))
 
 
 def defbilinear(fun, first, second):

@@ -16,7 +16,7 @@ import numpy as np
 from . import _core
 from ._check import is_float_leaf as _is_float_leaf, random_direction as _random_like
 from .api import forward
-from .containers import flatten, unflatten
+from .containers import flatten, flatten_like, unflatten
 
 __all__ = ["gradcheck", "numerical_vjp", "derivative_check", "in_derivative_check"]
 
@@ -82,15 +82,17 @@ def numerical_vjp(f, args, dy, directions, eps):
     return out
 
 
-def gradcheck(f, *args, directions=4, eps=1e-6, rtol=1e-5, atol=1e-7, order=1, seed=0):
+def gradcheck(f, *args, directions=4, eps=1e-6, rtol=1e-5, atol=1e-7, order=1, seed=0, modes="both"):
     """Check zygcy's derivative of ``f`` at ``args`` against central finite differences.
 
     For random output cotangents ``u`` and input directions ``v`` it compares
-    ``<back(u), v>`` with ``<u, (f(x + eps v) - f(x - eps v)) / 2 eps>``. Only
-    float and complex leaves are perturbed; integers and others stay fixed.
-    With ``order=2`` the pullback itself is checked the same way, which tests
-    that the rule is differentiable again (use ``order=1`` for rules that are
-    not smooth, such as ``abs`` or ``max``).
+    ``<back(u), v>`` (reverse mode) and ``<u, jvp(f, args, v)>`` (forward mode)
+    with ``<u, (f(x + eps v) - f(x - eps v)) / 2 eps>``. Only float and
+    complex leaves are perturbed; integers and others stay fixed. With
+    ``order=2`` the pullback itself is checked the same way, which tests that
+    the rule is differentiable again, in reverse mode and in forward mode
+    (forward over reverse, as ``hvp`` uses it); use ``order=1`` for rules that
+    are not smooth, such as ``abs`` or ``max``.
 
     Args:
       f: the function; any structure of outputs.
@@ -99,6 +101,7 @@ def gradcheck(f, *args, directions=4, eps=1e-6, rtol=1e-5, atol=1e-7, order=1, s
       eps, rtol, atol: the finite-difference step and tolerances.
       order: 1 (first derivatives) or 2 (also second derivatives).
       seed: the random seed, for reproducible directions.
+      modes: "both", "reverse" or "forward": which modes to check.
 
     Returns:
       True; raises AssertionError with the numbers when the check fails.
@@ -109,27 +112,41 @@ def gradcheck(f, *args, directions=4, eps=1e-6, rtol=1e-5, atol=1e-7, order=1, s
       >>> gradcheck(lambda x: np.sum(np.sin(x) ** 2), np.array([0.1, 0.7, 2.0]))
       True
     """
+    if modes not in ("both", "reverse", "forward"):
+        raise ValueError('gradcheck: modes must be "both", "reverse" or "forward", got %r' % (modes,))
     with derivative_check():
-        return _gradcheck(f, args, directions, eps, rtol, atol, order, seed)
+        return _gradcheck(f, args, directions, eps, rtol, atol, order, seed, modes)
 
 
-def _gradcheck(f, args, directions, eps, rtol, atol, order, seed):
+def _gradcheck(f, args, directions, eps, rtol, atol, order, seed, modes):
+    from .api import jvp
+
     rng = np.random.default_rng(seed)
     y, back = forward(f, *args)
     ys, ytree = flatten(y)
     leaves, tree = flatten(args)
     for _ in range(directions):
-        u = unflatten(ytree, [_random_like(v, rng) if _is_float_leaf(v) else None for v in ys])
+        ul = [_random_like(v, rng) if _is_float_leaf(v) else None for v in ys]
+        u = unflatten(ytree, ul)
         v = [_random_like(x, rng) if _is_float_leaf(x) else None for x in leaves]
-        grads = back(u)
-        gl, _ = flatten(grads)
-        gl = _align(tree, grads, leaves)
-        analytic = sum(float(_core.value(_inner(g, d))) for g, d in zip(gl, v) if d is not None)
         numeric = numerical_vjp(f, args, u, [v], eps)[0]
-        if not np.isclose(analytic, numeric, rtol=rtol, atol=atol):
-            raise AssertionError(
-                "gradcheck failed for %s: <back(u), v> = %r but finite differences give %r"
-                % (getattr(f, "__name__", "f"), analytic, numeric))
+        if modes != "forward":
+            grads = back(u)
+            gl = _align(tree, grads, leaves)
+            analytic = sum(float(_core.value(_inner(g, d))) for g, d in zip(gl, v) if d is not None)
+            if not np.isclose(analytic, numeric, rtol=rtol, atol=atol):
+                raise AssertionError(
+                    "gradcheck failed for %s: <back(u), v> = %r but finite differences give %r"
+                    % (getattr(f, "__name__", "f"), analytic, numeric))
+        if modes != "reverse":
+            _, dy = jvp(f, args, tuple(unflatten(tree, v)))
+            dys = flatten_like(ytree, dy, what="tangent")
+            tangent = sum(float(_core.value(_inner(w, d))) for w, d in zip(ul, dys)
+                          if w is not None and d is not None)
+            if not np.isclose(tangent, numeric, rtol=rtol, atol=atol):
+                raise AssertionError(
+                    "gradcheck failed for %s in forward mode: <u, jvp(f, x, v)> = %r but finite "
+                    "differences give %r" % (getattr(f, "__name__", "f"), tangent, numeric))
         if order >= 2:
             w = [_random_like(x, rng) if _is_float_leaf(x) else None for x in leaves]
 
@@ -143,7 +160,7 @@ def _gradcheck(f, args, directions, eps, rtol, atol, order, seed):
                 return total
 
             gradcheck(first, *args, directions=1, eps=eps, rtol=rtol * 10, atol=atol * 10,
-                      order=order - 1, seed=int(rng.integers(1 << 30)))
+                      order=order - 1, seed=int(rng.integers(1 << 30)), modes=modes)
     return True
 
 

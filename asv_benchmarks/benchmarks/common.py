@@ -16,7 +16,9 @@ autograd.numpy and mygrad, the way a user of each would write it.)
 an asv benchmark class and a row in the comparison (the way numpy's suite
 fails when a ufunc has no benchmark).
 """
+import gc
 import math
+import tracemalloc
 
 import numpy as np
 
@@ -237,3 +239,163 @@ class _GradientSuite:
         if self.back is None:
             raise self.forward_error
         self.back(self.seed)
+
+
+# ---------------------------------------------------------------------------
+# Forward mode and higher order (``bench_forward.py`` and ``compare.py --forward``).
+#
+# The jvp benchmarks reuse the workloads above (chain, Horner, recursion, the
+# MLP, elementwise); these are the extra functions and fixtures of the
+# Hessian-vector product, Jacobian and Hessian benchmarks. They are listed in
+# FORWARD_WORKLOADS, apart from WORKLOADS (each of which is a gradient
+# workload with a row in compare.py's gradient table).
+
+FORWARD_WORKLOADS = ["jvp_chain", "jvp_horner", "jvp_recursion", "jvp_mlp", "jvp_elementwise",
+                     "hvp_mlp", "hvp_elementwise", "jacobian_mlp", "forward_jacobian_wave",
+                     "hessian_rosenbrock", "hessian_mlp"]
+
+JACOBIAN_SIZE = 100                  # the R^n -> R^n MLP of jacobian
+WAVE_POINTS = 1000                   # outputs of forward_jacobian (2 inputs)
+WAVE_X = (3.0, 1.5)
+HESSIAN_SIZE = 100                   # Rosenbrock's n
+HESSIAN_MLP_SHAPES = dict(batch=32, n_in=9, n_hidden=9)    # 9*9 + 9 + 9 + 1 = 100 weights
+
+
+def tangents_like(arrays, offset=20):
+    """Seeded tangents (or directions), one standard normal array per array of ``arrays``."""
+    r = rng(offset)
+    return tuple(r.standard_normal(np.shape(a)) for a in arrays)
+
+
+def mlp_flat_data(batch=None, n_in=None, n_hidden=None):
+    """``theta`` (the MLP's four parameters raveled into one vector), their shapes, and ``(X, y)``."""
+    params, data = mlp_data(batch=batch, n_in=n_in, n_hidden=n_hidden)
+    theta = np.concatenate([p.ravel() for p in params])
+    return theta, [p.shape for p in params], data
+
+
+def mlp_unflatten(theta, shapes):
+    """The parameters ``[W1, b1, W2, b2]`` as slices of ``theta``, reshaped."""
+    out, k = [], 0
+    for s in shapes:
+        n = int(np.prod(s))
+        out.append(theta[k:k + n].reshape(s))
+        k += n
+    return out
+
+
+def mlp_flat_loss(theta, shapes, X, y, xp=np):
+    """``mlp_loss`` as a function of one weight vector (what hvp and hessian take)."""
+    return mlp_loss(*mlp_unflatten(theta, shapes), X, y, xp=xp)
+
+
+def jacobian_mlp_data(n=JACOBIAN_SIZE):
+    """``x`` and the weights ``(W1, b1, W2, b2)`` (n x n, n) of an R^n -> R^n MLP."""
+    r = rng(8)
+    W1 = r.standard_normal((n, n)) / np.sqrt(n)
+    W2 = r.standard_normal((n, n)) / np.sqrt(n)
+    b1, b2 = r.standard_normal(n) * 0.1, r.standard_normal(n) * 0.1
+    return r.standard_normal(n), (W1, b1, W2, b2)
+
+
+def jacobian_mlp(x, W1, b1, W2, b2, xp=np):
+    """``tanh(W2 @ tanh(W1 @ x + b1) + b2)``: as many outputs as inputs."""
+    return xp.tanh(W2 @ xp.tanh(W1 @ x + b1) + b2)
+
+
+def wave_data(m=WAVE_POINTS):
+    """``x`` (2 numbers) and the ``m`` sample points ``t``."""
+    return np.array(WAVE_X), np.linspace(0.0, 1.0, m)
+
+
+def wave(x, t, xp=np):
+    """A damped wave sampled at ``t``: ``sin(x[0] * t) * exp(-x[1] * t)``; R^2 -> R^m."""
+    return xp.sin(x[0] * t) * xp.exp(-x[1] * t)
+
+
+def rosen_data(n=HESSIAN_SIZE):
+    return rng(9).uniform(-1.0, 2.0, n)
+
+
+def rosen(x, xp=np):
+    """Rosenbrock's function as scipy.optimize.rosen writes it."""
+    return xp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def peak_bytes(fn):
+    """The peak of the memory allocated (and traced by tracemalloc) while ``fn()`` runs."""
+    gc.collect()
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        fn()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+
+
+# Derivatives written out by hand, for checking the benchmarked results.
+
+def chain_derivative(x, steps=CHAIN_STEPS):
+    return sum((i * math.cos(x * i) * math.cos(x) - math.sin(x * i) * math.sin(x)) / i
+               for i in range(1, steps + 1))
+
+
+def horner_derivative(x, coeffs):
+    return float(np.polyval(np.polyder(np.array(coeffs)), x))
+
+
+def power_rec_derivative(x, n=RECURSION_DEPTH):
+    return n * x ** (n - 1)
+
+
+def mlp_loss_jvp(params, tangents, X, y):
+    """The derivative of ``mlp_loss`` along ``tangents``, by hand."""
+    (W1, b1, W2, b2), (dW1, db1, dW2, db2) = params, tangents
+    h = np.tanh(X @ W1 + b1)
+    dh = (1.0 - h ** 2) * (X @ dW1 + db1)
+    out = h @ W2 + b2
+    dout = dh @ W2 + h @ dW2 + db2
+    return float(np.mean(2.0 * (out - y) * dout))
+
+
+def elementwise_derivatives(x):
+    """The first and second derivatives of each term of ``elementwise``, by hand."""
+    T, E = np.tanh(x), np.exp(-x ** 2)
+    s = 1.0 - T ** 2
+    return s * E - 2.0 * x * T * E + 1.0, E * (-2.0 * s * T - 4.0 * x * s - 2.0 * T + 4.0 * x ** 2 * T)
+
+
+def jacobian_mlp_jacobian(x, W1, b1, W2, b2):
+    """The Jacobian of ``jacobian_mlp``, by hand."""
+    h = np.tanh(W1 @ x + b1)
+    o = np.tanh(W2 @ h + b2)
+    return ((1.0 - o ** 2)[:, None] * W2) @ ((1.0 - h ** 2)[:, None] * W1)
+
+
+def wave_jacobian(x, t):
+    """The m x 2 Jacobian of ``wave``, by hand."""
+    s, c, e = np.sin(x[0] * t), np.cos(x[0] * t), np.exp(-x[1] * t)
+    return np.stack([t * c * e, -t * s * e], axis=-1)
+
+
+def rosen_hessian(x):
+    """Rosenbrock's Hessian: scipy.optimize.rosen_hess where scipy is installed, else by hand."""
+    try:
+        from scipy.optimize import rosen_hess
+        return rosen_hess(x)
+    except ImportError:
+        pass
+    n = len(x)
+    H = np.zeros((n, n))
+    i = np.arange(n - 1)
+    H[i, i + 1] = H[i + 1, i] = -400.0 * x[:-1]
+    d = np.zeros(n)
+    d[:-1] += 1200.0 * x[:-1] ** 2 - 400.0 * x[1:] + 2.0
+    d[1:] += 200.0
+    H[np.arange(n), np.arange(n)] = d
+    return H

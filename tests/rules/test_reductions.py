@@ -149,6 +149,9 @@ def test_where():
         gradcheck(lambda x: f(x, axis=0, where=m), x, order=2)
     gradcheck(lambda x: np.max(x, axis=1, where=m, initial=-10.0), x)
     gradcheck(lambda x: np.add.reduce(x, 1, where=m), x, order=2)
+    # an initial value is a constant of the sum: it adds nothing to the tangent
+    gradcheck(lambda x: np.sum(x * x, axis=0, initial=5.0), x, order=2)
+    gradcheck(lambda x: np.add.reduce(x * x, 1, initial=5.0), x, order=2)
     g = zygcy.gradient(lambda x: np.max(x, initial=10.0), x)[0]
     assert not g.any()          # the initial value wins: nothing reaches x
     for f in (np.var, np.std, np.prod, np.nanprod, np.nanvar):

@@ -122,7 +122,7 @@ def cofactor_maker(ans, a):
         u, s, vh, phase = _svd_parts(a)
         p = _products_without(s, 2)
         # with C = phase conj(U cof(S) V^H): <g, dC> = <h, d cof(S)[E]>, E = U^H dA V
-        h = np.conj(phase)[..., None, None] * (_T(u) @ np.asarray(g) @ _T(vh))
+        h = np.conj(phase)[..., None, None] * (_T(u) @ g @ _T(vh))
         diag_h = np.diagonal(h, 0, -2, -1)
         e = -_T(p * h)
         n = s.shape[-1]

@@ -95,7 +95,18 @@ def nanmean_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, *, wh
     return nanmean_pullback
 
 
-deflinear(np.sum, _sum_adjoint)
+def _sum_jvp(t, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue,
+             where=True):
+    # an initial value is a constant added to the sum: no part of the tangent
+    return np.sum(t, axis=axis, dtype=dtype, keepdims=keepdims, where=where)
+
+
+def _add_reduce_jvp(t, ans, x, axis=0, dtype=None, out=None, keepdims=False, initial=_NoValue,
+                    where=True):
+    return np.add.reduce(t, axis=axis, dtype=dtype, keepdims=keepdims, where=where)
+
+
+deflinear(np.sum, _sum_adjoint, _sum_jvp)
 deflinear(np.mean, _mean_adjoint)
 defvjp(np.nansum, nansum_maker)
 defvjp(np.nanmean, nanmean_maker)
@@ -580,7 +591,7 @@ def logaddexp2_reduce_maker(ans, x, axis=0, dtype=None, out=None, keepdims=False
     return _logaddexp_reduce_pullback(np.exp2, ans, x, axis, keepdims)
 
 
-deflinear(np.add.reduce, _add_reduce_adjoint)
+deflinear(np.add.reduce, _add_reduce_adjoint, _add_reduce_jvp)
 defvjp(np.multiply.reduce, multiply_reduce_maker)
 for _uf in (np.maximum, np.minimum, np.fmax, np.fmin):
     defvjp(_uf.reduce, extreme_reduce_maker)

@@ -610,8 +610,21 @@ def _ediff1d_adjoint(g, ary, to_end=None, to_begin=None):
 
 
 defvjp(np.pad, pad_maker)
-deflinear(np.diff, _diff_adjoint)
-deflinear(np.ediff1d, _ediff1d_adjoint)
+def _zeros_for(v):
+    return v if v is np._NoValue or v is None else np.zeros(shape_of(v))
+
+
+def _diff_jvp(t, ans, a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
+    # the values prepended and appended are constants: zeros in the tangent
+    return np.diff(t, n, axis, prepend=_zeros_for(prepend), append=_zeros_for(append))
+
+
+def _ediff1d_jvp(t, ans, ary, to_end=None, to_begin=None):
+    return np.ediff1d(t, to_end=_zeros_for(to_end), to_begin=_zeros_for(to_begin))
+
+
+deflinear(np.diff, _diff_adjoint, _diff_jvp)
+deflinear(np.ediff1d, _ediff1d_adjoint, _ediff1d_jvp)
 
 
 # ---------------------------------------------------------------------------
