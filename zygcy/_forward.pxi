@@ -94,24 +94,30 @@ cdef object _dual_rule(Tape top, object fun, Rule rule, object ans, list plain, 
     cdef object total = None, f, c
     if tans is None:
         return _dual_out(top, fun, ans, None)
-    if rule.joint and not rule.jvps:
-        total = _transposed(fun, rule.joint_maker(ans, *plain, **kwargs), ans, tans, True)
-        return _dual_out(top, fun, ans, total)
+    cdef list rest = None           # tangents of the arguments without a forward rule
     for i in range(len(plain)):
         if tans[i] is None:
             continue
         f = rule.jvp(i)
         if f is not None:
             c = f(tans[i], ans, *plain, **kwargs) if kwargs else f(tans[i], ans, *plain)
-        else:
+            total = _tangent_add(total, c)
+            continue
+        if rest is None:
+            rest = [None] * len(plain)
+        rest[i] = tans[i]
+        if not rule.joint:
             maker = rule.maker(i)
             if maker is None:
                 raise TypeError(_messages.no_derivative_for_argument(fun, i))
-            one = [None] * len(plain)
-            one[i] = tans[i]
             c = _transposed(fun, maker(ans, *plain, **kwargs) if kwargs else maker(ans, *plain),
-                            ans, one, False, i)
-        total = _tangent_add(total, c)
+                            ans, rest, False, i)
+            total = _tangent_add(total, c)
+            rest[i] = None
+    if rule.joint and rest is not None:
+        # one transposition of the joint pullback for every argument without a forward rule
+        total = _tangent_add(total, _transposed(fun, rule.joint_maker(ans, *plain, **kwargs),
+                                                ans, rest, True))
     return _dual_out(top, fun, ans, total)
 
 

@@ -571,6 +571,19 @@ def _jvp(f, primals, tangents, fname):
                         % (fname, len(primals), _describe_kind(tangents) if not isinstance(
                             tangents, (tuple, list)) else "%d" % len(tangents)))
     primals = tuple(primals)
+    simple = _simple_pairs(primals, tangents)
+    if simple is not None:
+        # The common case, floats and float arrays with tangents of their kind:
+        # nothing to flatten or convert.
+        tape = Tape(forward=True)
+        tape.push()
+        try:
+            out = f(*[tape.leaf(v, t) for v, t in simple])
+        finally:
+            tape.pop()
+        if type(out) in _seeds.SIMPLE:
+            return _output_and_tangent(tape, out)
+        return _structured_output(tape, out)
     for a in primals:
         if isinstance(a, params.Params) or isinstance(a, Param):
             raise TypeError("%s: forward mode takes no Params; pass the arrays themselves as "
@@ -596,11 +609,32 @@ def _jvp(f, primals, tangents, fname):
         out = f(*unflatten(tree, inputs))
     finally:
         tape.pop()
-    if type(out) in _seeds.SIMPLE or type(out) is Tracked:
+    if type(out) in _seeds.SIMPLE:
         return _output_and_tangent(tape, out)
+    return _structured_output(tape, out)
+
+
+def _structured_output(tape, out):
     out_leaves, out_tree = flatten(out)
     pairs = [_output_and_tangent(tape, v) for v in out_leaves]
     return unflatten(out_tree, [p[0] for p in pairs]), unflatten(out_tree, [p[1] for p in pairs])
+
+
+def _simple_pairs(primals, tangents):
+    """[(primal, tangent)] when every primal is a float or a float64 array and its
+    tangent one of the same kind and shape (or None); else None (checked in full)."""
+    pairs = []
+    for v, t in zip(primals, tangents):
+        tv, tt = type(v), type(t)
+        if tv is float and (tt is float or t is None):
+            pass
+        elif (tv is np.ndarray and v.dtype == np.float64
+              and (t is None or (tt is np.ndarray and t.dtype == np.float64 and t.shape == v.shape))):
+            pass
+        else:
+            return None
+        pairs.append((v, t))
+    return pairs
 
 
 def _place(tree, k):

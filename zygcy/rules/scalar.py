@@ -32,7 +32,7 @@ import types
 
 import numpy as np
 
-from ..extend import ScalarFunction, ScalarFunction2, Tracked, defjoint, defvjp, primitive, value
+from ..extend import ScalarFunction, ScalarFunction2, Tracked, defjoint, defjvp, defvjp, primitive, value
 from ._util import LN2, LN10, TWO_OVER_SQRT_PI, is_complex
 
 m = types.SimpleNamespace()    # what ``zygcy.math`` exports
@@ -347,6 +347,7 @@ def hypot_maker(ans, *xs):
 
 
 defvjp(_fsum, fsum_maker)
+defjvp(_fsum, lambda t, ans, xs: _fsum(t))
 defjoint(_hypot_n, hypot_maker)
 
 
@@ -375,6 +376,7 @@ def to_complex_maker(ans, x):
 
 
 defvjp(_to_complex, to_complex_maker)
+defjvp(_to_complex, lambda t, ans, x: _to_complex(t))
 
 
 def _cmath_unary(name, deriv):
@@ -502,6 +504,11 @@ defvjp(_real, real_maker)
 defvjp(_imag, imag_maker)
 defvjp(_conj, conj_maker)
 defvjp(_cabs, cabs_maker)
+# Forward: the parts are linear maps of z; d|z| = Re(conj(z / |z|) dz).
+defjvp(_real, lambda t, ans, z: _real(t))
+defjvp(_imag, lambda t, ans, z: _imag(t))
+defjvp(_conj, lambda t, ans, z: _conj(t))
+defjvp(_cabs, lambda t, ans, z: _real(_conj(_cabs_direction(z, ans)) * t))
 
 
 def _cabs_direction(z, r):

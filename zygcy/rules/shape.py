@@ -24,7 +24,7 @@ are in ``contractions``.
 """
 import numpy as np
 
-from ..extend import defjoint, deflinear, defvjp, primitive, unbroadcast, value
+from ..extend import defjoint, deflinear, defjvp, defvjp, primitive, unbroadcast, value
 from ._util import axes_of, axis_of, ndim_of, shape_of
 
 
@@ -384,6 +384,9 @@ defvjp(np.array_split, split_maker)
 defvjp(np.hsplit, hsplit_maker)
 defvjp(np.vsplit, vsplit_maker)
 defvjp(np.dsplit, dsplit_maker)
+# Splitting is linear: the tangents are the pieces of the tangent.
+for _split in (np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit):
+    defjvp(_split, lambda t, ans, ary, *args, _split=_split, **kwargs: tuple(_split(t, *args, **kwargs)))
 
 
 # ---------------------------------------------------------------------------
@@ -666,5 +669,20 @@ def partition_maker(ans, a, kth, axis=-1, kind="introselect", order=None):
     return _unpermute_pullback(_permutation_to(a, ans, axis), axis, shape_of(a))
 
 
+def sort_jvp(t, ans, a, axis=-1, kind=None, order=None, **kwargs):
+    # the output is a permutation of the input: so is its tangent
+    if axis is None:
+        return np.ravel(t)[np.argsort(np.ravel(value(a)), kind="stable")]
+    return np.take_along_axis(t, np.argsort(value(a), axis=axis, kind="stable"), axis=axis)
+
+
+def partition_jvp(t, ans, a, kth, axis=-1, kind="introselect", order=None):
+    if axis is None:
+        return np.ravel(t)[_permutation_to(np.ravel(value(a)), ans, 0)]
+    return np.take_along_axis(t, _permutation_to(a, ans, axis), axis=axis)
+
+
 defvjp(np.sort, sort_maker)
+defjvp(np.sort, sort_jvp)
 defvjp(np.partition, partition_maker)
+defjvp(np.partition, partition_jvp)

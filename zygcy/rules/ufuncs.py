@@ -31,13 +31,20 @@ from .shape import reshape
 # Contractions: ufuncs whose rules live in ``contractions``.
 CONTRACTIONS = {"matmul", "vecdot", "matvec", "vecmat"}
 
-# The makers registered for each ufunc's call, by argument: ufunc.outer reuses them.
+# The makers and forward rules registered for each ufunc's call, by argument:
+# ufunc.outer reuses them.
 CALL_MAKERS = {}
+CALL_JVPS = {}
 
 
 def _defvjp_call(ufunc, *makers):
     CALL_MAKERS[ufunc] = makers
     defvjp(ufunc, *makers)
+
+
+def _defjvp_call(ufunc, *jvps):
+    CALL_JVPS[ufunc] = jvps
+    defjvp(ufunc, *jvps)
 
 
 # ---------------------------------------------------------------------------
@@ -126,10 +133,17 @@ def absolute_maker(ans, x, **kwargs):
     return absolute_pullback
 
 
+def absolute_jvp(t, ans, x, **kwargs):
+    if is_complex(x):
+        return np.real(np.conjugate(x / nonzero(ans)) * t)      # d|z| = Re(conj(z / |z|) dz)
+    return t * np.sign(value(x))
+
+
 deflinear(np.negative, _negative_adjoint)
 deflinear(np.positive, _positive_adjoint)
 deflinear(np.conjugate, _conjugate_adjoint)
 defvjp(np.absolute, absolute_maker)
+defjvp(np.absolute, absolute_jvp)
 
 
 # ---------------------------------------------------------------------------
@@ -196,7 +210,7 @@ BINARY = {
 
 for _uf, (_dx, _dy) in BINARY.items():
     _defvjp_call(_uf, *binary_makers(_dx, _dy))
-    defjvp(_uf, *binary_jvps(_dx, _dy))
+    _defjvp_call(_uf, *binary_jvps(_dx, _dy))
 
 
 def add_maker(ans, x, y, **kwargs):
@@ -227,8 +241,8 @@ def subtract_y_jvp(t, ans, x, y, **kwargs):
 
 _defvjp_call(np.add, add_maker, add_y_maker)
 _defvjp_call(np.subtract, add_maker, subtract_y_maker)
-defjvp(np.add, add_jvp, add_jvp)
-defjvp(np.subtract, add_jvp, subtract_y_jvp)
+_defjvp_call(np.add, add_jvp, add_jvp)
+_defjvp_call(np.subtract, add_jvp, subtract_y_jvp)
 
 
 # ---------------------------------------------------------------------------
@@ -264,9 +278,20 @@ def frexp_maker(ans, x, **kwargs):
     return frexp_pullback
 
 
+def divmod_jvp(t, ans, x, y, **kwargs):
+    return None, t                          # the quotient is piecewise constant
+
+
+def divmod_y_jvp(t, ans, x, y, **kwargs):
+    return None, t * BINARY[np.remainder][1](ans[1], x, y)
+
+
 defvjp(np.divmod, divmod_maker, divmod_y_maker)
+defjvp(np.divmod, divmod_jvp, divmod_y_jvp)
 defvjp(np.modf, modf_maker)
+defjvp(np.modf, lambda t, ans, x, **kwargs: (t, None))
 defvjp(np.frexp, frexp_maker)
+defjvp(np.frexp, lambda t, ans, x, **kwargs: (t * np.ldexp(1.0, -ans[1]), None))
 
 
 # ---------------------------------------------------------------------------
@@ -290,11 +315,28 @@ def _outer_makers(ufunc):
     return side(0), side(1)
 
 
+def _outer_jvps(ufunc):
+    """The forward rules of ufunc.outer(x, y): the call's, on x reshaped as for the makers."""
+    def side(which):
+        call_jvp = CALL_JVPS[ufunc][which]
+        if call_jvp is None:
+            return None
+
+        def outer_jvp(t, ans, x, y, **kwargs):
+            xshape, yshape = np.shape(value(x)), np.shape(value(y))
+            wide = xshape + (1,) * len(yshape)
+            return call_jvp(reshape(t, wide) if which == 0 else t, ans, reshape(x, wide), y, **kwargs)
+        return outer_jvp
+    return side(0), side(1)
+
+
 OUTER = [np.add, np.subtract, np.multiply, np.true_divide, np.power, np.float_power,
          np.maximum, np.minimum, np.fmax, np.fmin, np.logaddexp, np.logaddexp2,
          np.arctan2, np.hypot, np.copysign, np.remainder, np.fmod]
 for _uf in OUTER:
     defvjp(_uf.outer, *_outer_makers(_uf))
+    if _uf in CALL_JVPS:
+        defjvp(_uf.outer, *_outer_jvps(_uf))
 nondifferentiable(*[getattr(np, _n).outer for _n in (
     "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
     "logical_and", "logical_or", "logical_xor", "floor_divide")])
@@ -338,12 +380,14 @@ def clip_maker(ans, x, a_min=np._NoValue, a_max=np._NoValue, out=None, **kwargs)
 
     def clip_pullback(g):
         return unbroadcast(x, g * inside)
+    clip_pullback.inside = inside           # the forward rule reads the mask
     return clip_pullback
 
 
 def _clip_bound_pullback(bound, taken):
     def clip_bound_pullback(g):
         return unbroadcast(bound, g * taken)
+    clip_bound_pullback.taken = taken
     return clip_bound_pullback
 
 
@@ -425,13 +469,37 @@ def nan_to_num_maker(ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
     return nan_to_num_pullback
 
 
+def angle_jvp(t, ans, z, deg=False):
+    if not is_complex(z):
+        return None
+    # d angle = Im(dz / z)
+    return np.imag(t / nonzero(z)) * (1 / DEG if deg else 1.0)
+
+
+def clip_jvp(t, ans, x, *args, **kwargs):
+    return t * clip_maker(ans, x, *args, **kwargs).inside
+
+
+def clip_min_jvp(t, ans, x, *args, **kwargs):
+    return t * clip_min_maker(ans, x, *args, **kwargs).taken
+
+
+def clip_max_jvp(t, ans, x, *args, **kwargs):
+    return t * clip_max_maker(ans, x, *args, **kwargs).taken
+
+
 defvjp(_sinc_derivative_plain, sinc_derivative_maker)
+defjvp(_sinc_derivative_plain, lambda t, ans, x, n: t * sinc_derivative(x, n + 1))
 deflinear(np.real, _real_adjoint)
 deflinear(np.imag, _imag_adjoint)
 defvjp(np.angle, angle_maker)
+defjvp(np.angle, angle_jvp)
 defvjp(np.clip, clip_maker, clip_min_maker, clip_max_maker)
+defjvp(np.clip, clip_jvp, clip_min_jvp, clip_max_jvp)
 defvjp(np.sinc, sinc_maker)
+defjvp(np.sinc, lambda t, ans, x: t * sinc_derivative(x, 1))
 defvjp(np.nan_to_num, nan_to_num_maker)
+defjvp(np.nan_to_num, lambda t, ans, x, *args, **kwargs: t * np.isfinite(value(x)))
 
 
 def all_ufuncs():
