@@ -111,13 +111,13 @@ cdef object _dual_rule(Tape top, object fun, Rule rule, object ans, list plain, 
             if maker is None:
                 raise TypeError(_messages.no_derivative_for_argument(fun, i))
             c = _transposed(fun, maker(ans, *plain, **kwargs) if kwargs else maker(ans, *plain),
-                            ans, rest, False, i)
+                            ans, plain, rest, False, i)
             total = _tangent_add(total, c)
             rest[i] = None
     if rule.joint and rest is not None:
         # one transposition of the joint pullback for every argument without a forward rule
         total = _tangent_add(total, _transposed(fun, rule.joint_maker(ans, *plain, **kwargs),
-                                                ans, rest, True))
+                                                ans, plain, rest, True))
     return _dual_out(top, fun, ans, total)
 
 
@@ -223,11 +223,13 @@ cdef object _fit_tangent(object fun, object ans, object t):
 # ---------------------------------------------------------------------------
 # Transposing a pullback: the forward rule of a rule that has none
 
-cdef object _transposed(object fun, object pullback, object ans, list tans, bint joint, Py_ssize_t which=-1):
+cdef object _transposed(object fun, object pullback, object ans, object args, list tans, bint joint,
+                        Py_ssize_t which=-1):
     """J t for the rule whose pullback (g -> cotangent of argument ``which``, or,
     ``joint``, g -> every cotangent) is given: the gradient in u of the pairing
     sum_i <pullback(u)_i, t_i>, by a reverse sweep of the pullback alone. Exact,
-    since a pullback is linear in u."""
+    since a pullback is linear in u. Each cotangent is checked against its
+    argument (``args``) as the reverse sweep checks it."""
     cdef Tape tape = Tape()
     cdef Py_ssize_t i
     tape.push()
@@ -245,8 +247,11 @@ cdef object _transposed(object fun, object pullback, object ans, list tans, bint
             if not isinstance(cts, (tuple, list)) or len(cts) != len(tans):
                 raise ValueError(_messages.joint_pullback_length(fun, cts, len(tans)))
             for i in range(len(tans)):
-                s = s + _pairing(cts[i], tans[i])
+                if tans[i] is not None:
+                    _check_transposed(fun, i, args[i], cts[i])
+                    s = s + _pairing(cts[i], tans[i])
         else:
+            _check_transposed(fun, which, args[which], cts)
             s = _pairing(cts, tans[which])
     finally:
         tape.pop()
@@ -254,6 +259,24 @@ cdef object _transposed(object fun, object pullback, object ans, list tans, bint
         return None                 # the pullback does not depend on the cotangent: zero
     grads = tape.backward([(s, 1.0)], leaves)
     return tuple(grads) if multi else grads[0]
+
+
+cdef int _check_transposed(object fun, Py_ssize_t i, object arg, object ct) except -1:
+    """Refuse a cotangent that does not fit its argument (as _check_cotangent does in
+    a reverse sweep): transposed, it would give a wrong tangent without a word."""
+    if ct is None or type(ct) is list or type(ct) is tuple or type(arg) is list or type(arg) is tuple:
+        return 0
+    if type(ct) is IndexGrad:
+        shape = (<IndexGrad>ct).shape
+    elif type(ct) is Tracked or isinstance(ct, (_ndarray, _generic)) or (
+            isinstance(ct, _Number) and not isinstance(ct, bool)):
+        shape = np.shape(value(ct))
+    else:
+        raise TypeError(_messages.cotangent_kind(fun, type(ct).__name__, i))
+    want = np.shape(value(arg))
+    if shape != want:
+        raise ValueError(_messages.cotangent_shape(fun, shape, i, want))
+    return 0
 
 
 cdef object _zero_cotangent(object e):
@@ -302,4 +325,4 @@ cdef object _dual_user_rule(Tape top, object fun, object ans, tuple args, list p
             any_tangent = True
     if not any_tangent:
         return _dual_out(top, fun, ans, None)
-    return _dual_out(top, fun, ans, _transposed(fun, pullback, ans, tans, True))
+    return _dual_out(top, fun, ans, _transposed(fun, pullback, ans, args, tans, True))

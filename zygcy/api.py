@@ -486,7 +486,8 @@ def diaghessian(f, *args):
             out.append(h)                   # a number: its second derivative
             continue
         n = int(np.prod(np.shape(x), dtype=np.intp))
-        out.append(np.asarray(h).reshape(n, n).diagonal().reshape(np.shape(x)).copy())
+        # h may be tracked by an outer differentiation: numpy functions, no np.asarray
+        out.append(np.reshape(np.diagonal(np.reshape(h, (n, n))), np.shape(x)) + 0.0)
     return tuple(out)
 
 
@@ -578,7 +579,7 @@ def _jvp(f, primals, tangents, fname):
         tape = Tape(forward=True)
         tape.push()
         try:
-            out = f(*[tape.leaf(v, t) for v, t in simple])
+            out = f(*[v if t is None else tape.leaf(v, t) for v, t in simple])
         finally:
             tape.pop()
         if type(out) in _seeds.SIMPLE:
@@ -599,8 +600,10 @@ def _jvp(f, primals, tangents, fname):
                 val, tracked = input_leaf(_leaf_value(v))
             except InputError as e:
                 raise _input_error(e, fname, leaves, tree) from None
-            if tracked:
+            if tracked and t is not None:
                 inputs.append(tape.leaf(val, _check_tangent(val, t, fname, tree, k)))
+            elif tracked:
+                inputs.append(val)          # no tangent: a constant of this differentiation
             else:
                 if t is not None:
                     raise TypeError("%s: %s is not differentiable (%s), so its tangent must "
@@ -712,7 +715,12 @@ def pushforward(f, *args):
         if isinstance(a, (params.Params, Param)):
             raise TypeError("pushforward: forward mode takes no Params; pass the arrays "
                             "themselves as arguments")
-    flatten(args)       # an argument that cannot be differentiated is refused now
+    leaves, tree = flatten(args)
+    for v in leaves:                # an argument that cannot be differentiated is refused now
+        try:
+            input_leaf(_leaf_value(v))
+        except InputError as e:
+            raise _input_error(e, "pushforward", leaves, tree) from None
 
     def push(*tangents):
         return _jvp(f, args, tangents, "pushforward")[1]

@@ -491,26 +491,32 @@ def _keys(tree):
     return tree.aux[0]
 
 
+# What a structure given by the user mirrors: a seed mirrors the output, a tangent
+# (forward mode) and a gradient the arguments.
+_MIRRORS = {"tangent": "argument", "gradient": "argument"}
+
+
 def _match(tree, x, what):
     """(child tree, part of x) pairs, for x standing for a value of structure tree."""
     h = tree.handler
+    of = _MIRRORS.get(what, "output")
     if isinstance(x, dict):
         keys = _keys(tree) if h.keyed else _field_names(tree, h)
         if keys is not None:
             unknown = [k for k in x if k not in keys]
             if unknown:
                 raise ValueError("the %s has the key %r, which the %s it stands for does not "
-                                 "have; give the %s the structure of the output"
-                                 % (what, unknown[0], h.name, what))
+                                 "have; give the %s the structure of the %s"
+                                 % (what, unknown[0], h.name, what, of))
             return [(c, x.get(k)) for k, c in zip(keys, tree.children)]
     hx = _handler(x)
     if hx is None:
-        raise ValueError("the %s has a leaf (a %s) where the output has a %s; give the %s the "
-                         "structure of the output" % (what, type(x).__name__, h.name, what))
+        raise ValueError("the %s has a leaf (a %s) where the %s has a %s; give the %s the "
+                         "structure of the %s" % (what, type(x).__name__, of, h.name, what, of))
     ch, _ = hx.children(x)
     if len(ch) != len(tree.children):
-        raise ValueError("the %s is a %s of %d items, but the output has %d; give the %s the "
-                         "structure of the output" % (what, hx.name, len(ch), len(tree.children), what))
+        raise ValueError("the %s is a %s of %d items, but the %s has %d; give the %s the "
+                         "structure of the %s" % (what, hx.name, len(ch), of, len(tree.children), what, of))
     return list(zip(tree.children, ch))
 
 

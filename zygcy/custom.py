@@ -118,8 +118,8 @@ def hook(fn, x):
     _seeds.check_callable(fn, "hook")
     x, = params.sub_params((x,))
     tape = top_tape((x,))
-    if tape is None:
-        return x
+    if tape is None or tape.forward:
+        return x        # forward mode has no gradient to replace: the identity
     return record_joint(hook, strip(tape, x), (x,), lambda g: (fn(g),))
 
 
