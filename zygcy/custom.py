@@ -118,8 +118,12 @@ def hook(fn, x):
     _seeds.check_callable(fn, "hook")
     x, = params.sub_params((x,))
     tape = top_tape((x,))
-    if tape is None or tape.forward:
-        return x        # forward mode has no gradient to replace: the identity
+    if tape is None:
+        return x
+    if tape.forward:
+        # Forward mode has no gradient to replace: the identity, with the same
+        # tangent, on a value that outer (reverse) levels still hook.
+        return tape.leaf(hook(fn, strip(tape, x)), tape.tangent(x))
     return record_joint(hook, strip(tape, x), (x,), lambda g: (fn(g),))
 
 

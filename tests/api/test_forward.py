@@ -273,6 +273,78 @@ def test_jvp_of_array_code_equals_central_differences(name):
     run()
 
 
+AB = R(2, 3, 3, seed=21) + 3.0 * np.eye(3)
+MATRIX_FUNCTIONS = {
+    "batch-solve": lambda A: np.linalg.solve(A, np.ones((2, 3, 1))),
+    "batch-det": np.linalg.det,
+    "batch-inv": np.linalg.inv,
+    "eigvals": lambda A: np.linalg.eigvals(A[0]),
+    "fft2": np.fft.fft2,
+    "fft-axis": lambda A: np.fft.fft(A, axis=1),
+    "ifftn-rfftn": lambda A: np.fft.ifftn(A) + np.fft.rfftn(A)[..., :1],
+    "sum-keepdims": lambda A: np.sum(A ** 2, axis=(0, 2), keepdims=True) * A,
+    "norms": lambda A: np.stack([np.linalg.norm(A[0]), np.linalg.norm(A[1], 2), np.linalg.norm(A[0], "nuc")]),
+    "norm-axis": lambda A: np.linalg.norm(A, axis=1),
+    "tensordot": lambda A: np.tensordot(A, A, axes=([1, 2], [1, 2])),
+    "matmul-chain": lambda A: A[0] @ A[1] @ A[0].T + A[0].dot(A[1]),
+    "qr": lambda A: np.linalg.qr(A[0])[1],
+    "svd": lambda A: np.linalg.svd(A[0], compute_uv=False),
+    "eigh-abs-vectors": lambda A: np.abs(np.linalg.eigh(A[0] + A[0].T)[1]),
+    "cholesky-logdet": lambda A: np.sum(np.log(np.diag(np.linalg.cholesky(A[0] @ A[0].T + np.eye(3))))),
+    "lstsq": lambda A: np.linalg.lstsq(A[0], np.ones(3), rcond=None)[0],
+    "max-axis-cumprod": lambda A: np.max(A, axis=1) * np.cumprod(A, axis=2)[:, :, -1],
+    "moveaxis-triu": lambda A: np.moveaxis(A, 0, 2) * np.triu(A[0])[:, :, None],
+}
+
+
+@pytest.mark.parametrize("name", list(MATRIX_FUNCTIONS))
+def test_jvp_of_matrix_code_equals_central_differences(name):
+    f = MATRIX_FUNCTIONS[name]
+    check_jvp(f, (AB,), (R(2, 3, 3, seed=22),), rtol=1e-5, atol=1e-6)
+
+
+UX = np.array([0.55, 1.13, 1.45])      # no ratio x / y near an integer (fmod, remainder)
+UY = np.array([0.35, 0.62, 0.8, 0.47])
+UFUNC_METHODS = {
+    # name: f(x, y) with x of shape (3,), y of shape (4,)
+    **{"%s.outer" % u: (lambda u: lambda x, y: getattr(np, u).outer(x, y))(u)
+       for u in ("add", "subtract", "multiply", "divide", "power", "float_power", "arctan2", "hypot",
+                 "logaddexp", "logaddexp2", "maximum", "minimum", "fmax", "fmin", "fmod", "remainder",
+                 "copysign")},
+    **{"%s.reduce" % u: (lambda u: lambda x, y: getattr(np, u).reduce(np.outer(x, y), axis=1))(u)
+       for u in ("add", "multiply", "maximum", "minimum", "fmax", "fmin", "logaddexp", "logaddexp2")},
+    **{"%s.accumulate" % u: (lambda u: lambda x, y: getattr(np, u).accumulate(np.outer(x, y), axis=1))(u)
+       for u in ("add", "multiply", "maximum", "minimum", "fmax", "fmin")},
+    "outer": lambda x, y: np.outer(np.sin(x), y),
+    "linalg.outer": lambda x, y: np.linalg.outer(x, y * y) if hasattr(np.linalg, "outer") else np.outer(x, y * y),
+}
+
+
+@pytest.mark.parametrize("name", list(UFUNC_METHODS))
+def test_jvp_of_ufunc_methods(name):
+    f = UFUNC_METHODS[name]
+    check_jvp(f, (UX, UY), (R(3, seed=31), R(4, seed=32)), rtol=1e-6, atol=1e-7)
+    check_jvp(f, (UX, UY), (None, R(4, seed=33)), rtol=1e-6, atol=1e-7)
+
+
+def in_place(x):
+    y = x.copy()
+    y[0] += x[1]
+    y *= 2.0
+    y[1:] -= x[:2] ** 2
+    y /= 3.0
+    return y
+
+
+def test_jvp_of_in_place_updates_of_a_tracked_copy():
+    x, t = R(3, seed=1), R(3, seed=2)
+    check_jvp(in_place, (x,), (t,))
+    check_jvp(set_first, (x,), (t,))
+    y, dy = jvp(set_first, (x,), (t,))
+    np.testing.assert_allclose(dy, [t[1] * x[2] + x[1] * t[2], 2 * t[1], 2 * t[2]])
+    np.testing.assert_array_equal(x, R(3, seed=1))      # the primal is not changed
+
+
 def test_jvp_of_a_matrix_argument_and_several_arrays():
     X, v, s = R(2, 3, seed=1), R(3, seed=2), 1.5
     f = lambda X, v, s: np.tanh(X @ v) * s + np.sum(X * X, axis=1)     # noqa: E731
@@ -302,7 +374,7 @@ def test_jvp_of_holomorphic_functions_is_the_complex_derivative_times_t(a, b, c,
         (lambda z: z ** 3 + 2.0 * z, lambda z: 3 * z ** 2 + 2.0),
         (lambda z: zygcy.cmath.exp(z) * z, lambda z: np.exp(z) * (1 + z)),
         (lambda z: zygcy.cmath.sin(z) + zygcy.cmath.cos(2 * z), lambda z: np.cos(z) - 2 * np.sin(2 * z)),
-        (lambda z: 1.0 / (z * z + 4.0), lambda z: -2 * z / (z * z + 4.0) ** 2),
+        (lambda z: 1.0 / (z * z + 9.0), lambda z: -2 * z / (z * z + 9.0) ** 2),     # poles at +-3i
     ]
     for f, df in cases:
         y, dy = jvp(f, (z,), (t,))
@@ -581,8 +653,66 @@ def test_jvp_through_checkpointed_and_dropgrad():
 
 
 def test_jvp_through_a_hook_is_the_identity():
-    y, dy = jvp(lambda x: zygcy.hook(lambda g: 100 * g, x) * 3.0, (1.0,), (1.0,))
-    assert (y, dy) == (3.0, 3.0)
+    seen = []
+
+    def scale(g):
+        seen.append(g)
+        return 100 * g
+
+    y, dy = jvp(lambda x: zygcy.hook(scale, x) * 3.0, (1.0,), (1.0,))
+    assert (y, dy) == (3.0, 3.0)        # (once was (3.0, 300.0): the hook transposed)
+    assert seen == []                   # a gradient hook has no gradient to see in forward mode
+    # a hook on the outer reverse level, outside the jvp, still acts on the gradient
+    assert gradient(lambda x: jvp(lambda y: zygcy.hook(scale, x) * y, (1.0,), (1.0,))[1], 2.0) == (100.0,)
+
+
+def test_a_hook_inside_jvp_still_acts_on_an_outer_reverse_level():
+    # the primal output of the jvp is hook(x * 1): its gradient in x goes through the hook
+    g = gradient(lambda x: jvp(lambda y: zygcy.hook(lambda g: 100 * g, x * y), (1.0,), (1.0,))[0], 2.0)
+    assert g == (100.0,)        # got (1.0,)
+
+
+def test_jvp_through_a_complex_grad_rule():
+    # zygcy's convention: the cotangent of a holomorphic f is conj(f'(z)) g
+    @zygcy.grad
+    def square(z):
+        return z * z, lambda g: (g * np.conj(2 * z),)
+
+    @zygcy.grad
+    def modulus(z):
+        r = np.abs(z)
+        return r, lambda g: (g * z / r,)
+
+    z, t = C(3, seed=1), C(3, seed=2)
+    np.testing.assert_allclose(jvp(square, (z,), (t,))[1], 2 * z * t, rtol=1e-12)
+    np.testing.assert_allclose(jvp(modulus, (z,), (t,))[1], np.real(np.conj(z) * t) / np.abs(z), rtol=1e-12)
+    # the same as the built-in rules
+    np.testing.assert_allclose(jvp(modulus, (z,), (t,))[1], jvp(np.abs, (z,), (t,))[1], rtol=1e-12)
+
+
+def test_a_grad_rule_with_a_wrong_cotangent_shape_is_refused_in_forward_mode_too():
+    @zygcy.grad
+    def badct(a):
+        return a * 2.0, lambda g: (np.sum(g) * 2.0,)       # should be g * 2.0, of a's shape
+
+    x = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"pullback of badct returned a cotangent of shape \(\)"):
+        forward(badct, x)[1](np.ones(3))
+    with pytest.raises(ValueError, match=r"pullback of badct returned a cotangent of shape \(\) for "
+                                         r"argument 0, whose value has shape \(3,\)"):
+        jvp(badct, (x,), (np.array([1.0, 0.0, 0.0]),))     # (once gave dy = [2, 2, 2], no error)
+
+
+def test_jvp_of_scipy_functions():
+    sp = pytest.importorskip("scipy.special")
+    so = pytest.importorskip("scipy.optimize")
+    x, t = np.array([0.3, 1.2, 2.0]), np.array([1.0, -0.5, 0.7])
+    for f in (sp.erf, sp.gammaln, sp.digamma, sp.expit, sp.logsumexp, sp.softmax, sp.log_softmax,
+              lambda x: sp.xlogy(x, x + 1.0), lambda x: sp.polygamma(1, x), so.rosen, so.rosen_der):
+        check_jvp(f, (x,), (t,), rtol=1e-6, atol=1e-7)
+    y, dy = jvp(so.rosen, (x,), (t,))
+    assert dy == pytest.approx(so.rosen_der(x) @ t, rel=1e-12)
+    np.testing.assert_allclose(jvp(so.rosen_der, (x,), (t,))[1], so.rosen_hess(x) @ t, rtol=1e-12)
 
 
 # ---------------------------------------------------------------------------
@@ -976,6 +1106,116 @@ def test_forward_mode_scalar_code_nested_in_reverse_mode():
     assert derivative(g, 0.8) == pytest.approx(want, rel=1e-6)
 
 
+def test_nested_jvp_whose_inner_primal_is_the_outer_value():
+    # d/dx [d/dy (x * y) at y = x] = d/dx x = 1
+    assert jvp(lambda x: jvp(lambda y: x * y, (x,), (1.0,))[1], (2.0,), (1.0,)) == (2.0, 1.0)
+    assert derivative(lambda x: jvp(lambda y: x * y, (x,), (1.0,))[1], 2.0) == 1.0
+    # the outer value as the inner tangent: d/dx [d/dt (3 + t x)^2 ...] = d/dx (6 x) = 6
+    assert jvp(lambda x: jvp(lambda y: y * y, (3.0,), (x,))[1], (2.0,), (1.0,)) == (12.0, 6.0)
+    # an inner output that is the outer value: its inner tangent is zero, its outer one is not
+    assert jvp(lambda x: jvp(lambda y: x, (1.0,), (1.0,)), (2.0,), (1.0,)) == ((2.0, 0.0), (1.0, 0.0))
+
+
+def test_three_levels_forward_reverse_forward():
+    # g(a) = d/db [jvp of c -> a b c^2 at c = b along a] at b = a = 4 a^3; g'(a) = 12 a^2
+    def g(a):
+        return gradient(lambda b: jvp(lambda c: a * b * c * c, (b,), (a,))[1], a)[0]
+
+    for a in (0.5, 1.5):
+        assert g(a) == pytest.approx(4 * a ** 3)
+        assert jvp(g, (a,), (1.0,))[1] == pytest.approx(12 * a ** 2)
+        assert derivative(g, a) == pytest.approx(12 * a ** 2)
+
+
+def test_higher_order_operators_nested_in_forward_mode():
+    x = np.array([1.0, 2.0])
+    # the derivative in a of the Hessian of a * sum(x^3): diag(6 x)
+    for hess in (hessian, hessian_reverse):
+        H, dH = jvp(lambda a: hess(lambda x: a * np.sum(x ** 3), x), (2.0,), (1.0,))
+        np.testing.assert_allclose(H, np.diag(12 * x))
+        np.testing.assert_allclose(dH, np.diag(6 * x))
+    y, dy = jvp(lambda a: hvp(lambda x: a * np.sum(x ** 3), x, np.ones(2)), (2.0,), (1.0,))
+    np.testing.assert_allclose(dy, 6 * x)
+    # hvp is linear in v: its jvp in v is hvp itself, its gradient in v is H^T 1
+    y, dy = jvp(lambda v: hvp(lambda x: np.sum(x ** 3), x, v), (np.ones(2),), (np.array([1.0, 0.0]),))
+    np.testing.assert_allclose(dy, [6.0, 0.0])
+    g, = gradient(lambda v: np.sum(hvp(lambda x: np.sum(x ** 3), x, v)), np.ones(2))
+    np.testing.assert_allclose(g, 6 * x)
+    y, dy = jvp(lambda a: withjacobian(lambda x: a * x * x, x).grad[0], (2.0,), (1.0,))
+    np.testing.assert_allclose(dy, np.diag(2 * x))
+    J3 = forward_jacobian(lambda x: jacobian(lambda y: np.sin(y) * y[0], x)[0], np.array([0.3, 0.4]))[1]
+    np.testing.assert_allclose(J3, jacobian(lambda x: jacobian(lambda y: np.sin(y) * y[0], x)[0],
+                                            np.array([0.3, 0.4]))[0], rtol=1e-12)
+
+
+def test_diaghessian_nests_for_array_arguments():
+    x = np.array([1.0, 2.0, 3.0])
+    # number arguments nest already
+    assert jvp(lambda a: diaghessian(lambda x: a * x ** 3, 2.0)[0], (2.0,), (1.0,)) == (24.0, 12.0)
+    y, dy = jvp(lambda a: diaghessian(lambda x: a * np.sum(x ** 3), x)[0], (2.0,), (1.0,))
+    np.testing.assert_allclose(dy, 6 * x)
+    g, = gradient(lambda a: np.sum(diaghessian(lambda x: a * np.sum(x ** 3), x)[0]), 2.0)
+    assert g == pytest.approx(np.sum(6 * x))
+
+
+def test_hvp_inside_a_function_differentiated_with_params():
+    W = zygcy.param(np.array([[1.0, 2.0], [0.5, -1.0]]))
+    x, v = np.array([0.3, -0.2]), np.array([1.0, 0.5])
+    g = gradient(lambda: np.sum(hvp(lambda x: np.sum((W @ x) ** 3), x, v)), zygcy.Params([W]))
+
+    def plain(Wv):          # H = 6 W^T diag(W x) W
+        return np.sum(6 * Wv.T @ ((Wv @ x) * (Wv @ v)))
+
+    np.testing.assert_allclose(g[W], numerical_gradient(plain, np.asarray(W).copy()), rtol=1e-6, atol=1e-8)
+
+
+def test_rules_inside_jvp_on_values_an_outer_level_differentiates():
+    @zygcy.grad
+    def mysin(x):
+        return zm.sin(x), lambda g: (g * zm.cos(x),)
+
+    a = 2.0
+    # primal and tangent of y -> rule(a y) at y = 1, differentiated in a by the outer level
+    for outer in (lambda f: derivative(f, a), lambda f: jvp(f, (a,), (1.0,))[1]):
+        assert outer(lambda a: jvp(lambda y: mysin(a * y), (1.0,), (1.0,))[0]) == pytest.approx(math.cos(a))
+        assert outer(lambda a: jvp(lambda y: mysin(a * y), (1.0,), (1.0,))[1]) == pytest.approx(
+            math.cos(a) - a * math.sin(a))
+        sq = lambda t: t * t        # noqa: E731
+        assert outer(lambda a: jvp(lambda y: checkpointed(sq, a * y), (1.0,), (1.0,))[0]) == pytest.approx(2 * a)
+        assert outer(lambda a: jvp(lambda y: checkpointed(sq, a * y), (1.0,), (1.0,))[1]) == pytest.approx(4 * a)
+        assert outer(lambda a: jvp(lambda y: dropgrad(a * y) + a, (1.0,), (1.0,))[0]) == 1.0
+
+
+def test_reverse_mode_inside_forward_mode():
+    def f(x):
+        y, back = forward(lambda u: np.sin(u) * u, x)
+        return back(np.ones_like(y))[0] + back(2 * np.ones_like(y))[0]     # 3 (sin u + u cos u)
+
+    x = np.array([0.5, 1.0])
+    y, dy = jvp(f, (x,), (np.ones(2),))
+    np.testing.assert_allclose(y, 3 * (np.sin(x) + x * np.cos(x)))
+    np.testing.assert_allclose(dy, 3 * (2 * np.cos(x) - x * np.sin(x)))
+
+
+# ---------------------------------------------------------------------------
+# Edge cases of the higher-order operators
+
+def test_higher_order_operators_on_edge_case_points():
+    assert hessian(lambda x: x ** 3, 2) == 12.0                 # an int point
+    np.testing.assert_allclose(hessian(lambda x: np.sum(x ** 3), np.array([1, 2])), np.diag([6.0, 12.0]))
+    assert float(hessian(lambda x: x ** 3, np.array(2.0))) == 12.0      # a 0-d array
+    assert hessian(lambda x: np.sum(x ** 2), np.zeros(0)).shape == (0, 0)
+    y, J = forward_jacobian(lambda x: x * 2.0, np.zeros(0))
+    assert J.shape == (0, 0)
+    y, J = forward_jacobian(lambda x: x * np.ones(2), np.array(2.0))
+    np.testing.assert_allclose(J, [1.0, 1.0])
+    assert hvp(lambda x: zm.sin(x) * x, 0.5, 2.0) == pytest.approx(2.0 * (2 * math.cos(0.5) - 0.5 * math.sin(0.5)))
+    np.testing.assert_allclose(hvp(lambda x: np.sum(x ** 3), np.array([1, 2]), np.array([1, 1])), [6.0, 12.0])
+    H = hessian(lambda x: np.sum(x ** 3), np.ones(2, np.float32))
+    np.testing.assert_allclose(H, 6 * np.eye(2))
+    assert diaghessian(lambda x, y: x ** 2, 1.0, 2.0) == (2.0, None)
+
+
 # ---------------------------------------------------------------------------
 # Errors say what to do
 
@@ -1037,6 +1277,51 @@ def test_a_tangent_for_a_non_differentiable_leaf_must_be_none():
         jvp(lambda x: x, (1.0,), ("dx",))
     with pytest.raises(TypeError, match=r"dtype object"):
         jvp(np.sum, (np.array([1.0, 2.0], dtype=object),), (np.ones(2),))
+
+
+def test_a_tangent_of_the_wrong_structure_is_refused():
+    with pytest.raises(ValueError, match=r"tuple of 1 items.*has 2"):
+        jvp(lambda d: d[0], ((1.0, 2.0),), ((1.0,),))
+    with pytest.raises(ValueError, match=r"a leaf \(a float\) where"):
+        jvp(lambda d: d[0], ((1.0, 2.0),), (1.0,))
+    with pytest.raises(ValueError, match=r"the key 'b'"):
+        jvp(lambda d: d["a"], ({"a": 1.0},), ({"a": 1.0, "b": 2.0},))
+    with pytest.raises(TypeError, match=r"tangent of argument 0 is a bool"):
+        jvp(lambda x: x * 2, (1.0,), (True,))
+
+
+def test_a_tangent_of_the_wrong_structure_is_told_to_follow_the_argument():
+    with pytest.raises(ValueError) as e:
+        jvp(lambda d: d["a"], ({"a": 1.0},), ({"a": 1.0, "b": 2.0},))
+    assert "output" not in str(e.value) and "argument" in str(e.value), str(e.value)
+
+
+def test_pushforward_refuses_bad_arguments_when_it_is_made():
+    with pytest.raises(TypeError, match=r"pushforward: argument 0 is an array of dtype object.*astype\(float\)"):
+        pushforward(np.sum, np.array([1.0, 2.0], dtype=object))
+    with pytest.raises(TypeError, match=r"pushforward: argument 1 at \['s'\] is a set.*sorted\(s\)"):
+        pushforward(lambda x, d: x, 1.0, {"s": {1.0, 2.0}})
+    # a tangent for a string is refused when push is called
+    with pytest.raises(TypeError, match=r"pushforward: argument 1 is not differentiable \(str\)"):
+        pushforward(lambda x, s: x, 1.0, "s")(1.0, 2.0)
+
+
+def test_a_none_tangent_makes_an_argument_constant_for_rules_without_its_derivative():
+    p = primitive(lambda x, n: x * n)
+    defvjp(p, lambda ans, x, n: lambda g: g * n, None)
+    assert jvp(p, (1.0, 2), (1.0, None)) == (2.0, 2.0)
+    assert jvp(p, (1.0, 2.0), (1.0, None)) == (2.0, 2.0)       # (once raised TypeError)
+    x = np.array([1.0, 2.0])
+    y, dy = jvp(lambda x, k: np.sum(np.outer(x, x), axis=k), (x, 0), (np.ones(2), None))
+    np.testing.assert_allclose(dy, 2.0 * x + x.sum())        # d(sum(x) x) = sum(t) x + sum(x) t
+
+
+def test_a_tangent_for_an_argument_without_a_derivative_is_refused():
+    p = primitive(lambda x, n: x * n)
+    defvjp(p, lambda ans, x, n: lambda g: g * n, None)
+    with pytest.raises(TypeError, match=r"no derivative with respect to argument 1; wrap that argument in zygcy.dropgrad"):
+        jvp(p, (1.0, 2.0), (1.0, 1.0))
+    assert jvp(lambda x, n: p(x, dropgrad(n)), (1.0, 2.0), (1.0, 1.0)) == (2.0, 2.0)
 
 
 def test_a_wrong_user_forward_rule_is_named_in_the_error():
