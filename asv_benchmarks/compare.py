@@ -825,7 +825,7 @@ def draw_png(path, table_rows, cells, libraries):
 # workloads) or against the reverse-mode gradient of the same function
 # (arrays), hvp against the gradient (time; peak memory on 10^6 elements),
 # jacobian against n full gradients, forward_jacobian against n primals.
-# The functions of a row are timed together by time_row, in rounds; memory
+# The functions of a row are timed together by time_row, in 7 rounds; memory
 # is tracemalloc's peak during one call (numpy reports its allocations to
 # it). Before anything is measured, each result is checked against
 # derivatives written out by hand in common.py (scipy.optimize.rosen_hess
@@ -986,8 +986,8 @@ def forward_ratios(quick):
         f = lambda x: C.jacobian_mlp(x, *W)  # noqa: E731
         f_sum = lambda x: np.sum(C.jacobian_mlp(x, *W))  # noqa: E731
         J = C.jacobian_mlp_jacobian(x, *W)
-        fns = {"jacobian": lambda: zygcy.jacobian(f, x), "gradient of sum(f)": lambda: zygcy.gradient(f_sum, x),
-               "primal": lambda: f(x)}
+        fns = {"jacobian": lambda: zygcy.jacobian(f, x),
+               "gradient of sum(f)": lambda: zygcy.gradient(f_sum, x), "primal": lambda: f(x)}
         return fns, {"jacobian": lambda r: _close(r[0], J, what="jacobian"),
                      "gradient of sum(f)": lambda g: _close(g[0], J.sum(axis=0), what="gradient")}
 
@@ -1035,11 +1035,9 @@ def hessian_rows(quick):
         H = np.stack([(g(theta + eps * e) - g(theta - eps * e)) / (2 * eps) for e in np.eye(k)], axis=1)
         return (H + H.T) / 2
 
-    try:
-        import scipy  # noqa: F401
-        rosen_ref = "scipy.optimize.rosen_hess"
-    except ImportError:
-        rosen_ref = "Rosenbrock's Hessian by hand"
+    import importlib.util
+    rosen_ref = ("scipy.optimize.rosen_hess" if importlib.util.find_spec("scipy")
+                 else "Rosenbrock's Hessian by hand")
     return [("Rosenbrock (n=%d)" % n, C.rosen, x, lambda: C.rosen_hessian(x), 1e-9, rosen_ref),
             ("MLP loss in %d weights" % theta.size, mlp, theta, mlp_reference, 1e-5,
              "central differences of zygcy.gradient")]
@@ -1081,10 +1079,16 @@ def hessian_makers(peers, log):
     return makers, missing
 
 
+# The forward section's ratios compare functions of one row, so they take
+# turns more often than the gradient table's (the same time in all): a burst
+# of load on the shared machine then falls on both sides of a ratio.
+FORWARD_ROUNDS, FORWARD_BLOCK = 7, 0.12
+
+
 def measure(fns, metric, quick):
     """``{name: seconds per call}`` (time_row) or ``{name: peak bytes of one call}``."""
     if metric == "time":
-        return time_row(fns, quick)
+        return time_row(fns, quick, rounds=FORWARD_ROUNDS, block=FORWARD_BLOCK)
     out = {}
     for name, fn in fns.items():
         fn()        # warm caches up outside the measurement
@@ -1129,6 +1133,9 @@ def run_forward(libraries, only, quick, log=print):
         table = run_hessians([lib for lib in HESSIAN_PEERS if lib in libraries], quick, log)
     notes = ["%s %s: its column of the Hessian table is skipped (pip install autograd jax jaxlib)"
              % (lib, why) for lib, why in (table[4] if table else {}).items()]
+    unasked = [lib for lib in HESSIAN_PEERS if lib not in libraries]
+    if table is not None and unasked:
+        notes.append("%s: not in --libs, so not in the Hessian table" % ", ".join(unasked))
     others = [lib for lib in libraries if lib not in ["primal", "zygcy"] + HESSIAN_PEERS]
     if others and libraries != LIBRARIES:
         notes.append("%s: not in the forward section (its peers are %s, in the Hessian table)"
@@ -1172,7 +1179,7 @@ def run_hessians(peers, quick, log):
         fns["primal"] = lambda f=f, x=x: f(x)
         fns["zygcy.gradient"] = lambda f=f, x=x: zygcy.gradient(f, x)
         try:
-            times = time_row(fns, quick)
+            times = measure(fns, "time", quick)
         except Exception as e:
             times = {}
             log("  timing failed: %s" % short(e))
@@ -1202,7 +1209,8 @@ def ratio_table(ratios):
     for r in ratios:
         target = "<= %g" % r.limit if r.limit is not None else "(none)"
         if r.status != "ok":
-            lines.append("| %s | %s: %s | | | %s | |" % (r.label, r.status, r.note.replace("|", "\\|"), target))
+            lines.append("| %s | %s: %s | | | %s | |" % (
+                r.label, r.status, r.note.replace("|", "\\|"), target))
             continue
         fmt = fmt_time if r.metric == "time" else fmt_bytes
         unit = "" if r.metric == "time" else " peak"
@@ -1246,7 +1254,8 @@ def forward_targets(ratios, table):
         elif r.limit is None:
             out.append((None, "%s: %.3gx %s (no target)" % (r.label, r.ratio(), _per(r))))
         else:
-            out.append((r.ratio() <= r.limit, "%s: %.3gx %s (target <= %g)" % (r.label, r.ratio(), _per(r), r.limit)))
+            out.append((r.ratio() <= r.limit, "%s: %.3gx %s (target <= %g)" % (
+                r.label, r.ratio(), _per(r), r.limit)))
     if table is not None:
         labels, columns, cells, _, _ = table
         for label in labels:
@@ -1331,7 +1340,8 @@ def main(argv=None):
     names = FORWARD_GROUPS if a.forward else C.WORKLOADS
     only = set(a.only.split(",")) if a.only else None
     if only and only - set(names):
-        p.error("unknown %s: %s" % ("groups" if a.forward else "workloads", ", ".join(sorted(only - set(names)))))
+        p.error("unknown %s: %s" % ("groups" if a.forward else "workloads",
+                                    ", ".join(sorted(only - set(names)))))
     libraries = LIBRARIES if not a.libs else ["primal"] + [x for x in a.libs.split(",") if x != "primal"]
     if set(libraries) - set(LIBRARIES):
         p.error("unknown libraries: %s" % ", ".join(sorted(set(libraries) - set(LIBRARIES))))

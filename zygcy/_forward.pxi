@@ -241,7 +241,10 @@ cdef object _transposed(object fun, object pullback, object ans, object args, li
         else:
             u = tape.leaf(_zero_cotangent(ans))
             leaves = [u]
-        cts = pullback(u)
+        try:
+            cts = pullback(u)
+        except TypeError as e:
+            raise TypeError(_messages.transposed_pullback_failed(fun, e)) from e
         s = 0.0
         if joint:
             if not isinstance(cts, (tuple, list)) or len(cts) != len(tans):

@@ -235,3 +235,11 @@ def tangent_kind(fun, kind):
 def tangent_shape(fun, shape, want):
     return ("the forward rule of %s returned a tangent of shape %s for an output of shape "
             "%s; it must have the output's shape" % (_name(fun), shape, want))
+
+
+def transposed_pullback_failed(fun, error):
+    return ("forward mode runs the pullback of %s (it has no forward rule) on a tracked "
+            "cotangent, and the pullback failed: %s. Write the pullback with numpy functions "
+            "and operators only (np.stack([...]) instead of np.array([...]), no float() or "
+            "np.asarray of the cotangent), or give %s a forward rule with zygcy.extend.defjvp"
+            % (_name(fun), error, _name(fun)))
