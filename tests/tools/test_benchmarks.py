@@ -10,16 +10,17 @@ import pytest
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "asv_benchmarks")
 sys.path.insert(0, ROOT)
 
-from benchmarks import bench_arrays, bench_models, bench_scalar, common  # noqa: E402
+from benchmarks import bench_arrays, bench_forward, bench_models, bench_scalar, common  # noqa: E402
 
 import compare  # noqa: E402
 
 MODULES = [bench_scalar, bench_arrays, bench_models]
+FORWARD_MODULES = [bench_forward]      # forward mode and higher order: forward_workload names
 PREFIXES = ("time_", "peakmem_", "mem_", "track_")
 
 
-def benchmark_classes():
-    return [cls for mod in MODULES for name, cls in vars(mod).items()
+def benchmark_classes(modules=MODULES):
+    return [cls for mod in modules for name, cls in vars(mod).items()
             if inspect.isclass(cls) and not name.startswith("_") and cls.__module__ == mod.__name__]
 
 
@@ -27,7 +28,7 @@ def methods(cls):
     return sorted(name for name in dir(cls) if name.startswith(PREFIXES))
 
 
-CASES = [(cls, m) for cls in benchmark_classes() for m in methods(cls)]
+CASES = [(cls, m) for cls in benchmark_classes(MODULES + FORWARD_MODULES) for m in methods(cls)]
 
 
 @pytest.mark.parametrize("cls, method", CASES, ids=["%s.%s" % (c.__name__, m) for c, m in CASES])
@@ -49,6 +50,11 @@ def test_every_workload_has_a_benchmark_and_a_row():
     assert {w for _, w, _ in compare.rows(quick=True)} == set(common.WORKLOADS)
     for lib in ("primal", "zygcy"):
         assert set(compare.MAKERS[lib]()) == set(common.WORKLOADS), lib
+
+
+def test_every_forward_workload_has_a_benchmark():
+    classes = benchmark_classes(FORWARD_MODULES)
+    assert {c.forward_workload for c in classes} <= set(common.FORWARD_WORKLOADS)
 
 
 def test_gradient_benchmarks_time_both_halves():
