@@ -129,6 +129,8 @@ def _forward(f, args, fname):
 
     back.__doc__ = "back(dy): the cotangents of the arguments of %s for an output cotangent dy" % (
         getattr(f, "__name__", "f"),)
+    if tree is None and out_tree is None:
+        back._rows = (tape, out_leaves[0], inputs, len(leaves))     # for jacobian's sweeps
     return y, back
 
 
@@ -305,6 +307,7 @@ def _jacobian(f, args, fname):
         shapes.append(np.shape(pv))
     # blocks[j][l]: the Jacobian of output leaf j with respect to argument leaf l
     blocks = [[None] * len(arg_leaves) for _ in out_leaves]
+    direct = _direct_rows(back, out_leaves)
     for j, shape in enumerate(shapes):
         n = int(np.prod(shape, dtype=np.intp))
         rows = [[None] * n for _ in arg_leaves]
@@ -312,11 +315,14 @@ def _jacobian(f, args, fname):
             e = np.zeros(shape)
             e.flat[k] = 1.0
             seed = e if shape else 1.0
-            if out_tree is not None:
-                seeds = [None] * len(out_leaves)
-                seeds[j] = seed
-                seed = unflatten(out_tree, seeds)
-            grads = flatten_like(arg_tree, back(seed), what="gradient")
+            if direct is not None:
+                grads = direct(seed)
+            else:
+                if out_tree is not None:
+                    seeds = [None] * len(out_leaves)
+                    seeds[j] = seed
+                    seed = unflatten(out_tree, seeds)
+                grads = flatten_like(arg_tree, back(seed), what="gradient")
             for l, g in enumerate(grads):
                 rows[l][k] = g
         for l, x in enumerate(arg_leaves):
@@ -337,6 +343,33 @@ def _jacobian(f, args, fname):
                                                          else unflatten(out_tree, col)))
     gs = unflatten_grads(arg_tree, per_arg)
     return y, ((None,) * len(args) if gs is None else tuple(gs))
+
+
+def _direct_rows(back, out_leaves):
+    """For jacobian's many sweeps: a function seed -> per-argument gradients that
+    calls the tape's sweep directly, when nothing needs back()'s conversions
+    (one float64 output, float64 arrays and floats in, no self-check); else None."""
+    parts = getattr(back, "_rows", None)
+    if parts is None or _check.active():
+        return None
+    tape, node, inputs, n_args = parts
+    v = _core.value(out_leaves[0])
+    if not (type(v) is float or (type(v) is np.ndarray and v.dtype == np.float64)) or not tape.owns(node):
+        return None
+    if not all(_plain_float(tape.unwrap(t)) for _, t in inputs):
+        return None
+    wanted = [t for _, t in inputs]
+
+    def rows(seed):
+        full = [None] * n_args
+        for (i, _), g in zip(inputs, tape.backward([(node, seed)], wanted)):
+            full[i] = g
+        return full
+    return rows
+
+
+def _plain_float(x):
+    return type(x) is float or (type(x) is np.ndarray and x.dtype == np.float64)
 
 
 def _describe_kind(v):

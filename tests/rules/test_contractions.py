@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from _grid import C, R, case_table, check, rand, square
-from zygcy import derivative, forward, gradient
+from zygcy import derivative, forward, gradient, jvp
 from zygcy.testing import gradcheck
 
 
@@ -83,6 +83,19 @@ def test_complex_matmul_convention():
     gA, gB = back(g)
     np.testing.assert_allclose(gA, g @ B.conj().T)
     np.testing.assert_allclose(gB, A.conj().T @ g)
+
+
+def test_forward_mode_leaves_out_alone():
+    # the tangent of a contraction called with out= is a new array: out holds the value
+    A, B, dA = R(3, 2), R(2, 3, seed=1), R(3, 2, seed=2)
+    cases = [(lambda a: np.dot(a, B, out=np.empty((3, 3))), lambda a: np.dot(a, B)),
+             (lambda a: np.dot(a, B, np.empty((3, 3))), lambda a: np.dot(a, B)),
+             (lambda a: np.outer(a, B, out=np.empty((6, 6))), lambda a: np.outer(a, B)),
+             (lambda a: np.einsum("ij,jk", a, B, out=np.empty((3, 3))), lambda a: np.einsum("ij,jk", a, B))]
+    for f, plain in cases:
+        y, dy = jvp(f, (A,), (dA,))
+        np.testing.assert_allclose(y, plain(A))
+        np.testing.assert_allclose(dy, plain(dA))
 
 
 def test_einsum_trace_is_identity():

@@ -600,6 +600,16 @@ def test_select():
                                np.select(conds, [x, 2 * x]))
 
 
+def test_select_and_choose_complex():
+    x = rand((4,), seed=12, complex=True)
+    conds = [x.real > 0.5, x.real < -0.5]
+    gradcheck(lambda a, d: np.sin(np.select(conds, [a, a * a], d)), x, 0.4 + 0.1j, order=2)
+    gradcheck(lambda c0, c1: np.sin(np.choose(np.array([0, 1, 1, 0]), [c0, c1])), x, x[::-1] * 1j, order=2)
+    gradcheck(lambda c: np.choose(np.array([1, 0, 1, 0]), c), rand((2, 4), seed=13, complex=True))
+    gradcheck(lambda z: np.sin(np.compress([True, False, True, True], z)), x, order=2)
+    gradcheck(lambda z: np.sin(np.full_like(z, z[1] * z[2])), x, order=2)
+
+
 def test_choose():
     a = np.array([0, 2, 1, 0])
     c0, c1, c2 = rand((4,), seed=14), rand((4,), seed=15), rand((1,), seed=16)

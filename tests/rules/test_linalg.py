@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from _grid import C, R, check, rand
-from zygcy import derivative, forward, gradient
+from zygcy import derivative, forward, gradient, jvp
 from zygcy.testing import gradcheck
 
 la = np.linalg
@@ -80,6 +80,9 @@ case(getattr(la, "svdvals", None), "svdvals", lambda a: la.svdvals(a), C(3, 2))
 case(la.svd, "svd-hermitian", lambda a: [np.abs(x) ** 2 for x in la.svd(a, hermitian=True)], spd(3, complex=True))
 case(la.svd, "svd-hermitian-values", lambda a: la.svd(a, compute_uv=False, hermitian=True), sym(R(3, 3)))
 case(la.pinv, "pinv-hermitian", lambda a: la.pinv(a, hermitian=True), spd(3))
+case(la.pinv, "pinv-hermitian-complex", lambda a: la.pinv(a, hermitian=True), spd(3, complex=True))
+case(la.eigh, "eigh-upper-complex", lambda a: [la.eigh(a, UPLO="U")[0], np.abs(la.eigh(a, UPLO="U")[1]) ** 2],
+     spd(3, complex=True))
 case(la.qr, "qr-r", lambda a: la.qr(a, mode="r"), R(4, 3))
 case(la.qr, "qr-square", lambda a: la.qr(a, mode="complete"), R(3, 3))
 case(la.lstsq, "lstsq-vector", lambda a, b: la.lstsq(a, b)[:2], R(5, 3), R(5))
@@ -171,6 +174,17 @@ def test_nuclear_norm_gradient_is_polar_factor():
 def test_norm_gradient_of_zero_is_zero():
     (g,) = gradient(lambda a: la.norm(a), np.zeros(3))
     np.testing.assert_allclose(g, 0.0)
+
+
+def test_forward_mode_at_singular_matrices():
+    # det's tangent is sum(cof(A) * dA), exact where inv(A) does not exist
+    A = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
+    dA = R(3, 3, seed=1)
+    _, t = jvp(la.det, (A,), (dA,))
+    h = 1e-3
+    assert t == pytest.approx((la.det(A + h * dA) - la.det(A - h * dA)) / (2 * h), rel=1e-6)
+    with pytest.raises(np.linalg.LinAlgError, match="slogdet at a singular matrix"):
+        jvp(lambda a: la.slogdet(a)[1], (np.array([[1.0, 2.0], [2.0, 4.0]]),), (dA[:2, :2],))
 
 
 def test_solve_matches_inverse():

@@ -155,6 +155,11 @@ def test_astype():
     gradcheck(lambda x: x.astype(np.dtype(np.complex128)) ** 2, X, order=2)
 
 
+def test_item_and_tolist_complex():
+    z = rand((2, 3), seed=4, complex=True)
+    gradcheck(lambda z: z.item(4) * z.tolist()[0][1] + z[1].item(2) ** 2, z, order=2)
+
+
 def test_item_and_tolist():
     def f(x):
         a = x.item(5)

@@ -289,6 +289,36 @@ def test_average(case):
         gradcheck(lambda a, w: np.average(a, axis, w), a, w1, order=2)
 
 
+def test_average_complex():
+    a, w = rand((3, 2), seed=12, complex=True), rand((3,), seed=13, complex=True, positive=True)
+    gradcheck(lambda a, w: np.average(a, 0, w), a, w, order=2)
+    gradcheck(lambda a, w: np.average(a, 0, w, True), a, w, order=2)
+
+
+def test_forward_mode_leaves_out_alone():
+    # the tangent of a function called with out= is a new array: out holds the value
+    x = rand((3, 3), seed=21)
+    for f in (lambda x: np.mean(x, axis=0, out=np.empty(3)), lambda x: np.cumsum(x, out=np.empty(9)),
+              lambda x: np.trace(x, out=np.empty(()))):
+        y, dy = zygcy.jvp(f, (x,), (np.ones((3, 3)),))
+        np.testing.assert_allclose(y, f(x))
+        np.testing.assert_allclose(dy, f(np.ones((3, 3))))
+
+
+def test_nan_functions_ignore_nan_tangents():
+    # a nan entry's tangent (nan too, here) must not reach a nan-function's tangent
+    x = np.array([[1.5, np.nan, 2.0, 0.3], [0.5, 1.0, np.nan, 2.0]])
+    v = rand((2, 4), seed=22)
+    fs = [np.nansum, np.nanmean, np.nanvar, np.nanstd, np.nanprod, np.nanmax, np.nanmin, np.nanmedian,
+          lambda x, axis: np.nanquantile(x, 0.3, axis=axis), np.nancumsum, np.nancumprod]
+    for f in fs:
+        _, dy = zygcy.jvp(lambda x: f(x ** 2, axis=1), (x,), (v,))
+        _, back = zygcy.forward(lambda x: f(x ** 2, axis=1), x)
+        u = np.ones(np.shape(dy))
+        expect = np.nansum(back(u)[0] * v)           # the reverse gradient, nan where x is
+        assert np.isfinite(dy).all() and np.sum(dy) == pytest.approx(expect)
+
+
 def test_average_value():
     a, w = np.array([1.0, 2.0, 4.0]), np.array([1.0, 1.0, 2.0])
     ga, gw = zygcy.gradient(lambda a, w: np.average(a, None, w), a, w)

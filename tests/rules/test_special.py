@@ -86,6 +86,12 @@ def test_complex():
     z = rand((3,), seed=4, complex=True) / 2
     gradcheck(lambda z: sp.erf(z), z, order=2)
     gradcheck(lambda z: sp.loggamma(z), z + 2)      # scipy has no complex polygamma
+    # the wrapped functions are holomorphic too: their cotangents are conjugated
+    w = rand((3, 2), seed=5, complex=True) / 2
+    gradcheck(lambda z: sp.logsumexp(z, axis=0), w, order=2)
+    gradcheck(lambda z, b: sp.logsumexp(z, b=b), w, rand((2,), seed=6, complex=True), order=2)
+    gradcheck(lambda z: sp.softmax(z, axis=1), w, order=2)
+    gradcheck(lambda z: sp.log_softmax(z), w, order=2)
 
 
 def test_values():

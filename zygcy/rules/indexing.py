@@ -29,6 +29,10 @@ tracked v into its result fails: write ``v * np.ones_like(a)`` instead.
 ``np.add.at(x, index, v)`` and ``np.subtract.at`` on a tracked x are recorded as
 ``x += (v scattered at index)``, duplicates adding up; the other ``ufunc.at``
 are refused with the assignment to write instead.
+Forward mode: every rule here is linear in its differentiable argument, and its
+forward rule is the same selection applied to the tangent (``t[index]``, the
+tangent of ``x[index] = v`` is ``t_x`` with ``t_v`` assigned at index), so a
+loop reading ``x[i]`` in forward mode costs no more than the loop itself.
 Functions that write into an argument in place (``np.put``, ``np.place``,
 ``np.copyto``, ``np.put_along_axis``, ``np.putmask``, ``np.fill_diagonal``)
 are refused on tracked values before anything is written, with a message
@@ -38,8 +42,8 @@ import warnings
 
 import numpy as np
 
-from ..extend import (IndexGrad, Tracked, apply, defvjp, nondifferentiable, primitive, refuse, unbroadcast,
-                      value)
+from ..extend import (IndexGrad, Tracked, apply, defjvp, defvjp, nondifferentiable, primitive, refuse,
+                      unbroadcast, value)
 from ._util import identity, is_complex, no_gradient, none_maker, real_if_complex
 
 _ndarray = np.ndarray
@@ -98,6 +102,14 @@ def _where_zero(mask, g):
     return np.where(mask, g, 0)
 
 
+def _gather(t, index):
+    """t[index] for the tangent t of an array read at index; the tangent of a
+    number read with () or ... (or None) is the number itself."""
+    if type(t) is _ndarray or isinstance(value(t), (_ndarray, _generic)):
+        return t[index]
+    return t
+
+
 # ---------------------------------------------------------------------------
 # x[index]
 
@@ -111,7 +123,12 @@ def getitem_maker(ans, x, index):
     return _index_pullback(x, index)
 
 
+def getitem_jvp(t, ans, x, index):
+    return _gather(t, index)
+
+
 defvjp(_getitem, getitem_maker, None)
+defjvp(_getitem, getitem_jvp, None)
 
 
 def getitem(x, index):
@@ -199,7 +216,12 @@ def scatter_vals_maker(ans, shape, dtype, indices, vals):
     return scatter_vals_pullback
 
 
+def scatter_vals_jvp(t, ans, shape, dtype, indices, vals):
+    return _scatter(shape, dtype, indices, list(t))        # linear in vals
+
+
 defvjp(_scatter, None, None, None, scatter_vals_maker)
+defjvp(_scatter, None, None, None, scatter_vals_jvp)
 
 
 def densify(ig):
@@ -260,7 +282,22 @@ def setitem_v_maker(ans, x, index, v):
     return setitem_v_pullback
 
 
+def setitem_jvp(t, ans, x, index, v):
+    return setitem(t, index, 0)             # the overwritten elements are gone
+
+
+def setitem_v_jvp(t, ans, x, index, v):
+    xv = value(x)
+    if xv.dtype.kind in "biu" and np.asarray(value(v)).dtype.kind in "fc":
+        return None                         # the assignment truncates: derivative zero
+    if xv.dtype.kind != "c":
+        t = real_if_complex(t)              # a real array keeps the real part of v
+    # written as v is, so that repeated positions keep the last value as numpy does
+    return setitem(np.zeros(xv.shape, xv.dtype if xv.dtype.kind in "fc" else np.float64), index, t)
+
+
 defvjp(setitem, setitem_maker, None, setitem_v_maker)
+defjvp(setitem, setitem_jvp, None, setitem_v_jvp)
 
 
 def _check_assignment(xv, index, vv):
@@ -326,7 +363,12 @@ def take_maker(ans, a, indices, axis=None, out=None, mode="raise"):
     return _index_pullback(a, index)
 
 
+def take_jvp(t, ans, a, indices, axis=None, out=None, mode="raise"):
+    return np.take(t, value(indices), axis=axis, mode=mode)
+
+
 defvjp(np.take, take_maker, none_maker)
+defjvp(np.take, take_jvp, None)
 
 
 def _along_axis_index(shape, indices, axis):
@@ -353,7 +395,12 @@ def take_along_axis_maker(ans, arr, indices, axis=-1):
     return _index_pullback(arr, index)
 
 
+def take_along_axis_jvp(t, ans, arr, indices, axis=-1):
+    return np.take_along_axis(t, value(indices), axis)
+
+
 defvjp(np.take_along_axis, take_along_axis_maker, none_maker)
+defjvp(np.take_along_axis, take_along_axis_jvp, None)
 
 
 def compress_maker(ans, condition, a, axis=None):
@@ -363,7 +410,12 @@ def compress_maker(ans, condition, a, axis=None):
     return _index_pullback(a, index)
 
 
+def compress_jvp(t, ans, condition, a, axis=None):
+    return np.compress(value(condition), t, axis)
+
+
 defvjp(np.compress, none_maker, compress_maker)
+defjvp(np.compress, None, compress_jvp)
 
 
 def extract_maker(ans, condition, arr):
@@ -372,21 +424,29 @@ def extract_maker(ans, condition, arr):
     return _index_pullback(arr, np.unravel_index(pos, av.shape))
 
 
+def extract_jvp(t, ans, condition, arr):
+    return np.extract(value(condition), t)
+
+
 defvjp(np.extract, none_maker, extract_maker)
+defjvp(np.extract, None, extract_jvp)
 
 
 # unique: the values are elements of x (each at its first occurrence), so they
 # are differentiable: the gradient of a unique value goes to its first occurrence.
 
-def unique_maker(ans, ar, return_index=False, return_inverse=False, return_counts=False,
-                  axis=None, **kwargs):
+def _first_occurrences(ar, axis, kwargs):
+    """The index of x at which np.unique finds each of its values first."""
     av = value(ar)
     _, first = np.unique(av, return_index=True, axis=axis, **kwargs)
     if axis is None:
-        index = np.unravel_index(first, av.shape)
-    else:
-        index = _axis_index(av.ndim, axis, first)
-    pull = _index_pullback(ar, index)
+        return np.unravel_index(first, av.shape)
+    return _axis_index(av.ndim, axis, first)
+
+
+def unique_maker(ans, ar, return_index=False, return_inverse=False, return_counts=False,
+                  axis=None, **kwargs):
+    pull = _index_pullback(ar, _first_occurrences(ar, axis, kwargs))
     several = return_index or return_inverse or return_counts
 
     def unique_pullback(g):
@@ -399,7 +459,16 @@ def unique_maker(ans, ar, return_index=False, return_inverse=False, return_count
     return unique_pullback
 
 
+def unique_jvp(t, ans, ar, return_index=False, return_inverse=False, return_counts=False,
+               axis=None, **kwargs):
+    dv = _gather(t, _first_occurrences(ar, axis, kwargs))
+    if return_index or return_inverse or return_counts:
+        return (dv,) + (None,) * (len(ans) - 1)      # indices and counts: no tangent
+    return dv
+
+
 defvjp(np.unique, unique_maker)
+defjvp(np.unique, unique_jvp)
 
 
 # where / select / choose: every output element comes from one of the inputs
@@ -420,7 +489,16 @@ def where_y_maker(ans, condition, x=None, y=None):
     return where_y_pullback
 
 
+def where_x_jvp(t, ans, condition, x=None, y=None):
+    return _where_zero(np.asarray(value(condition), dtype=bool), t)
+
+
+def where_y_jvp(t, ans, condition, x=None, y=None):
+    return _where_zero(~np.asarray(value(condition), dtype=bool), t)
+
+
 defvjp(np.where, none_maker, where_x_maker, where_y_maker)
+defjvp(np.where, None, where_x_jvp, where_y_jvp)
 
 
 def _select_masks(condlist):
@@ -451,7 +529,16 @@ def select_default_maker(ans, condlist, choicelist, default=0):
     return select_default_pullback
 
 
+def select_choices_jvp(t, ans, condlist, choicelist, default=0):
+    return np.select([np.asarray(value(c), dtype=bool) for c in condlist], list(t), 0)
+
+
+def select_default_jvp(t, ans, condlist, choicelist, default=0):
+    return _where_zero(_select_masks(condlist)[1], t)
+
+
 defvjp(np.select, none_maker, select_choices_maker, select_default_maker)
+defjvp(np.select, None, select_choices_jvp, select_default_jvp)
 
 
 def choose_maker(ans, a, choices, out=None, mode="raise"):
@@ -481,7 +568,12 @@ def choose_maker(ans, a, choices, out=None, mode="raise"):
     return choose_pullback
 
 
+def choose_jvp(t, ans, a, choices, out=None, mode="raise"):
+    return np.choose(np.asarray(value(a)), t if isinstance(value(t), _ndarray) else list(t), mode=mode)
+
+
 defvjp(np.choose, none_maker, choose_maker)
+defjvp(np.choose, None, choose_jvp)
 
 
 # full_like: the result is the fill value everywhere; the prototype gives only a shape
@@ -497,7 +589,14 @@ def full_like_fill_maker(ans, a, fill_value, *args, **kwargs):
     return full_like_fill_pullback
 
 
+def full_like_fill_jvp(t, ans, a, fill_value, *args, **kwargs):
+    if np.asarray(value(ans)).dtype.kind in "biu" and np.asarray(value(fill_value)).dtype.kind in "fc":
+        return None
+    return real_if_complex(t) if not is_complex(ans) else t      # broadcast to the result
+
+
 defvjp(np.full_like, none_maker, full_like_fill_maker)
+defjvp(np.full_like, None, full_like_fill_jvp)
 
 
 # ---------------------------------------------------------------------------

@@ -23,12 +23,17 @@ numpy 2's array-API contractions in numpy.linalg (matmul, tensordot, vecdot,
 cross, outer) have their rules in ``contractions``; matrix_transpose and
 diagonal in ``shape``, trace in ``reductions``.
 
+Forward rules are the differentials themselves (``d inv = -inv dA inv``,
+``d det = sum(cof(A) * dA)``, exact at singular matrices, ``dL = L phi(L^-1 dA
+L^-H)`` for cholesky, the standard ones for eigh, svd, qr), with the same
+conventions (the triangle read, the phases) as the pullbacks.
+
 Pullbacks use zygcy's own functions (``np.linalg.inv``, ``@``, ``np.tril``...)
 on possibly tracked values, so they are differentiable again.
 """
 import numpy as np
 
-from ..extend import Tracked, defjoint, defvjp, nondifferentiable, primitive, unbroadcast, value
+from ..extend import Tracked, defjoint, defjvp, defvjp, nondifferentiable, primitive, unbroadcast, value
 from ._util import H, NUMPY2, axes_of, conj, is_complex, ndim_of, nonzero, real_if_complex, shape_of
 from .shape import crop
 
@@ -58,6 +63,14 @@ def _gap_inverse(w, square=False):
     diff = _row(w) - _col(w)
     eye = np.eye(n)
     return (1 - eye) / (diff + eye)
+
+
+def _hermitian_tangent(t, uplo):
+    """The tangent of the Hermitian matrix a function sees that reads only the triangle
+    ``uplo`` of its input (and the real part of its diagonal), for the input tangent t:
+    the forward counterpart of ``_from_hermitian``."""
+    s = np.tril(t, -1) if uplo.upper() == "L" else np.triu(t, 1)
+    return s + H(s) + real_if_complex(t) * np.eye(shape_of(t)[-1])
 
 
 def _from_hermitian(S, uplo):
@@ -135,6 +148,33 @@ def _T(x):
     return np.swapaxes(x, -1, -2)
 
 
+def cofactor_jvp(t, ans, a):
+    if type(a) is Tracked:
+        return _cofactor_tangent_by_inverse(ans, a, t)      # differentiable again
+    # A + dA = U (S + E) V^H with E = U^H dA V, and cof(U M V^H) = phase conj(U) cof(M) conj(V^H):
+    # dC = phase conj(U) d cof(S)[E] conj(V^H), d cof(S)[E] as in cofactor_maker (exact for any S)
+    u, s, vh, phase = _svd_parts(a)
+    p = _products_without(s, 2)
+    e = H(u) @ t @ H(vh)
+    de = _diag_matrix(np.einsum("...ij,...j->...i", p, _diag_of(e))) - p * _T(e)
+    return phase[..., None, None] * (np.conj(u) @ de @ np.conj(vh))
+
+
+def _trace_of_solve(a, t):
+    """tr(inv(A) dA) for (stacks of) matrices."""
+    return np.trace(np.linalg.solve(a, t), axis1=-2, axis2=-1)
+
+
+def _cofactor_tangent_by_inverse(c, a, t):
+    """dC for C = cof(A) = det(A) inv(A)^T: tr(inv(A) dA) C - C dA^T C / det(A)."""
+    d = np.linalg.det(a)
+    if np.any(value(d) == 0):
+        raise np.linalg.LinAlgError(
+            "zygcy: third and higher derivatives of det are implemented for invertible "
+            "matrices only, and this one is singular")
+    return _col(_col(_trace_of_solve(a, t))) * c - c @ _T(t) @ c / _col(_col(d))
+
+
 def _cofactor_cotangent_by_inverse(c, a, g):
     """The cotangent of A for a cotangent g of C = cof(A) = det(A) inv(A)^T, written with
     inv (so differentiable again): dC = tr(inv(A) dA) C - C dA^T C / det(A)."""
@@ -156,6 +196,14 @@ def det_maker(ans, a):
     return det_pullback
 
 
+def _slogdet_singular(sign):
+    if np.any(value(sign) == 0):
+        raise np.linalg.LinAlgError(
+            "zygcy: the gradient of slogdet at a singular matrix is infinite (its "
+            "log|det| is -inf); differentiate np.linalg.det instead, whose gradient "
+            "is defined at every matrix")
+
+
 def slogdet_maker(ans, a):
     sign = ans[0]
 
@@ -167,11 +215,7 @@ def slogdet_maker(ans, a):
             cz = cz - 1j * np.imag(conj(gs) * sign)
         if gl is None and not (gs is not None and is_complex(sign)):
             return None
-        if np.any(value(sign) == 0):
-            raise np.linalg.LinAlgError(
-                "zygcy: the gradient of slogdet at a singular matrix is infinite (its "
-                "log|det| is -inf); differentiate np.linalg.det instead, whose gradient "
-                "is defined at every matrix")
+        _slogdet_singular(sign)
         return _col(_col(cz)) * H(np.linalg.inv(a))
     return slogdet_pullback
 
@@ -180,6 +224,13 @@ def inv_maker(ans, a):
     def inv_pullback(g):
         return -H(ans) @ g @ H(ans)
     return inv_pullback
+
+
+def _pinv_tangent(a, X, dA):
+    """dX for X = pinv(A) (A of full rank, or of constant rank)."""
+    m, n = shape_of(a)[-2:]
+    XH, dAH = H(X), H(dA)
+    return -X @ dA @ X + X @ XH @ dAH @ (np.eye(m) - a @ X) + (np.eye(n) - X @ a) @ dAH @ XH @ X
 
 
 def _pinv_cotangent(a, X, G):
@@ -200,9 +251,13 @@ def pinv_maker(ans, a, rcond=None, hermitian=False, **kwargs):
     return pinv_pullback
 
 
+def _is_vector(a, b):
+    """b is a vector when it is 1-D (numpy 2), or one dimension short of a (numpy 1)."""
+    return ndim_of(b) == 1 if NUMPY2 else ndim_of(b) == ndim_of(a) - 1
+
+
 def solve_maker(ans, a, b):
-    # b is a vector when it is 1-D (numpy 2), or one dimension short of a (numpy 1)
-    vector = ndim_of(b) == 1 if NUMPY2 else ndim_of(b) == ndim_of(a) - 1
+    vector = _is_vector(a, b)
 
     def solve_pullback(g):
         if vector:
@@ -240,6 +295,18 @@ def matrix_power_maker(ans, a, n):
     return matrix_power_pullback
 
 
+def _power_tangent(b, db, k):
+    """d(B^k) for the tangent dB of B (k >= 1), by repeated squaring with the product rule."""
+    p = dp = None
+    while True:
+        if k & 1:
+            p, dp = (b, db) if p is None else (p @ b, dp @ b + p @ db)
+        k >>= 1
+        if not k:
+            return dp
+        b, db = b @ b, db @ b + b @ db
+
+
 def multi_dot_maker(ans, arrays, out=None):
     shapes = [shape_of(x) for x in arrays]
 
@@ -267,14 +334,72 @@ def multi_dot_maker(ans, arrays, out=None):
     return multi_dot_pullback
 
 
+def det_jvp(t, ans, a):
+    return np.sum(cofactor(a) * t, axis=(-2, -1))        # exact at singular matrices too
+
+
+def slogdet_jvp(t, ans, a):
+    sign = ans[0]
+    _slogdet_singular(sign)
+    z = _trace_of_solve(a, t)                             # d log det = tr(inv(A) dA)
+    return (sign * 1j * np.imag(z) if is_complex(sign) else None), real_if_complex(z)
+
+
+def inv_jvp(t, ans, a):
+    return -ans @ t @ ans
+
+
+def pinv_jvp(t, ans, a, rcond=None, hermitian=False, **kwargs):
+    if hermitian:                # the lower triangle is read
+        return _pinv_tangent(_hermitian_tangent(a, "L"), ans, _hermitian_tangent(t, "L"))
+    return _pinv_tangent(a, ans, t)
+
+
+def solve_a_jvp(t, ans, a, b):
+    if _is_vector(a, b):
+        return -np.squeeze(np.linalg.solve(a, t @ _col(ans)), -1)
+    return -np.linalg.solve(a, t @ ans)
+
+
+def solve_b_jvp(t, ans, a, b):
+    return np.linalg.solve(a, t)
+
+
+def matrix_power_jvp(t, ans, a, n):
+    if n == 0:
+        return None
+    if n > 0:
+        return _power_tangent(a, t, n)
+    b = np.linalg.inv(a)
+    return _power_tangent(b, -b @ t @ b, -n)
+
+
+def multi_dot_jvp(t, ans, arrays, out=None):
+    total = None
+    for i, ti in enumerate(t):
+        if type(ti) is not Tracked and not np.any(ti):
+            continue            # a constant matrix (or one that does not move)
+        term = np.linalg.multi_dot(list(arrays[:i]) + [ti] + list(arrays[i + 1:]))
+        total = term if total is None else total + term
+    return total
+
+
 defvjp(np.linalg.det, det_maker)
+defjvp(np.linalg.det, det_jvp)
 defvjp(_cofactor_plain, cofactor_maker)
+defjvp(_cofactor_plain, cofactor_jvp)
 defvjp(np.linalg.slogdet, slogdet_maker)
+defjvp(np.linalg.slogdet, slogdet_jvp)
 defvjp(np.linalg.inv, inv_maker)
+defjvp(np.linalg.inv, inv_jvp)
 defvjp(np.linalg.pinv, pinv_maker)
+defjvp(np.linalg.pinv, pinv_jvp)
 defjoint(np.linalg.solve, solve_maker)
+defjvp(np.linalg.solve, solve_a_jvp, solve_b_jvp)
 defvjp(np.linalg.matrix_power, matrix_power_maker)
+defjvp(np.linalg.matrix_power, matrix_power_jvp)
 defvjp(np.linalg.multi_dot, multi_dot_maker)
+defjvp(np.linalg.multi_dot, multi_dot_jvp)
 
 
 # ---------------------------------------------------------------------------
@@ -328,14 +453,16 @@ def _matrix_norm_cotangent(x, y, g, ord, axes):
     raise NotImplementedError("zygcy: numpy.linalg.norm with ord=%r on matrices has no gradient rule" % (ord,))
 
 
-def norm_maker(ans, x, ord=None, axis=None, keepdims=False):
-    nd = ndim_of(x)
+def _norm_axes(nd, ord, axis):
+    """(the axes norm reduces, whether it is a matrix norm)."""
     if axis is None:
-        axes = tuple(range(nd))
-        matrix = nd == 2 and ord is not None
-    else:
-        axes = axes_of(axis, nd)
-        matrix = len(axes) == 2
+        return tuple(range(nd)), nd == 2 and ord is not None
+    axes = axes_of(axis, nd)
+    return axes, len(axes) == 2
+
+
+def norm_maker(ans, x, ord=None, axis=None, keepdims=False):
+    axes, matrix = _norm_axes(ndim_of(x), ord, axis)
     return _norm_pullback(ans, x, ord, axes, keepdims, matrix)
 
 
@@ -353,6 +480,26 @@ def _norm_pullback(ans, x, ord, axes, keepdims, matrix):
     return norm_pullback
 
 
+def _norm_jvp(t, ans, x, ord, axes, keepdims, matrix):
+    """A norm is real: its tangent is Re <d, t> with d its gradient (the cotangent of 1)."""
+    d = _norm_pullback(ans, x, ord, axes, keepdims, matrix)(np.ones(np.shape(value(ans))))
+    return np.sum(real_if_complex(conj(d) * t), axis=axes, keepdims=keepdims)
+
+
+def norm_jvp(t, ans, x, ord=None, axis=None, keepdims=False):
+    axes, matrix = _norm_axes(ndim_of(x), ord, axis)
+    return _norm_jvp(t, ans, x, ord, axes, keepdims, matrix)
+
+
+def vector_norm_jvp(t, ans, x, axis=None, keepdims=False, ord=2):
+    return _norm_jvp(t, ans, x, ord, axes_of(axis, ndim_of(x)), keepdims, False)
+
+
+def matrix_norm_jvp(t, ans, x, keepdims=False, ord="fro"):
+    nd = ndim_of(x)
+    return _norm_jvp(t, ans, x, ord, (nd - 2, nd - 1), keepdims, True)
+
+
 def vector_norm_maker(ans, x, axis=None, keepdims=False, ord=2):
     return _norm_pullback(ans, x, ord, axes_of(axis, ndim_of(x)), keepdims, False)
 
@@ -363,9 +510,12 @@ def matrix_norm_maker(ans, x, keepdims=False, ord="fro"):
 
 
 defvjp(np.linalg.norm, norm_maker)
+defjvp(np.linalg.norm, norm_jvp)
 if hasattr(np.linalg, "vector_norm"):      # numpy >= 2.0
     defvjp(np.linalg.vector_norm, vector_norm_maker)
+    defjvp(np.linalg.vector_norm, vector_norm_jvp)
     defvjp(np.linalg.matrix_norm, matrix_norm_maker)
+    defjvp(np.linalg.matrix_norm, matrix_norm_jvp)
 
 
 # ---------------------------------------------------------------------------
@@ -420,10 +570,41 @@ def eigvals_maker(ans, a):
     return eigvals_pullback
 
 
+# Forward: with K = V^-1 dA V (V^H dA V for Hermitian A), dw = diag(K) and
+# dV = V (F * K), F[i, j] = 1 / (w[j] - w[i]) off the diagonal (the gauge V^H dV
+# with zero diagonal; eig's unit columns then keep their norm).
+
+def eigh_jvp(t, ans, a, UPLO="L"):
+    w, v = ans
+    k = H(v) @ _hermitian_tangent(t, UPLO) @ v
+    return real_if_complex(_diag_of(k)), v @ (_gap_inverse(w) * k)
+
+
+def eigvalsh_jvp(t, ans, a, UPLO="L"):
+    _, v = np.linalg.eigh(a, UPLO)
+    return real_if_complex(_diag_of(H(v) @ _hermitian_tangent(t, UPLO) @ v))
+
+
+def eig_jvp(t, ans, a):
+    w, v = ans
+    k = np.linalg.solve(v, t @ v)
+    dv = v @ (_gap_inverse(w) * k)
+    return _diag_of(k), dv - v * real_if_complex(np.sum(conj(v) * dv, axis=-2, keepdims=True))
+
+
+def eigvals_jvp(t, ans, a):
+    _, v = np.linalg.eig(a)
+    return _diag_of(np.linalg.solve(v, t @ v))
+
+
 defvjp(np.linalg.eigh, eigh_maker)
+defjvp(np.linalg.eigh, eigh_jvp)
 defvjp(np.linalg.eigvalsh, eigvalsh_maker)
+defjvp(np.linalg.eigvalsh, eigvalsh_jvp)
 defvjp(np.linalg.eig, eig_maker)
+defjvp(np.linalg.eig, eig_jvp)
 defvjp(np.linalg.eigvals, eigvals_maker)
+defjvp(np.linalg.eigvals, eigvals_jvp)
 
 
 # ---------------------------------------------------------------------------
@@ -468,21 +649,65 @@ def _svd_cotangent(a, U, s, Vh, gU, gs, gVh):
     return out
 
 
+def _svd_tangent(U, s, Vh, dA):
+    """(dU, ds, dVh) for A = U diag(s) V^H, with dP = U^H dA V: ds = Re diag(dP),
+    U^H dU = F * (dP S + S dP^H) (+ i Im diag(dP) / s), V^H dV = F * (S dP + dP^H S),
+    F[i, j] = 1 / (s[j]^2 - s[i]^2), and the parts outside the span of U or V."""
+    m, n = shape_of(U)[-2], shape_of(Vh)[-1]
+    k = shape_of(s)[-1]
+    V = H(Vh)
+    dP = H(U) @ dA @ V
+    dPH = H(dP)
+    srow, scol = _row(s), _col(s)
+    F = _gap_inverse(s, square=True)
+    omega = F * (dP * srow + scol * dPH)
+    if is_complex(dP):
+        omega = omega + _diag_matrix(1j * np.imag(_diag_of(dP)) / s)
+    dU = U @ omega
+    dV = V @ (F * (scol * dP + dPH * srow))
+    if m > k:
+        dU = dU + (dA @ V - U @ dP) / srow
+    if n > k:
+        dV = dV + (H(dA) @ U - V @ dPH) / srow
+    return dU, real_if_complex(_diag_of(dP)), H(dV)
+
+
+def _svd_full_matrices(a, full_matrices):
+    m, n = shape_of(a)[-2:]
+    if full_matrices and m != n:
+        raise NotImplementedError(
+            "zygcy: numpy.linalg.svd of a non-square matrix with full_matrices=True has no "
+            "gradient (the extra singular vectors are not unique); pass full_matrices=False")
+
+
 def svd_maker(ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     if not compute_uv:
         U, s, Vh = np.linalg.svd(a, full_matrices=False, hermitian=hermitian)
     else:
-        m, n = shape_of(a)[-2:]
-        if full_matrices and m != n:
-            raise NotImplementedError(
-                "zygcy: numpy.linalg.svd of a non-square matrix with full_matrices=True has no "
-                "gradient (the extra singular vectors are not unique); pass full_matrices=False")
+        _svd_full_matrices(a, full_matrices)
         U, s, Vh = ans
 
     def svd_pullback(g):
         ct = _svd_cotangent(a, U, s, Vh, *((None, g, None) if not compute_uv else g))
         return _from_hermitian(ct, "L") if hermitian else ct     # hermitian: the lower triangle is read
     return svd_pullback
+
+
+def _singular_value_tangent(a, dA, hermitian=False):
+    u, _, vh = np.linalg.svd(a, full_matrices=False, hermitian=hermitian)
+    return real_if_complex(_diag_of(H(u) @ dA @ H(vh)))        # ds = Re diag(U^H dA V)
+
+
+def svd_jvp(t, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    dA = _hermitian_tangent(t, "L") if hermitian else t        # hermitian: the lower triangle is read
+    if not compute_uv:
+        return _singular_value_tangent(a, dA, hermitian)
+    _svd_full_matrices(a, full_matrices)
+    return _svd_tangent(*ans, dA)
+
+
+def svdvals_jvp(t, ans, a):
+    return _singular_value_tangent(a, t)
 
 
 def svdvals_maker(ans, a):
@@ -504,12 +729,45 @@ def _qr_tall(Q, R, gQ, gR):
     return H(np.linalg.solve(R, H(B)))
 
 
-def qr_maker(ans, a, mode="reduced"):
+def _qr_mode(a, mode):
     m, n = shape_of(a)[-2:]
     if mode not in ("reduced", "complete", "r") or (mode == "complete" and m > n):
         raise NotImplementedError(
             "zygcy: numpy.linalg.qr with mode=%r%s has no gradient rule; use mode='reduced'"
             % (mode, " on a tall matrix" if mode == "complete" else ""))
+    return m, n
+
+
+def _qr_tall_tangent(Q, R, dA):
+    """(dQ, dR) for A = QR (Q with orthonormal columns, R square): with X = dA R^-1 and
+    M = Q^H X, Q^H dQ = Omega is the anti-Hermitian part M's strict lower triangle fixes
+    (its diagonal imaginary: R's diagonal stays real), dR = (M - Omega) R and
+    dQ = Q Omega + (I - Q Q^H) X."""
+    X = dA @ np.linalg.inv(R)
+    M = H(Q) @ X
+    low = np.tril(M, -1)
+    omega = low - H(low)
+    if is_complex(M):
+        omega = omega + _diag_matrix(1j * np.imag(_diag_of(M)))
+    return X + Q @ (omega - M), (M - omega) @ R
+
+
+def qr_jvp(t, ans, a, mode="reduced"):
+    m, n = _qr_mode(a, mode)
+    Q, R = np.linalg.qr(a) if mode == "r" else ans
+    if m >= n:
+        dQ, dR = _qr_tall_tangent(Q, R, t)
+    else:
+        # A = [X Y], R = [U V] with X = QU square and V = Q^H Y
+        Y = np.split(a, [m], axis=-1)[1]
+        dX, dY = np.split(t, [m], axis=-1)
+        dQ, dU = _qr_tall_tangent(Q, np.split(R, [m], axis=-1)[0], dX)
+        dR = np.concatenate([dU, H(dQ) @ Y + H(Q) @ dY], axis=-1)
+    return dR if mode == "r" else (dQ, dR)
+
+
+def qr_maker(ans, a, mode="reduced"):
+    m, n = _qr_mode(a, mode)
     if mode == "r":
         Q, R = np.linalg.qr(a)
     else:
@@ -531,11 +789,24 @@ def qr_maker(ans, a, mode="reduced"):
     return qr_pullback
 
 
+def cholesky_jvp(t, ans, a, upper=False):
+    # dL = L phi(inv(L) dA inv(L)^H), phi = lower triangle with half the diagonal
+    L = H(ans) if upper else ans
+    Li = np.linalg.inv(L)
+    K = Li @ _hermitian_tangent(t, "U" if upper else "L") @ H(Li)
+    dL = L @ (np.tril(K) - 0.5 * K * np.eye(shape_of(K)[-1]))
+    return H(dL) if upper else dL
+
+
 defvjp(np.linalg.cholesky, cholesky_maker)
+defjvp(np.linalg.cholesky, cholesky_jvp)
 defvjp(np.linalg.svd, svd_maker)
+defjvp(np.linalg.svd, svd_jvp)
 if hasattr(np.linalg, "svdvals"):          # numpy >= 2.0
     defvjp(np.linalg.svdvals, svdvals_maker)
+    defjvp(np.linalg.svdvals, svdvals_jvp)
 defvjp(np.linalg.qr, qr_maker)
+defjvp(np.linalg.qr, qr_jvp)
 
 
 # ---------------------------------------------------------------------------
@@ -567,7 +838,27 @@ def lstsq_maker(ans, a, b, rcond=None):
     return lstsq_pullback
 
 
+def _residuals_tangent(ans, a, b, de):
+    """d residuals for a change de of A x - b at fixed x (A^H (A x - b) = 0, so the
+    change of x adds nothing); None when numpy returns no residuals."""
+    x, res = ans[0], ans[1]
+    if shape_of(res)[0] == 0:
+        return None
+    e = a @ x - b
+    return 2 * np.sum(real_if_complex(conj(e) * de), axis=0, keepdims=ndim_of(b) == 1)
+
+
+def lstsq_a_jvp(t, ans, a, b, rcond=None):
+    dx = _pinv_tangent(a, np.linalg.pinv(a), t) @ b
+    return dx, _residuals_tangent(ans, a, b, t @ ans[0]), None, _singular_value_tangent(a, t)
+
+
+def lstsq_b_jvp(t, ans, a, b, rcond=None):
+    return np.linalg.pinv(a) @ t, _residuals_tangent(ans, a, b, -t), None, None
+
+
 defjoint(np.linalg.lstsq, lstsq_maker)
+defjvp(np.linalg.lstsq, lstsq_a_jvp, lstsq_b_jvp)
 
 
 # ---------------------------------------------------------------------------

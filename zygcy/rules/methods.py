@@ -17,7 +17,7 @@ an AttributeError that says so.
 """
 import numpy as np
 
-from ..extend import IndexGrad, Tracked, defvjp, primitive, value
+from ..extend import IndexGrad, Tracked, defjvp, defvjp, primitive, value
 from ._util import identity, real_if_complex
 
 _ndarray = np.ndarray
@@ -53,7 +53,15 @@ def astype_maker(ans, x, dtype):
     return astype_pullback
 
 
+def astype_jvp(t, ans, x, dtype):
+    kind = np.dtype(dtype).kind
+    if kind not in "fc":
+        return t                        # int -> int: the identity
+    return _astype(real_if_complex(t) if kind == "f" else t, dtype)    # a real cast keeps the real part
+
+
 defvjp(_astype, astype_maker, None)
+defjvp(_astype, astype_jvp, None)
 
 
 def _method_astype(x):
@@ -91,7 +99,12 @@ def item_maker(ans, x, index):
     return item_pullback
 
 
+def item_jvp(t, ans, x, index):
+    return _item(t, index) if isinstance(value(t), (_ndarray, _generic)) else t
+
+
 defvjp(_item, item_maker, None)
+defjvp(_item, item_jvp, None)
 
 
 def _full_index(xv, args):

@@ -10,6 +10,10 @@ element is the max, which are nan, where the zeros are) come from plain values;
 everything that depends on the inputs is written with numpy functions, so the
 pullbacks are differentiable again.
 
+Each rule has a forward rule too: the local derivative times the tangent,
+summed over the reduced axes (``np.sum(share * t, axis)``), with the same masks
+and the same care at zeros; the nan-functions drop the tangents of nan entries.
+
 ``axis`` may be None, an int, a negative int or a tuple; ``keepdims`` is
 honoured everywhere. ``where=`` is honoured by sum, mean, nansum, nanmean,
 max/min and their ufunc.reduce forms; the others refuse it with an error.
@@ -18,8 +22,9 @@ import math
 
 import numpy as np
 
-from ..extend import Tracked, deflinear, defvjp, primitive, value
-from ._util import conj, kept_shape, ndim_of, normalize_axis_tuple, reduced_axes, unbroadcast_to
+from ..extend import Tracked, deflinear, defjvp, defvjp, primitive, value
+from ._util import (conj, kept_shape, ndim_of, normalize_axis_tuple, real_if_complex, reduced_axes,
+                    unbroadcast_to)
 from .shape import diag_embed, expand, reshape
 
 _NoValue = np._NoValue
@@ -75,20 +80,36 @@ def _notnan(x):
     return ~np.isnan(value(x))
 
 
+def _drop_nan(t, x):
+    """The tangent t with the entries where x is nan set to 0 (a nan-function ignores
+    them, and their tangents are often nan too: multiplying by a mask would keep those)."""
+    nan = np.isnan(value(x))
+    return np.where(nan, 0, t) if np.any(nan) else t
+
+
+def _counted(x, where):
+    """The entries a nan-reduction counts: not nan, and in ``where``."""
+    return _notnan(x) if _is_all(where) else _notnan(x) & value(where)
+
+
 def nansum_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue,
                  where=True):
     shape, axes = np.shape(value(x)), reduced_axes(axis, ndim_of(x))
-    ok = _notnan(x) if _is_all(where) else _notnan(x) & value(where)
+    ok = _counted(x, where)
 
     def nansum_pullback(g):
         return expand(g, shape, axes, keepdims) * ok
     return nansum_pullback
 
 
+def _nanmean_share(x, axes, where):
+    ok = _counted(x, where)
+    return ok / _safe_count(np.sum(ok, axis=axes, keepdims=True))
+
+
 def nanmean_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     shape, axes = np.shape(value(x)), reduced_axes(axis, ndim_of(x))
-    ok = _notnan(x) if _is_all(where) else _notnan(x) & value(where)
-    share = ok / _safe_count(np.sum(ok, axis=axes, keepdims=True))
+    share = _nanmean_share(x, axes, where)
 
     def nanmean_pullback(g):
         return expand(g, shape, axes, keepdims) * share
@@ -106,10 +127,28 @@ def _add_reduce_jvp(t, ans, x, axis=0, dtype=None, out=None, keepdims=False, ini
     return np.add.reduce(t, axis=axis, dtype=dtype, keepdims=keepdims, where=where)
 
 
+# (the forward rules of linear functions with out= are given: the automatic one,
+# fun(t, **kwargs), would write the tangent into the caller's out array)
+def _mean_jvp(t, ans, x, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
+    return np.mean(t, axis=axis, dtype=dtype, keepdims=keepdims, where=where)
+
+
+def nansum_jvp(t, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue,
+               where=True):
+    return np.sum(_drop_nan(t, x) * _counted(x, where), axis=axis, keepdims=keepdims)
+
+
+def nanmean_jvp(t, ans, x, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
+    axes = reduced_axes(axis, ndim_of(x))
+    return np.sum(_drop_nan(t, x) * _nanmean_share(x, axes, where), axis=axes, keepdims=keepdims)
+
+
 deflinear(np.sum, _sum_adjoint, _sum_jvp)
-deflinear(np.mean, _mean_adjoint)
+deflinear(np.mean, _mean_adjoint, _mean_jvp)
 defvjp(np.nansum, nansum_maker)
+defjvp(np.nansum, nansum_jvp)
 defvjp(np.nanmean, nanmean_maker)
+defjvp(np.nanmean, nanmean_jvp)
 
 
 # ---------------------------------------------------------------------------
@@ -182,10 +221,50 @@ def nanstd_maker(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False
     return _std_pullback(True, ans, x, axis, ddof, keepdims, where, mean, correction)
 
 
+# d var = 2 Re <x - mean, t> / (n - ddof) (the mean's own change is orthogonal to x - mean),
+# d std = d var / (2 std)
+
+def _var_jvp(nan, t, x, axis, ddof, keepdims, where, mean, correction):
+    shape, axes, xc, dof = _var_parts(x, axis, ddof, correction, nan, where, mean)
+    t = _drop_nan(t, x) if nan else t
+    return np.sum(real_if_complex(conj(xc) * t) * (2 / dof), axis=axes, keepdims=keepdims)
+
+
+def _std_jvp(nan, t, ans, x, axis, ddof, keepdims, where, mean, correction):
+    shape, axes, xc, dof = _var_parts(x, axis, ddof, correction, nan, where, mean)
+    t = _drop_nan(t, x) if nan else t
+    s = reshape(ans, _keep(ans, shape, axes, keepdims).shape)
+    return np.sum(real_if_complex(conj(xc) * t) / (dof * s), axis=axes, keepdims=keepdims)
+
+
+def var_jvp(t, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
+            where=True, mean=_NoValue, correction=_NoValue):
+    return _var_jvp(False, t, x, axis, ddof, keepdims, where, mean, correction)
+
+
+def nanvar_jvp(t, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
+               where=True, mean=_NoValue, correction=_NoValue):
+    return _var_jvp(True, t, x, axis, ddof, keepdims, where, mean, correction)
+
+
+def std_jvp(t, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
+            where=True, mean=_NoValue, correction=_NoValue):
+    return _std_jvp(False, t, ans, x, axis, ddof, keepdims, where, mean, correction)
+
+
+def nanstd_jvp(t, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
+               where=True, mean=_NoValue, correction=_NoValue):
+    return _std_jvp(True, t, ans, x, axis, ddof, keepdims, where, mean, correction)
+
+
 defvjp(np.var, var_maker)
+defjvp(np.var, var_jvp)
 defvjp(np.std, std_maker)
+defjvp(np.std, std_jvp)
 defvjp(np.nanvar, nanvar_maker)
+defjvp(np.nanvar, nanvar_jvp)
 defvjp(np.nanstd, nanstd_maker)
+defjvp(np.nanstd, nanstd_jvp)
 
 
 # ---------------------------------------------------------------------------
@@ -195,11 +274,23 @@ def prod_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=
                where=True):
     _no_where(where, "prod")
     shape, axes = np.shape(value(x)), reduced_axes(axis, ndim_of(x))
-    zero = value(x) == 0
-    if not np.any(zero):
+    d = _prod_partials(x, axes, initial)
+    if d is None:
         def prod_pullback(g):
             return expand(g * conj(ans), shape, axes, keepdims) / conj(x)
         return prod_pullback
+
+    def prod_pullback(g):
+        return expand(g, shape, axes, keepdims) * conj(d)
+    return prod_pullback
+
+
+def _prod_partials(x, axes, initial):
+    """d prod / d x (x's shape) when the slices have zeros; None when x has none
+    (then it is prod / x)."""
+    zero = value(x) == 0
+    if not np.any(zero):
+        return None
     # With zeros, d prod / d x[i] is the product of the others, written so that it
     # is exact to second order: with p1 the product of the nonzero entries (zeros
     # held at a constant 1) and s the sum of the zero entries of the slice (0, but
@@ -213,11 +304,7 @@ def prod_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=
     if initial is not _NoValue:
         p1 = p1 * initial
     s = np.sum(x * zero, axis=axes, keepdims=True)
-    d = p1 * ((nz == 0) / x1 + (nz == 1) * (zero + ~zero * s / x1) + (nz == 2) * zero * (s - x))
-
-    def prod_pullback(g):
-        return expand(g, shape, axes, keepdims) * conj(d)
-    return prod_pullback
+    return p1 * ((nz == 0) / x1 + (nz == 1) * (zero + ~zero * s / x1) + (nz == 2) * zero * (s - x))
 
 
 def nanprod_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue,
@@ -231,23 +318,51 @@ def nanprod_maker(ans, x, axis=None, dtype=None, out=None, keepdims=False, initi
     return nanprod_pullback
 
 
+def prod_jvp(t, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue,
+             where=True):
+    _no_where(where, "prod")
+    axes = reduced_axes(axis, ndim_of(x))
+    d = _prod_partials(x, axes, initial)
+    if d is None:
+        return ans * np.sum(t / x, axis=axes, keepdims=keepdims)
+    return np.sum(d * t, axis=axes, keepdims=keepdims)
+
+
+def nanprod_jvp(t, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue,
+                where=True):
+    _no_where(where, "nanprod")
+    return prod_jvp(_drop_nan(t, x), ans, np.nan_to_num(x, nan=1.0), axis, dtype, None, keepdims, initial)
+
+
 defvjp(np.prod, prod_maker)
+defjvp(np.prod, prod_jvp)
 defvjp(np.nanprod, nanprod_maker)
+defjvp(np.nanprod, nanprod_jvp)
 
 
 # ---------------------------------------------------------------------------
 # Max and min: the gradient goes to the elements equal to the result, shared on ties
 
-def _extreme_pullback(ans, x, axes, keepdims, where=True):
-    shape = np.shape(value(x))
-    hit = value(x) == _keep(ans, shape, axes, keepdims)    # nan entries never hit
+def _extreme_share(ans, x, axes, keepdims, where=True):
+    """Plain weights of x's shape: 1 / (number of ties) at the elements equal to the result."""
+    hit = value(x) == _keep(ans, np.shape(value(x)), axes, keepdims)    # nan entries never hit
     if not _is_all(where):
         hit = hit & value(where)
-    share = hit / _safe_count(np.sum(hit, axis=axes, keepdims=True))
+    return hit / _safe_count(np.sum(hit, axis=axes, keepdims=True))
+
+
+def _extreme_pullback(ans, x, axes, keepdims, where=True):
+    shape = np.shape(value(x))
+    share = _extreme_share(ans, x, axes, keepdims, where)
 
     def max_pullback(g):
         return expand(g, shape, axes, keepdims) * share
     return max_pullback
+
+
+def _extreme_jvp(t, ans, x, axes, keepdims, where=True):
+    share = _extreme_share(ans, x, axes, keepdims, where)
+    return np.sum(_drop_nan(t, x) * share, axis=axes, keepdims=keepdims)     # (nanmax ignores nans)
 
 
 def max_maker(ans, x, axis=None, out=None, keepdims=False, initial=_NoValue, where=True):
@@ -264,9 +379,22 @@ def ptp_maker(ans, x, axis=None, out=None, keepdims=False):
     return ptp_pullback
 
 
+def max_jvp(t, ans, x, axis=None, out=None, keepdims=False, initial=_NoValue, where=True):
+    return _extreme_jvp(t, ans, x, reduced_axes(axis, ndim_of(x)), keepdims, where)
+
+
+def ptp_jvp(t, ans, x, axis=None, out=None, keepdims=False):
+    axes = reduced_axes(axis, ndim_of(x))
+    hi = _extreme_share(np.max(value(x), axis=axes, keepdims=keepdims), x, axes, keepdims)
+    lo = _extreme_share(np.min(value(x), axis=axes, keepdims=keepdims), x, axes, keepdims)
+    return np.sum(t * (hi - lo), axis=axes, keepdims=keepdims)
+
+
 for _f in (np.max, np.min, np.amax, np.amin, np.nanmax, np.nanmin):
     defvjp(_f, max_maker)
+    defjvp(_f, max_jvp)
 defvjp(np.ptp, ptp_maker)
+defjvp(np.ptp, ptp_jvp)
 
 
 # ---------------------------------------------------------------------------
@@ -348,6 +476,35 @@ def nancumprod_maker(ans, x, axis=None, dtype=None, out=None):
     return nancumprod_pullback
 
 
+def _cumsum_jvp(t, ans, x, axis=None, dtype=None, out=None):
+    return np.cumsum(t, axis=axis, dtype=dtype)
+
+
+def nancumsum_jvp(t, ans, x, axis=None, dtype=None, out=None):
+    return np.cumsum(_drop_nan(t, x), axis=axis)
+
+
+def cumprod_jvp(t, ans, x, axis=None, dtype=None, out=None):
+    xf, ax = _flat_or_axis(x, axis)
+    tf, _ = _flat_or_axis(t, axis)
+    zero = value(xf) == 0
+    if not np.any(zero):
+        return ans * np.cumsum(tf / xf, axis=ax)        # d out[k] = out[k] sum_{i <= k} t[i] / x[i]
+    # With zeros, as in cumprod_maker: the product-of-the-others of each prefix
+    nz = np.cumsum(zero, axis=ax)
+    x1 = xf * ~zero + zero
+    s = np.cumsum(xf * zero, axis=ax)
+    tz = tf * zero
+    return np.cumprod(x1, axis=ax) * (
+        (nz == 0) * np.cumsum(tf / x1, axis=ax)
+        + (nz == 1) * (np.cumsum(tz, axis=ax) + s * np.cumsum(tf * ~zero / x1, axis=ax))
+        + (nz == 2) * (s * np.cumsum(tz, axis=ax) - np.cumsum(tz * xf, axis=ax)))
+
+
+def nancumprod_jvp(t, ans, x, axis=None, dtype=None, out=None):
+    return cumprod_jvp(_drop_nan(t, x), ans, np.nan_to_num(x, nan=1.0), axis)
+
+
 # np.cumulative_sum/prod: cumsum/cumprod whose axis may be omitted for 1-d input
 
 def _no_initial(include_initial):
@@ -371,13 +528,28 @@ def cumulative_prod_maker(ans, x, axis=None, dtype=None, out=None, include_initi
     return cumprod_maker(ans, x, 0 if axis is None else axis)
 
 
-deflinear(np.cumsum, _cumsum_adjoint)
+def cumulative_sum_jvp(t, ans, x, axis=None, dtype=None, out=None, include_initial=False):
+    _no_initial(include_initial)
+    return np.cumulative_sum(t, axis=axis)
+
+
+def cumulative_prod_jvp(t, ans, x, axis=None, dtype=None, out=None, include_initial=False):
+    _no_initial(include_initial)
+    return cumprod_jvp(t, ans, x, 0 if axis is None else axis)
+
+
+deflinear(np.cumsum, _cumsum_adjoint, _cumsum_jvp)
 defvjp(np.nancumsum, nancumsum_maker)
+defjvp(np.nancumsum, nancumsum_jvp)
 defvjp(np.cumprod, cumprod_maker)
+defjvp(np.cumprod, cumprod_jvp)
 defvjp(np.nancumprod, nancumprod_maker)
+defjvp(np.nancumprod, nancumprod_jvp)
 if hasattr(np, "cumulative_sum"):       # numpy >= 2.1
     defvjp(np.cumulative_sum, cumulative_sum_maker)
+    defjvp(np.cumulative_sum, cumulative_sum_jvp)
     defvjp(np.cumulative_prod, cumulative_prod_maker)
+    defjvp(np.cumulative_prod, cumulative_prod_jvp)
 
 
 # ---------------------------------------------------------------------------
@@ -444,10 +616,29 @@ def average_weights_maker(ans, a, axis=None, weights=None, returned=False, *, ke
     return average_weights_pullback
 
 
-deflinear(np.trace, _trace_adjoint)
+def _trace_jvp(t, ans, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    return np.trace(t, offset, axis1, axis2, dtype)
+
+
+def average_jvp(t, ans, a, axis=None, weights=None, returned=False, *, keepdims=_NoValue):
+    d = np.average(t, axis, weights, keepdims=keepdims)        # linear in a
+    return (d, None) if returned else d         # the returned sum of weights does not depend on a
+
+
+def average_weights_jvp(t, ans, a, axis=None, weights=None, returned=False, *, keepdims=_NoValue):
+    shape, axes, kd, w = _average_parts(a, axis, weights, keepdims)
+    tw = _average_parts(a, axis, t, keepdims)[3]        # shaped as the weights are
+    res = ans[0] if returned else ans
+    avg = reshape(res, _keep(res, shape, axes, kd).shape)
+    d = np.sum((a - avg) * tw, axis=axes, keepdims=kd) / np.sum(w, axis=axes, keepdims=kd)
+    return (d, np.sum(tw, axis=axes, keepdims=kd)) if returned else d
+
+
+deflinear(np.trace, _trace_adjoint, _trace_jvp)
 if hasattr(np.linalg, "trace"):         # numpy >= 2.0
     deflinear(np.linalg.trace, _linalg_trace_adjoint)
 defvjp(np.average, average_maker, None, average_weights_maker)
+defjvp(np.average, average_jvp, None, average_weights_jvp)
 
 
 # ---------------------------------------------------------------------------
@@ -488,10 +679,14 @@ def _order_weights(xv, q, axes, nan, method):
     return np.transpose(w, tuple(range(qa.ndim)) + tuple(qa.ndim + i for i in inverse))
 
 
+def _quantile_weights(x, q, axis, nan, method):
+    axes = reduced_axes(axis, ndim_of(x))
+    return axes, _order_weights(np.asarray(value(x)), q, axes, nan, method)
+
+
 def _quantile_pullback(x, q, axis, keepdims, nan, method):
-    xv = value(x)
-    shape, axes = np.shape(xv), reduced_axes(axis, ndim_of(x))
-    w = _order_weights(np.asarray(xv), q, axes, nan, method)
+    shape = np.shape(value(x))
+    axes, w = _quantile_weights(x, q, axis, nan, method)
     qnd = np.ndim(q)
     full = np.shape(q) + shape
 
@@ -501,12 +696,20 @@ def _quantile_pullback(x, q, axis, keepdims, nan, method):
     return quantile_pullback
 
 
-def _quantile_of(x, q, axis, keepdims, nan, method, weights, interpolation):
+def _quantile_jvp(t, x, q, axis, keepdims, nan, method):
+    axes, w = _quantile_weights(x, q, axis, nan, method)
+    qnd = np.ndim(q)
+    return np.sum(w * (_drop_nan(t, x) if nan else t), axis=tuple(a + qnd for a in axes), keepdims=keepdims)
+
+
+def _method(method, weights, interpolation):
     if weights is not None:
         raise NotImplementedError("zygcy: quantiles with weights= are not differentiable yet")
-    if interpolation is not None:      # the old name of method
-        method = interpolation
-    return _quantile_pullback(x, q, axis, keepdims, nan, method)
+    return method if interpolation is None else interpolation      # the old name of method
+
+
+def _quantile_of(x, q, axis, keepdims, nan, method, weights, interpolation):
+    return _quantile_pullback(x, q, axis, keepdims, nan, _method(method, weights, interpolation))
 
 
 def quantile_maker(ans, x, q, axis=None, out=None, overwrite_input=False, method="linear",
@@ -539,12 +742,50 @@ def nanmedian_maker(ans, x, axis=None, out=None, overwrite_input=False, keepdims
     return _quantile_pullback(x, 0.5, axis, keepdims, True, "linear")
 
 
+def quantile_jvp(t, ans, x, q, axis=None, out=None, overwrite_input=False, method="linear",
+                 keepdims=False, *, weights=None, interpolation=None):
+    return _quantile_jvp(t, x, np.asarray(value(q)), axis, keepdims, False,
+                         _method(method, weights, interpolation))
+
+
+def nanquantile_jvp(t, ans, x, q, axis=None, out=None, overwrite_input=False, method="linear",
+                    keepdims=False, *, weights=None, interpolation=None):
+    return _quantile_jvp(t, x, np.asarray(value(q)), axis, keepdims, True,
+                         _method(method, weights, interpolation))
+
+
+def percentile_jvp(t, ans, x, q, axis=None, out=None, overwrite_input=False, method="linear",
+                   keepdims=False, *, weights=None, interpolation=None):
+    return _quantile_jvp(t, x, np.asarray(value(q)) / 100.0, axis, keepdims, False,
+                         _method(method, weights, interpolation))
+
+
+def nanpercentile_jvp(t, ans, x, q, axis=None, out=None, overwrite_input=False, method="linear",
+                      keepdims=False, *, weights=None, interpolation=None):
+    return _quantile_jvp(t, x, np.asarray(value(q)) / 100.0, axis, keepdims, True,
+                         _method(method, weights, interpolation))
+
+
+def median_jvp(t, ans, x, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return _quantile_jvp(t, x, 0.5, axis, keepdims, False, "linear")
+
+
+def nanmedian_jvp(t, ans, x, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return _quantile_jvp(t, x, 0.5, axis, keepdims, True, "linear")
+
+
 defvjp(np.median, median_maker)
+defjvp(np.median, median_jvp)
 defvjp(np.nanmedian, nanmedian_maker)
+defjvp(np.nanmedian, nanmedian_jvp)
 defvjp(np.quantile, quantile_maker)
+defjvp(np.quantile, quantile_jvp)
 defvjp(np.nanquantile, nanquantile_maker)
+defjvp(np.nanquantile, nanquantile_jvp)
 defvjp(np.percentile, percentile_maker)
+defjvp(np.percentile, percentile_jvp)
 defvjp(np.nanpercentile, nanpercentile_maker)
+defjvp(np.nanpercentile, nanpercentile_jvp)
 
 
 # ---------------------------------------------------------------------------
@@ -572,9 +813,14 @@ def extreme_reduce_maker(ans, x, axis=0, dtype=None, out=None, keepdims=False, i
     return _extreme_pullback(ans, x, reduced_axes(axis, ndim_of(x)), keepdims, where)
 
 
+def _logaddexp_share(exp, ans, x, axes, keepdims):
+    """d logaddexp.reduce / d x: exp(x - result), the softmax of x (exp2 for logaddexp2)."""
+    return exp(x - reshape(ans, _keep(ans, np.shape(value(x)), axes, keepdims).shape))
+
+
 def _logaddexp_reduce_pullback(exp, ans, x, axis, keepdims):
     shape, axes = np.shape(value(x)), reduced_axes(axis, ndim_of(x))
-    share = exp(x - reshape(ans, _keep(ans, shape, axes, keepdims).shape))
+    share = _logaddexp_share(exp, ans, x, axes, keepdims)
 
     def logaddexp_reduce_pullback(g):
         return expand(g, shape, axes, keepdims) * share
@@ -591,14 +837,47 @@ def logaddexp2_reduce_maker(ans, x, axis=0, dtype=None, out=None, keepdims=False
     return _logaddexp_reduce_pullback(np.exp2, ans, x, axis, keepdims)
 
 
+def multiply_reduce_jvp(t, ans, x, axis=0, *args, **kwargs):
+    return prod_jvp(t, ans, x, axis, *args, **kwargs)
+
+
+def multiply_accumulate_jvp(t, ans, x, axis=0, *args, **kwargs):
+    return cumprod_jvp(t, ans, x, axis, *args, **kwargs)
+
+
+def extreme_reduce_jvp(t, ans, x, axis=0, dtype=None, out=None, keepdims=False, initial=_NoValue,
+                       where=True):
+    return _extreme_jvp(t, ans, x, reduced_axes(axis, ndim_of(x)), keepdims, where)
+
+
+def _logaddexp_reduce_jvp(exp, t, ans, x, axis, keepdims):
+    axes = reduced_axes(axis, ndim_of(x))
+    return np.sum(t * _logaddexp_share(exp, ans, x, axes, keepdims), axis=axes, keepdims=keepdims)
+
+
+def logaddexp_reduce_jvp(t, ans, x, axis=0, dtype=None, out=None, keepdims=False,
+                         initial=_NoValue, where=True):
+    return _logaddexp_reduce_jvp(np.exp, t, ans, x, axis, keepdims)
+
+
+def logaddexp2_reduce_jvp(t, ans, x, axis=0, dtype=None, out=None, keepdims=False,
+                          initial=_NoValue, where=True):
+    return _logaddexp_reduce_jvp(np.exp2, t, ans, x, axis, keepdims)
+
+
 deflinear(np.add.reduce, _add_reduce_adjoint, _add_reduce_jvp)
 defvjp(np.multiply.reduce, multiply_reduce_maker)
+defjvp(np.multiply.reduce, multiply_reduce_jvp)
 for _uf in (np.maximum, np.minimum, np.fmax, np.fmin):
     defvjp(_uf.reduce, extreme_reduce_maker)
+    defjvp(_uf.reduce, extreme_reduce_jvp)
 defvjp(np.logaddexp.reduce, logaddexp_reduce_maker)
+defjvp(np.logaddexp.reduce, logaddexp_reduce_jvp)
 defvjp(np.logaddexp2.reduce, logaddexp2_reduce_maker)
+defjvp(np.logaddexp2.reduce, logaddexp2_reduce_jvp)
 deflinear(np.add.accumulate, _add_accumulate_adjoint)
 defvjp(np.multiply.accumulate, multiply_accumulate_maker)
+defjvp(np.multiply.accumulate, multiply_accumulate_jvp)
 
 
 # Running max/min: out[k] is x[j(k)] for the j(k) <= k where the running extreme
@@ -636,5 +915,12 @@ def running_extreme_maker(ans, x, axis=0, dtype=None, out=None):
     return running_extreme_pullback
 
 
+def running_extreme_jvp(t, ans, x, axis=0, dtype=None, out=None):
+    ax = normalize_axis_tuple(axis, np.ndim(value(x)))[0]
+    j = _attained_at(value(x), value(ans), ax)
+    return np.moveaxis(np.take_along_axis(np.moveaxis(t, ax, -1), j, -1), -1, ax)      # t[j(k)]
+
+
 for _uf in (np.maximum, np.minimum, np.fmax, np.fmin):
     defvjp(_uf.accumulate, running_extreme_maker)
+    defjvp(_uf.accumulate, running_extreme_jvp)

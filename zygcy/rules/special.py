@@ -19,7 +19,7 @@ import numpy as np
 
 from ..extend import defjvp, defvjp, value
 from ..interop import replace_with_primitive, when_imported
-from ._util import (SQRT_2PI, SQRT_PI, TWO_OVER_SQRT_PI, binary_jvps, binary_makers, kept_shape,
+from ._util import (SQRT_2PI, SQRT_PI, TWO_OVER_SQRT_PI, binary_jvps, binary_makers, conj, kept_shape,
                     none_maker, reduced_axes, unary_jvp, unary_maker, unbroadcast)
 from .shape import expand, reshape
 
@@ -51,7 +51,7 @@ def _logsumexp_weights(ans, a, axis, b, keepdims, return_sign):
 
 def logsumexp_maker(ans, a, axis=None, b=None, keepdims=False, return_sign=False):
     shape, axes, w = _logsumexp_weights(ans, a, axis, b, keepdims, return_sign)
-    d = w if b is None else w * b
+    d = conj(w if b is None else w * b)         # (holomorphic for complex a: conjugated)
 
     def logsumexp_pullback(g):
         if return_sign:
@@ -62,6 +62,7 @@ def logsumexp_maker(ans, a, axis=None, b=None, keepdims=False, return_sign=False
 
 def logsumexp_b_maker(ans, a, axis=None, b=None, keepdims=False, return_sign=False):
     shape, axes, w = _logsumexp_weights(ans, a, axis, b, keepdims, return_sign)
+    w = conj(w)
 
     def logsumexp_b_pullback(g):
         if return_sign:
@@ -70,16 +71,44 @@ def logsumexp_b_maker(ans, a, axis=None, b=None, keepdims=False, return_sign=Fal
     return logsumexp_b_pullback
 
 
+def logsumexp_jvp(t, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
+    shape, axes, w = _logsumexp_weights(ans, a, axis, b, keepdims, return_sign)
+    d = np.sum((w if b is None else w * b) * t, axis=axes, keepdims=keepdims)
+    return (d, None) if return_sign else d         # the sign is piecewise constant
+
+
+def logsumexp_b_jvp(t, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
+    shape, axes, w = _logsumexp_weights(ans, a, axis, b, keepdims, return_sign)
+    d = np.sum(w * t, axis=axes, keepdims=keepdims)
+    return (d, None) if return_sign else d
+
+
 def softmax_maker(ans, x, axis=None):
+    s = conj(ans)
+
     def softmax_pullback(g):
-        return ans * (g - np.sum(g * ans, axis=axis, keepdims=True))     # J^T g = s (g - sum(g s))
+        return s * (g - np.sum(g * s, axis=axis, keepdims=True))     # J^H g = s* (g - sum(g s*))
     return softmax_pullback
 
 
 def log_softmax_maker(ans, x, axis=None):
+    s = conj(np.exp(ans))
+
     def log_softmax_pullback(g):
-        return g - np.exp(ans) * np.sum(g, axis=axis, keepdims=True)     # J^T g = g - s sum(g)
+        return g - s * np.sum(g, axis=axis, keepdims=True)           # J^H g = g - s* sum(g)
     return log_softmax_pullback
+
+
+def softmax_jvp(t, ans, x, axis=None):
+    return ans * (t - np.sum(ans * t, axis=axis, keepdims=True))        # J t = s (t - sum(s t))
+
+
+def log_softmax_jvp(t, ans, x, axis=None):
+    return t - np.sum(np.exp(ans) * t, axis=axis, keepdims=True)       # J t = t - sum(s t)
+
+
+def polygamma_x_jvp(t, ans, n, x):
+    return t * sp.polygamma(value(n) + 1, x)
 
 
 def polygamma_x_maker(ans, n, x):
@@ -191,12 +220,16 @@ def _register(module):
 
     logsumexp = _wrap("logsumexp")
     defvjp(logsumexp, logsumexp_maker, None, logsumexp_b_maker)
+    defjvp(logsumexp, logsumexp_jvp, None, logsumexp_b_jvp)
     softmax = _wrap("softmax")
     defvjp(softmax, softmax_maker)
+    defjvp(softmax, softmax_jvp)
     log_softmax = _wrap("log_softmax")
     defvjp(log_softmax, log_softmax_maker)
+    defjvp(log_softmax, log_softmax_jvp)
     polygamma = _wrap("polygamma")
     defvjp(polygamma, none_maker, polygamma_x_maker)
+    defjvp(polygamma, None, polygamma_x_jvp)
 
 
 when_imported("scipy.special", _register)
