@@ -813,6 +813,12 @@ def _forward_jacobian(f, x, fname):
             blocks.append(None)
             continue
         yshape = np.shape(_core.value(v))
-        # columns may be tracked by an outer differentiation: stacked as they are
-        blocks.append(np.stack(cols, axis=-1).reshape(yshape + shape) if cols else np.zeros(yshape + shape))
+        if cols and all(type(c) is np.ndarray or type(c) is float for c in cols):
+            J = np.empty(yshape + (n,), dtype=np.result_type(*cols))
+            for k, c in enumerate(cols):
+                J[..., k] = c
+            blocks.append(J.reshape(yshape + shape))
+        else:
+            # columns may be tracked by an outer differentiation: stacked as they are
+            blocks.append(np.stack(cols, axis=-1).reshape(yshape + shape) if cols else np.zeros(yshape + shape))
     return y, (blocks[0] if out_tree is None else unflatten(out_tree, blocks))

@@ -274,6 +274,7 @@ def deflinear(fun, transpose, jvp=None):
         return pullback
 
     def linear_jvp(t, ans, x, *rest, **kwargs):
+        kwargs.pop("out", None)             # the tangent must not land in the caller's out=
         return fun(t, *rest, **kwargs)      # linear: the tangent is fun of the tangent
 
     linear_jvp.__name__ = linear_jvp.__qualname__ = _named(fun, "jvp")
@@ -314,9 +315,11 @@ def defbilinear(fun, first, second):
         return _name_inner(bilinear_maker, _named(fun, suffix))
 
     def bilinear_jvp_0(t, ans, a, b, *rest, **kwargs):
+        kwargs.pop("out", None)             # the tangent must not land in the caller's out=
         return fun(t, b, *rest, **kwargs)
 
     def bilinear_jvp_1(t, ans, a, b, *rest, **kwargs):
+        kwargs.pop("out", None)
         return fun(a, t, *rest, **kwargs)
 
     bilinear_jvp_0.__name__ = bilinear_jvp_0.__qualname__ = _named(fun, "jvp_0")

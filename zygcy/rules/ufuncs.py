@@ -499,7 +499,7 @@ defjvp(np.clip, clip_jvp, clip_min_jvp, clip_max_jvp)
 defvjp(np.sinc, sinc_maker)
 defjvp(np.sinc, lambda t, ans, x: t * sinc_derivative(x, 1))
 defvjp(np.nan_to_num, nan_to_num_maker)
-defjvp(np.nan_to_num, lambda t, ans, x, *args, **kwargs: t * np.isfinite(value(x)))
+defjvp(np.nan_to_num, lambda t, ans, x, *args, **kwargs: np.where(np.isfinite(value(x)), t, 0.0))
 
 
 def all_ufuncs():
