@@ -327,14 +327,14 @@ def _wrap_joint(name, rule, transform_tuple):
     return make
 
 
-def register_rule(fun, makers=(), joint_maker=None, variadic=False, jvps=()):
+def register_rule(fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials=()):
     """Enter a rule in zygcy's table exactly as given: ``zygcy._core.register`` where
     the engine has it (what ``zygcy.extend.defvjp``/``defjoint`` call), else the
     older ``zygcy._core.defvjp``/``defjoint``."""
     register = getattr(_core, "register", None)
     if register is not None:
-        if jvps:
-            return register(fun, tuple(makers), joint_maker, variadic, tuple(jvps))
+        if jvps or partials:
+            return register(fun, tuple(makers), joint_maker, variadic, tuple(jvps), tuple(partials))
         if variadic:
             return register(fun, tuple(makers), joint_maker, True)
         return register(fun, tuple(makers), joint_maker)
@@ -346,18 +346,37 @@ def register_rule(fun, makers=(), joint_maker=None, variadic=False, jvps=()):
 def restore_rule(fun, rule):
     """Register the Rule object ``rule`` (from ``registered()``) for ``fun`` again."""
     register_rule(fun, rule.makers, rule.joint_maker if rule.joint else None,
-                  getattr(rule, "variadic", False), getattr(rule, "jvps", ()))
+                  getattr(rule, "variadic", False), getattr(rule, "jvps", ()),
+                  getattr(rule, "partials", ()))
+
+
+def _wrap_partials(name, rule, transform):
+    """The partials of an elementwise rule (the engine's fast path), each wrapped as
+    ``transform(site, pullback)`` wraps a pullback: a partial scales the cotangent
+    of its argument exactly as the pullback would."""
+    def wrap(i, p):
+        if p is None:
+            return None
+        site = "%s:%d" % (name, i)
+        func = p if callable(p) else (lambda ans, *args, _c=p: _c)
+        done = transform(site, lambda d: d)     # what the transform does to a cotangent
+
+        def partial(ans, *args):
+            return done(func(ans, *args))
+        return partial
+    return tuple(wrap(i, p) for i, p in enumerate(getattr(rule, "partials", ())))
 
 
 def _reregister(fun, rule, name, transform, transform_tuple, transform_jvp=None):
     jvps = getattr(rule, "jvps", ())
     if transform_jvp is not None:
         jvps = _wrap_jvps(name, rule, transform_jvp)
+    partials = _wrap_partials(name, rule, transform)
     if rule.joint:
-        register_rule(fun, (), _wrap_joint(name, rule, transform_tuple), False, jvps)
+        register_rule(fun, (), _wrap_joint(name, rule, transform_tuple), False, jvps, partials)
     else:
         register_rule(fun, _wrap_makers(name, rule, transform), None, getattr(rule, "variadic", False),
-                      jvps)
+                      jvps, partials)
 
 
 def _replace_scalar(old, new):

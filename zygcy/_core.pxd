@@ -14,6 +14,7 @@ cdef enum:          # what a node is
     OP_RULE = 2
     OP_PROJ = 3     # element k of a multi-output node
     OP_DUAL = 4     # a value of a forward-mode level: it carries its tangent, not a node of a tape
+    OP_EW = 5       # an elementwise function (a ufunc with a derivative table): parents a, b, an EwRec
 
 cdef enum:          # what a sweep holds for a node (_Grads.state); 0: nothing yet
     G_DOUBLE = 1
@@ -68,6 +69,7 @@ cdef class Rule:
     cdef readonly bint joint
     cdef readonly bint variadic
     cdef readonly tuple jvps     # forward mode: jvps[i](t, ans, *args, **kwargs), the tangent from argument i
+    cdef readonly tuple partials # elementwise functions: partials[i](ans, *args) (or a number, or None)
     cdef object maker(self, Py_ssize_t i)
     cdef object jvp(self, Py_ssize_t i)
 
@@ -82,6 +84,13 @@ cdef class Rec:
     cdef bint joint
     cdef Py_ssize_t nargs
     cdef object name         # the function, for error messages
+
+
+cdef class EwRec:
+    # What an elementwise node (OP_EW) needs on the way back: the partials and the arguments.
+    cdef tuple partials
+    cdef tuple args          # the plain arguments (one level down)
+    cdef object fun
 
 
 cdef class Tracked:
@@ -99,7 +108,7 @@ cdef class Tracked:
     cdef Tracked b
     cdef double da
     cdef double db
-    cdef object ext          # OP_LIN: (oa, ob); OP_RULE, OP_PROJ: a Rec
+    cdef object ext          # OP_LIN: (oa, ob); OP_RULE, OP_PROJ: a Rec; OP_EW: an EwRec
     # OP_DUAL (forward mode): no parents; the tangent is the C double da when
     # ``fast``, else the object in ext (None: zero); pos is -1.
     # The gradients of a reverse sweep are kept by the sweep (_Grads), not here,

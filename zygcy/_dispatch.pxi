@@ -15,13 +15,14 @@ cdef class Rule:
     """
     # fields in _core.pxd; variadic: the last maker serves every further positional argument
 
-    def __init__(self, fun, makers=(), joint_maker=None, variadic=False, jvps=()):
+    def __init__(self, fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials=()):
         self.fun = fun
         self.makers = tuple(makers)
         self.joint_maker = joint_maker
         self.joint = joint_maker is not None
         self.variadic = variadic and len(self.makers) > 0
         self.jvps = tuple(jvps)
+        self.partials = tuple(partials)
 
     cdef object maker(self, Py_ssize_t i):
         if i < len(self.makers):
@@ -35,11 +36,13 @@ cdef class Rule:
         return self.jvps[len(self.jvps) - 1] if (self.variadic and self.jvps) else None
 
 
-def register(fun, makers=(), joint_maker=None, variadic=False, jvps=()):
+def register(fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials=()):
     """Enter a rule for ``fun`` in the table (zygcy.extend validates and calls this).
     It replaces any earlier rule, forward rules included: forward rules that
-    belonged to other pullbacks must not outlive them."""
-    _rules[fun] = Rule(fun, makers, joint_maker, variadic, jvps)
+    belonged to other pullbacks must not outlive them. ``partials`` (for a ufunc,
+    from zygcy.extend.defelementwise) lets the engine record its calls as
+    elementwise nodes (_record_elementwise); the makers serve every other call."""
+    _rules[fun] = Rule(fun, makers, joint_maker, variadic, jvps, partials)
     return fun
 
 
@@ -162,6 +165,10 @@ cdef object _dispatch_ufunc(object ufunc, str method, tuple inputs, dict kwargs)
         if not _any_active(inputs, kwargs):
             return fun(*[_resolve(v) for v in inputs], **kwargs)
         raise TypeError(_messages.no_rule_for_ufunc(ufunc, method))
+    if (<Rule>rule).partials and not kwargs:
+        r = _record_elementwise(fun, <Rule>rule, inputs)     # _record.pxi
+        if r is not None:
+            return r
     return _apply(fun, <Rule>rule, inputs, kwargs)
 
 

@@ -32,6 +32,63 @@ cdef object _apply(object fun, Rule rule, tuple args, dict kwargs):
     return _record(top, ans, tuple(parents), tuple(argi), tuple(elem), pbs, rule.joint, len(plain), fun)
 
 
+@cython.no_gc           # as Rec
+cdef class EwRec:
+    """The partials and plain arguments of an elementwise node (fields in _core.pxd)."""
+
+
+cdef object _record_elementwise(object fun, Rule rule, tuple inputs):
+    """The hot path of array code: ufunc(x[, y]) with a derivative table, recorded as
+    one elementwise node (OP_EW) whose sweep multiplies by the partials and undoes
+    broadcasting in C, without makers or pullback closures. Taken when one reverse
+    tape is active and every operand is one of its nodes, an ndarray or a number;
+    None otherwise (then _apply records it with the rule's makers)."""
+    cdef Tape top = _top
+    cdef Tracked a = None, b = None, r
+    cdef Py_ssize_t n = len(inputs), i
+    cdef EwRec rec
+    if top is None or top.forward or len(_stack) != 1 or n != len(rule.partials) or n > 2:
+        return None
+    cdef object x = None, y = None
+    for i in range(n):
+        v = inputs[i]
+        if type(v) is Tracked:
+            if (<Tracked>v).tid != top.id or (<Tracked>v).kind == K_MULTI:
+                return None
+            if rule.partials[i] is not None:
+                if i == 0:
+                    a = <Tracked>v
+                else:
+                    b = <Tracked>v
+            v = (<Tracked>v).value
+        elif type(v) is _ndarray:
+            if top.watching:
+                top.watched.append((_weakref(v), fun))
+        elif not (PyFloat_CheckExact(v) or PyLong_CheckExact(v)):
+            return None
+        if i == 0:
+            x = v
+        else:
+            y = v
+    if a is None and b is None:
+        return None
+    if n == 1:
+        ans = fun(x)
+        args = (x,)
+    else:
+        ans = fun(x, y)
+        args = (x, y)
+    r = _new_node(top, ans, _kind_of(ans), OP_EW)
+    r.a = a
+    r.b = b
+    rec = EwRec.__new__(EwRec)
+    rec.partials = rule.partials
+    rec.args = args
+    rec.fun = fun
+    r.ext = rec
+    return r
+
+
 cdef inline object _call(object fun, list plain, dict kwargs):
     """fun(*plain, **kwargs) one level down. A primitive whose arguments hold no
     tracked value any more is called as its plain function (its own checks

@@ -186,6 +186,12 @@ cdef object _sweep(Tape tape, list seeds, list leaves):
                     G.add_object(n.a, g * (n.da if n.fast else (<tuple>n.ext)[0]))
                 if n.b is not None:
                     G.add_object(n.b, g * (n.db if n.fast else (<tuple>n.ext)[1]))
+        elif n.op == OP_EW:
+            g = G.take(n)
+            if n.a is not None:
+                G.add_object(n.a, _ew_cotangent(<EwRec>n.ext, 0, n.value, g, n.a))
+            if n.b is not None:
+                G.add_object(n.b, _ew_cotangent(<EwRec>n.ext, 1, n.value, g, n.b))
         elif n.op == OP_PROJ:
             # element k of a multi-output node: pass a list with g in slot k
             g = G.take(n)
@@ -204,6 +210,62 @@ cdef object _sweep(Tape tape, list seeds, list leaves):
         p = <Tracked>tape.moved.get(id(leaf), leaf) if tape.moved else <Tracked>leaf
         out.append(G.take(p))
     return out
+
+
+cdef object _ew_cotangent(EwRec rec, Py_ssize_t i, object ans, object g, Tracked parent):
+    """The cotangent of argument i of an elementwise node: g * conj(partial_i),
+    summed over the axes broadcasting added to the argument."""
+    cdef object p = rec.partials[i], ct
+    if not PyFloat_CheckExact(p):
+        p = p(ans, rec.args[0]) if len(rec.args) == 1 else p(ans, rec.args[0], rec.args[1])
+    if PyFloat_CheckExact(p):
+        # a constant partial (a sum, a negation): no multiplication, the cotangent
+        # keeps its dtype (an integer cotangent stays an integer)
+        if <double>PyFloat_AS_DOUBLE(p) == 1.0:
+            ct = g
+        elif <double>PyFloat_AS_DOUBLE(p) == -1.0:
+            ct = -g
+        else:
+            ct = g * p
+    else:
+        if type(p) is _ndarray:
+            if (<object>p).dtype.kind == "c":
+                p = p.conjugate()
+        elif _is_complex(p):
+            p = np.conjugate(p)
+        ct = g * p
+    return _unbroadcast_to(ct, parent)
+
+
+cdef object _unbroadcast_to(object ct, Tracked parent):
+    """ct summed down to the shape of parent's value (undoing broadcasting)."""
+    cdef object pv = parent.value, shape, cshape
+    cdef Py_ssize_t extra, k
+    if type(pv) is _ndarray and type(ct) is _ndarray:
+        shape = (<object>pv).shape
+        cshape = (<object>ct).shape
+        if shape == cshape:
+            return ct                           # the common case
+    else:
+        while type(pv) is Tracked:
+            pv = (<Tracked>pv).value
+        shape = np.shape(pv)
+        cshape = np.shape(value(ct))
+        if shape == cshape:
+            return ct
+    extra = len(cshape) - len(shape)
+    axes = tuple(range(extra)) + tuple([extra + k for k in range(len(shape))
+                                        if shape[k] == 1 and cshape[extra + k] != 1])
+    if type(ct) is _ndarray:
+        ct = ct.sum(axis=axes).reshape(shape) if axes else ct.reshape(shape)
+    else:
+        if axes:
+            ct = np.sum(ct, axis=axes)          # tracked by an outer level: recorded
+        if np.shape(value(ct)) != shape:
+            ct = np.reshape(ct, shape)
+    if not shape and not isinstance(pv, (_ndarray, _generic)):
+        ct = ct[()] if isinstance(value(ct), _ndarray) else ct   # a number's cotangent: a number
+    return ct
 
 
 cdef int _run_pullbacks(_Grads G, Tape tape, Rec n, object g) except -1:

@@ -10,6 +10,7 @@ Registering rules
     ``maker(ans, *args, **kwargs)`` returns the pullback ``g -> cotangent``.
   * ``defjoint(fun, maker)``: one pullback ``g -> tuple`` of every cotangent.
   * ``defjvp(fun, *jvps)``: forward rules, ``jvp(t, ans, *args)`` per argument.
+  * ``defelementwise(ufunc, *partials)``: an elementwise function by its partials.
   * ``deflinear(fun, transpose)``: ``fun`` is linear in its first argument.
   * ``defbilinear(fun, first, second)``: linear in each of its first two.
   * ``nondifferentiable(*funs)``: results carry no derivative.
@@ -60,9 +61,9 @@ import numpy as np
 
 from . import _core
 from ._core import IndexGrad, Primitive, ScalarFunction, ScalarFunction2, Tracked, apply, value
-from .rules._util import unbroadcast
+from .rules._util import elementwise_rule, unbroadcast
 
-__all__ = ["primitive", "defvjp", "defjvp", "defjoint", "deflinear", "defbilinear", "nondifferentiable",
+__all__ = ["primitive", "defvjp", "defjvp", "defelementwise", "defjoint", "deflinear", "defbilinear", "nondifferentiable",
            "refuse", "unbroadcast", "value", "Tracked", "IndexGrad", "apply", "Primitive",
            "ScalarFunction", "ScalarFunction2"]
 
@@ -202,6 +203,45 @@ def defjvp(fun, *jvps):
             raise TypeError("defjvp: forward rule %d must be a function (t, ans, *args) -> "
                             "tangent, or None; got %s" % (i, _kind(f)))
     return _core.register_jvp(fun, jvps)
+
+
+def defelementwise(fun, *partials):
+    """Register an elementwise function (a ufunc) by its partial derivatives.
+
+    ``partials[i](ans, *args)`` is the partial derivative of the output in
+    argument ``i``, elementwise (broadcasting as the arguments do); a number
+    stands for a constant partial (1.0 for a sum), None for an argument with
+    no derivative (zero almost everywhere). From them come the pullbacks
+    (``g * conj(partial)``, summed over broadcast axes), the forward rules
+    (``t * partial``), and the engine's fast path: a call on tracked arrays
+    of one differentiation is recorded as an elementwise node, whose sweep
+    multiplies by the partial in C, without making a pullback per call. Write
+    the partials with numpy functions, so that they are differentiable again.
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import gradient, jvp
+      >>> from zygcy.extend import defelementwise
+      >>> _ = defelementwise(np.logaddexp, lambda ans, x, y: np.exp(x - ans),
+      ...                    lambda ans, x, y: np.exp(y - ans))
+      >>> gradient(lambda x: np.sum(np.logaddexp(x, 0.0)), np.zeros(2))
+      (array([0.5, 0.5]),)
+      >>> jvp(lambda x: np.logaddexp(x, 0.0), (0.0,), (1.0,))[1]
+      np.float64(0.5)
+    """
+    if not isinstance(fun, np.ufunc):
+        raise TypeError("defelementwise(fun, *partials): fun must be a numpy ufunc (an "
+                        "elementwise function), got %s; use defvjp for other functions" % _kind(fun))
+    if len(partials) != fun.nin:
+        raise TypeError("defelementwise(%s, *partials): give one partial per input (%d), got %d "
+                        "(None for an input without a derivative)" % (fun.__name__, fun.nin, len(partials)))
+    for i, p in enumerate(partials):
+        if not (p is None or callable(p) or (isinstance(p, (int, float)) and not isinstance(p, bool))):
+            raise TypeError("defelementwise: partial %d must be a function (ans, *args) -> "
+                            "derivative, a number, or None; got %s" % (i, _kind(p)))
+    makers, jvps = elementwise_rule(partials)
+    return _core.register(fun, makers, None, False, jvps,
+                          tuple(float(p) if isinstance(p, (int, float)) else p for p in partials))
 
 
 def defjoint(fun, maker):

@@ -24,7 +24,7 @@ except ImportError:             # numpy < 2
 __all__ = ["unbroadcast", "unbroadcast_to", "balanced_eq", "shape_of", "ndim_of", "axis_of",
            "axes_of", "reduced_axes", "kept_shape", "normalize_axis_tuple", "is_complex", "conj",
            "H", "real_if_complex", "nonzero", "no_gradient", "identity", "none_maker", "unary_maker",
-           "binary_makers", "unary_jvp", "binary_jvps", "zero_jvp", "LN2", "LN10", "DEG", "SQRT_PI", "SQRT_2PI", "TWO_OVER_SQRT_PI",
+           "binary_makers", "unary_jvp", "binary_jvps", "zero_jvp", "elementwise_rule", "LN2", "LN10", "DEG", "SQRT_PI", "SQRT_2PI", "TWO_OVER_SQRT_PI",
            "NUMPY2"]
 
 NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
@@ -236,3 +236,49 @@ def binary_jvps(dx, dy):
             return t * deriv(ans, x, y)
         return binary_jvp
     return side(dx), side(dy)
+
+
+# ---------------------------------------------------------------------------
+# Elementwise functions given by their partials (zygcy.extend.defelementwise)
+
+def elementwise_rule(partials):
+    """The makers and forward rules of an elementwise f whose partial in argument i
+    is ``partials[i]``: a function of (ans, *args), a number (a constant partial:
+    1.0 for a sum), or None (no derivative: no cotangent, no tangent)."""
+    return ([_elementwise_maker(p, i) for i, p in enumerate(partials)],
+            [_elementwise_jvp(p) for p in partials])
+
+
+def _elementwise_maker(partial, which):
+    if partial is None:
+        return none_maker
+    if isinstance(partial, (int, float)):
+        def constant_maker(ans, *args, **kwargs):
+            arg = args[which]
+
+            def elementwise_pullback(g):
+                # as the engine does: no multiplication by 1 or -1 (an integer g stays one)
+                return unbroadcast(arg, g if partial == 1 else (-g if partial == -1 else g * partial))
+            return elementwise_pullback
+        return constant_maker
+
+    def elementwise_maker(ans, *args, **kwargs):
+        arg = args[which]
+
+        def elementwise_pullback(g):
+            return unbroadcast(arg, g * conj(partial(ans, *args)))
+        return elementwise_pullback
+    return elementwise_maker
+
+
+def _elementwise_jvp(partial):
+    if partial is None:
+        return zero_jvp
+    if isinstance(partial, (int, float)):
+        def constant_jvp(t, ans, *args, **kwargs):
+            return t if partial == 1 else (-t if partial == -1 else t * partial)
+        return constant_jvp
+
+    def elementwise_jvp(t, ans, *args, **kwargs):
+        return t * partial(ans, *args)
+    return elementwise_jvp

@@ -2,11 +2,12 @@
 the array functions of complex parts, angle, clip, sinc and nan_to_num.
 
 Elementwise rules are tables of derivatives, one line each, written as functions
-of the output ``ans`` and the inputs; ``unary_maker`` and ``binary_makers``
-(from ``_util``, shared with scipy.special) turn each entry into pullbacks. For
-a holomorphic function the pullback is ``g * conj(f'(x))`` (Zygote's
-convention), so the tables give plain derivatives and the makers conjugate them
-when they are complex. Binary rules end with ``unbroadcast``.
+of the output ``ans`` and the inputs (a number for a constant partial);
+``zygcy.extend.defelementwise`` turns each entry into pullbacks, forward rules,
+and the engine's elementwise fast path. For a holomorphic function the
+pullback is ``g * conj(f'(x))`` (Zygote's convention), so the tables give plain
+derivatives, conjugated where they are complex; the tangent is ``f'(x) t``.
+Cotangents are summed over the axes broadcasting added.
 
 Derivatives are written with numpy functions and operators, never with
 ``np.asarray``/``float``, so that they are differentiable again (a maker's
@@ -23,28 +24,22 @@ import math
 
 import numpy as np
 
-from ..extend import deflinear, defjvp, defvjp, nondifferentiable, primitive, unbroadcast, value
-from ._util import (DEG, LN2, LN10, balanced_eq, binary_jvps, binary_makers, conj, is_complex,
-                    no_gradient, nonzero, unary_jvp, unary_maker)
+from ..extend import defelementwise, deflinear, defjvp, defvjp, nondifferentiable, primitive, unbroadcast, value
+from ._util import DEG, LN2, LN10, balanced_eq, conj, elementwise_rule, is_complex, no_gradient, nonzero
 from .shape import reshape
 
 # Contractions: ufuncs whose rules live in ``contractions``.
 CONTRACTIONS = {"matmul", "vecdot", "matvec", "vecmat"}
 
-# The makers and forward rules registered for each ufunc's call, by argument:
+# The makers and forward rules of each binary ufunc's call, by argument:
 # ufunc.outer reuses them.
 CALL_MAKERS = {}
 CALL_JVPS = {}
 
 
-def _defvjp_call(ufunc, *makers):
-    CALL_MAKERS[ufunc] = makers
-    defvjp(ufunc, *makers)
-
-
-def _defjvp_call(ufunc, *jvps):
-    CALL_JVPS[ufunc] = jvps
-    defjvp(ufunc, *jvps)
+def _defelementwise_call(ufunc, *partials):
+    CALL_MAKERS[ufunc], CALL_JVPS[ufunc] = elementwise_rule(partials)
+    defelementwise(ufunc, *partials)
 
 
 # ---------------------------------------------------------------------------
@@ -103,16 +98,7 @@ UNARY[np.degrees] = UNARY[np.rad2deg]
 
 
 for _uf, _d in UNARY.items():
-    defvjp(_uf, unary_maker(_d))
-    defjvp(_uf, unary_jvp(_d))
-
-
-def _negative_adjoint(g, x, **kwargs):
-    return -g
-
-
-def _positive_adjoint(g, x, **kwargs):
-    return g
+    defelementwise(_uf, _d)
 
 
 # conj is not holomorphic: the cotangent of z is conj(g).
@@ -139,8 +125,8 @@ def absolute_jvp(t, ans, x, **kwargs):
     return t * np.sign(value(x))
 
 
-deflinear(np.negative, _negative_adjoint)
-deflinear(np.positive, _positive_adjoint)
+defelementwise(np.negative, -1.0)
+defelementwise(np.positive, 1.0)
 deflinear(np.conjugate, _conjugate_adjoint)
 defvjp(np.absolute, absolute_maker)
 defjvp(np.absolute, absolute_jvp)
@@ -209,40 +195,12 @@ BINARY = {
 
 
 for _uf, (_dx, _dy) in BINARY.items():
-    _defvjp_call(_uf, *binary_makers(_dx, _dy))
-    _defjvp_call(_uf, *binary_jvps(_dx, _dy))
+    _defelementwise_call(_uf, _dx, _dy)
 
 
-def add_maker(ans, x, y, **kwargs):
-    def add_pullback(g):
-        return unbroadcast(x, g)
-    return add_pullback
-
-
-def add_y_maker(ans, x, y, **kwargs):
-    def add_y_pullback(g):
-        return unbroadcast(y, g)
-    return add_y_pullback
-
-
-def subtract_y_maker(ans, x, y, **kwargs):
-    def subtract_y_pullback(g):
-        return unbroadcast(y, -g)
-    return subtract_y_pullback
-
-
-def add_jvp(t, ans, x, y, **kwargs):
-    return t
-
-
-def subtract_y_jvp(t, ans, x, y, **kwargs):
-    return -t
-
-
-_defvjp_call(np.add, add_maker, add_y_maker)
-_defvjp_call(np.subtract, add_maker, subtract_y_maker)
-_defjvp_call(np.add, add_jvp, add_jvp)
-_defjvp_call(np.subtract, add_jvp, subtract_y_jvp)
+# Sums: constant partials, which the engine applies without a multiplication.
+_defelementwise_call(np.add, 1.0, 1.0)
+_defelementwise_call(np.subtract, 1.0, -1.0)
 
 
 # ---------------------------------------------------------------------------
