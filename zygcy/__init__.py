@@ -13,7 +13,8 @@ from . import rules as _rules  # noqa: F401  (registers every gradient rule)
 from . import cmath, math  # noqa: F401
 from ._check import GradientCheckError, checking
 from ._core import Tracked
-from .extend import defbilinear, defjoint, deflinear, defjvp, defvjp, nondifferentiable, primitive
+from .extend import (defbilinear, defelementwise, defjoint, deflinear, defjvp, defvjp, nondifferentiable,
+                     primitive)
 from .api import (D, derivative, diaghessian, forward, forward_jacobian, gradient, hessian,
                   hessian_reverse, hvp, jacobian, jvp, pullback, pushforward, withgradient,
                   withjacobian)
@@ -27,4 +28,4 @@ __all__ = ["forward", "pullback", "gradient", "withgradient", "derivative", "D",
            "withjacobian", "hessian", "hessian_reverse", "diaghessian", "hvp", "jvp", "pushforward",
            "forward_jacobian", "grad",
            "dropgrad", "hook", "nograd", "checkpointed", "value", "param", "Params", "Grads", "Tracked", "defvjp",
-           "defjvp", "defjoint", "deflinear", "defbilinear", "primitive", "nondifferentiable", "register_container", "checking", "GradientCheckError", "math", "cmath"]
+           "defjvp", "defelementwise", "defjoint", "deflinear", "defbilinear", "primitive", "nondifferentiable", "register_container", "checking", "GradientCheckError", "math", "cmath"]

@@ -118,7 +118,9 @@ def registered():
 # operation is then recorded once. A primitive substitutes stand-ins itself.
 
 cdef inline bint _stand_in(object v):
-    return type(v) is not _ndarray and isinstance(v, _ndarray) and hasattr(type(v), "__zygcy_substitute__")
+    if type(v) is Tracked or type(v) is _ndarray or PyFloat_CheckExact(v):
+        return False                # the common operands, decided without isinstance
+    return isinstance(v, _ndarray) and hasattr(type(v), "__zygcy_substitute__")
 
 
 cdef bint _has_stand_in(tuple args):

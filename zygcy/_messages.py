@@ -36,12 +36,195 @@ def lost(what, builtin):
 
 
 def lost_as_array():
+    """The error of np.asarray/np.array of a tracked value (Tracked.__array__).
+
+    When the conversion happened inside another library's code (scipy's,
+    which converts its inputs), the message names the library function the
+    user called, found by walking the Python stack from here, and the fixes
+    that apply there; in the user's own code, the fixes that apply there.
+    """
+    import sys
+    try:
+        where = _converting_library_function(sys._getframe(1))
+    except Exception:           # a message must never fail: fall back to the plain one
+        where = None
+    if where is not None:
+        return _lost_in_library(*where)
     return ("np.asarray/np.array of a tracked value would drop its derivative (so would "
             "writing it into a plain array: y[i] = x with y a plain ndarray). Keep it as it "
             "is (numpy functions accept tracked values), build arrays from tracked "
             "numbers with np.stack([...]), write into a tracked array instead "
             "(y = x.copy(); y[i] = v), or take the plain value on purpose with "
             "zygcy.value(x).")
+
+
+def _lost_in_library(name, inner, wrapped):
+    where = "" if inner is None else " (in %s)" % inner
+    if wrapped:
+        why = ("zygcy has a rule for %s, but this call reached the library's original: "
+               "either the name was imported from its module before zygcy was (call it "
+               "through the module, %s(...), or import zygcy first), or the tracked value "
+               "reached it where zygcy's rule does not look (a global, an object's "
+               "attribute: pass it as an argument)" % (name, name))
+    else:
+        why = ("zygcy has no rule for %s. Give it one: make it a primitive and register "
+               "its derivative, f = zygcy.primitive(%s); zygcy.defvjp(f, maker, ...), then "
+               "call f instead (see help(zygcy.defvjp))" % (name, name))
+    return ("%s converted a tracked value with np.asarray%s, which would drop its "
+            "derivative. %s. Or, to leave differentiation there on purpose, pass it the "
+            "plain value, zygcy.value(x)." % (name, where, why))
+
+
+def _library_paths():
+    """The folders of installed code (site-packages, the standard library)."""
+    import os
+    import site
+    import sysconfig
+    paths = {sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib", "platstdlib")
+             if k in sysconfig.get_paths()}
+    try:
+        paths.update(site.getsitepackages())
+        paths.add(site.getusersitepackages())
+    except AttributeError:      # a virtualenv's old site module
+        pass
+    return tuple(os.path.join(os.path.abspath(p), "") for p in paths if p)
+
+
+def _package_dir(name):
+    import os
+    import sys
+    mod = sys.modules.get(name)
+    f = getattr(mod, "__file__", None)
+    return os.path.join(os.path.dirname(os.path.abspath(f)), "") if f else None
+
+
+def _converting_library_function(frame):
+    """(name of the library function the user called, name of the one inside it
+    that converted or None, whether zygcy replaced that name with a rule), or None
+    when the conversion was in the user's own code. Frames of numpy and zygcy
+    are passed over; the first other frame did the conversion."""
+    import os
+    skip = tuple(d for d in (_package_dir("numpy"), _package_dir("zygcy")) if d)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(skip):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    path = os.path.abspath(frame.f_code.co_filename)
+    if frame.f_code.co_filename.startswith("<") or not path.startswith(_library_paths()):
+        return None                     # the user's code (a script, a notebook, a project)
+    top = _top_package(frame)
+    first = frame
+    while frame.f_back is not None and _top_package(frame.f_back) == top:
+        frame = frame.f_back            # outwards to the call the user made into the library
+    name, wrapped = _function_name(frame)
+    code = first.f_code
+    inner = "%s.%s, line %d" % (first.f_globals.get("__name__") or "?",
+                                getattr(code, "co_qualname", code.co_name), first.f_lineno)
+    return name, inner, wrapped
+
+
+def _top_package(frame):
+    return (frame.f_globals.get("__name__") or "").split(".")[0]
+
+
+def _public_module(modname):
+    """``scipy.stats._distn_infrastructure`` -> ``scipy.stats``: where users find it."""
+    import sys
+    parts = modname.split(".")
+    for i, p in enumerate(parts):
+        if p.startswith("_"):
+            parts = parts[:i]
+            break
+    while parts and ".".join(parts) not in sys.modules:
+        parts.pop()
+    return ".".join(parts) or modname
+
+
+def _function_name(frame):
+    """The public name of the function (or method) running in ``frame``, and whether
+    the public name is zygcy's replacement (a rule zygcy registered)."""
+    import sys
+    code = frame.f_code
+    modname = frame.f_globals.get("__name__") or "?"
+    public = _public_module(modname)
+    namespace = vars(sys.modules[public]) if public in sys.modules else {}
+    func = code.co_name
+    this = frame.f_locals.get("self") if code.co_argcount and code.co_varnames[0] == "self" else None
+    if this is not None:
+        owner = getattr(this, "dist", None)             # a frozen distribution: dist(...).method
+        if owner is not None and _instance_name(namespace, owner):
+            name = "%s.%s(...).%s" % (public, _instance_name(namespace, owner), func)
+            return name, False
+        cls = type(this)
+        method = getattr(cls, func, None)
+        # a rule zygcy put on a class covers that class alone (not gamma's subclass erlang)
+        wrapped = _is_zygcys(method) and getattr(method, "_zygcy_class", cls) is cls
+        inst = _instance_name(namespace, this)
+        if inst:
+            return "%s.%s.%s" % (public, inst, func), wrapped
+        where = public if namespace.get(cls.__name__) is cls else cls.__module__
+        return "%s.%s.%s" % (where, cls.__name__, func), wrapped
+    # a decorator's wrapper (its code shared by every function it decorates): the
+    # function it wraps is among its free variables
+    for var in code.co_freevars:
+        inner = frame.f_locals.get(var)
+        if callable(inner) and hasattr(inner, "__code__"):
+            found = _public_function(inner)
+            if found is not None:
+                return found
+    for k, v in list(namespace.items()):
+        if getattr(v, "__code__", None) is code or code in _codes_of(getattr(v, "__wrapped__", None)):
+            return "%s.%s" % (public, k), _is_zygcys(v)
+    return "%s.%s" % (modname, getattr(code, "co_qualname", func)), False
+
+
+def _public_function(fn):
+    """(public name, zygcy's?) of the function fn, or None: the attribute of its
+    public module that is fn or wraps it (``__wrapped__``)."""
+    import sys
+    public = _public_module(getattr(fn, "__module__", None) or "")
+    mod = sys.modules.get(public)
+    if mod is None:
+        return None
+    for k, v in list(vars(mod).items()):
+        w = v
+        for _ in range(8):
+            if w is fn:
+                return "%s.%s" % (public, k), _is_zygcys(v)
+            w = getattr(w, "__wrapped__", None)
+            if w is None:
+                break
+    return None
+
+
+def _instance_name(namespace, obj):
+    """The name under which ``obj`` (or an object of its exact class: scipy's frozen
+    distributions make a fresh instance) is published in ``namespace``."""
+    same = None
+    for k, v in list(namespace.items()):
+        if v is obj:
+            return k
+        if same is None and type(v) is type(obj) and not k.startswith("_") and not isinstance(v, type):
+            same = k
+    return same
+
+
+def _codes_of(v):
+    """The code objects of a function and of the functions it wraps (``__wrapped__``)."""
+    codes = []
+    for _ in range(8):
+        code = getattr(v, "__code__", None)
+        if code is not None:
+            codes.append(code)
+        v = getattr(v, "__wrapped__", None)
+        if v is None:
+            break
+    return codes
+
+
+def _is_zygcys(v):
+    """True for a replacement zygcy put in a library's namespace (a rule for it)."""
+    return bool(getattr(v, "_zygcy", False)) or type(v).__name__ == "Primitive"
 
 
 def made_by_hand():

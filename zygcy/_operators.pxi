@@ -192,6 +192,11 @@ cdef object _array_op(object ufunc, object x, object y):
     per operation. Anything else (another library's array, a Param) goes
     through numpy, which asks every override in turn."""
     if _plain_operand(x) and _plain_operand(y):
+        rule = _rules.get(ufunc)
+        if rule is not None and (<Rule>rule).partials:
+            r = _record_elementwise(ufunc, <Rule>rule, (x, y))   # the common case, at once
+            if r is not None:
+                return r
         return _dispatch_ufunc(ufunc, "__call__", (x, y), {})
     return ufunc(x, y)
 

@@ -129,6 +129,11 @@ cdef class _Grads:
         g = _densify(self.go[i])
         # A real value's cotangent is real: drop the imaginary part a complex consumer
         # sent back (ChainRules' ProjectTo), so rules of real functions never see it.
+        if type(g) is _ndarray:
+            if (<object>g).dtype.kind != "c":
+                return g            # the common case: a real array
+        elif PyFloat_CheckExact(g) or g is None:
+            return g
         if n.kind != K_MULTI and g is not None and _is_complex(g) and not _is_complex(n.value):
             g = g.real
         return g

@@ -10,8 +10,17 @@
 * ``indexing`` -- x[i] and x[i] = v, take, where, select, ...
 * ``linalg``  -- numpy.linalg (its array-API contractions are in ``contractions``)
 * ``fft``     -- numpy.fft
+* ``numeric`` -- interp, polyval, polyfit, linspace/geomspace/logspace, gradient, unwrap
 * ``special`` -- scipy.special, when scipy is installed (registered on import, see zygcy.interop)
 * ``optimize`` -- scipy.optimize's Rosenbrock functions, likewise
+* ``sparse`` -- scipy.sparse products, solvers and Laplacians, in dense operands and stored
+  values, likewise
+* ``stats``   -- scipy.stats distributions (logpdf, cdf, ppf, entropy, ... in x and every
+  continuous parameter), likewise; it holds ``wrap_tracked``, the wrapper the scipy
+  families share
+* ``scipy_linalg`` -- scipy.linalg (solve, cholesky, lu, expm, sqrtm, logm, Sylvester, ...)
+* ``integrate`` -- scipy.integrate's odeint and solve_ivp (adjoint method) and quad
+* ``signal``  -- scipy.signal's convolve, correlate, fftconvolve, lfilter
 * ``methods`` -- ndarray attributes and methods of tracked arrays
 
 Every family imports ``zygcy.extend`` (the verbs that register rules) and
@@ -19,8 +28,9 @@ Every family imports ``zygcy.extend`` (the verbs that register rules) and
 names only for shared linear maps (``shape.crop``, ``shape.expand``...).
 """
 from .. import _core
-from . import (contractions, fft, indexing, linalg, methods, optimize, reductions,  # noqa: F401
-               scalar, shape, special, ufuncs)
+from . import (contractions, fft, indexing, linalg, methods, numeric, optimize,  # noqa: F401
+               reductions, scalar, shape, sparse, special, ufuncs)
+from . import integrate, scipy_linalg, signal, stats  # noqa: F401  (scipy's, registered on import)
 
 # What Tracked's methods hand to rule code, named once (see _core.Delegates).
 _core.install(_core.Delegates(

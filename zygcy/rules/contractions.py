@@ -1,6 +1,6 @@
 """Rules for contractions: matmul, dot, vdot, inner, outer, tensordot, kron,
 cross, einsum, numpy 2's vecdot, matvec and vecmat, and their array-API
-versions in numpy.linalg.
+versions in numpy.linalg; and the 1-d convolutions convolve and correlate.
 
 Every contraction is linear in each operand, so each is registered with
 ``defbilinear`` (``einsum``, of any number of operands, with one maker per
@@ -18,6 +18,7 @@ import numpy as np
 
 from ..extend import defbilinear, defjvp, defvjp, nondifferentiable, unbroadcast, value
 from ._util import H, axis_of, conj, ndim_of, shape_of, unbroadcast_to
+from .shape import uncrop
 
 # The ufuncs among them (their other ufunc methods have no rules).
 CONTRACTION_UFUNCS = [np.matmul] + [getattr(np, n) for n in ("vecdot", "matvec", "vecmat")
@@ -297,6 +298,57 @@ if hasattr(np, "vecdot"):       # numpy >= 2.0
 if hasattr(np, "matvec"):       # numpy >= 2.2
     defbilinear(np.matvec, _matvec_first, _matvec_second)
     defbilinear(np.vecmat, _vecmat_first, _vecmat_second)
+
+# ---------------------------------------------------------------------------
+# convolve(a, v, mode) and correlate(a, v, mode): a window of the full convolution
+# of a with v (with conj(v[::-1]) for correlate). The cotangent g is placed back
+# in the full length, then: for convolve, correlate(G, v) for a and correlate(G, a)
+# for v; for correlate, convolve(G, v) for a and conj(correlate(G, a))[::-1] for v
+# (correlate conjugates v: it is conjugate-linear in v). All 'valid'.
+
+_MODES = {0: "valid", 1: "same", 2: "full"}
+
+
+def _conv_window(a, v, mode, corr):
+    """(full length, start, length) of the result of numpy's convolve/correlate in
+    the full convolution, for inputs of sizes M and N."""
+    m, n = int(np.size(value(a))), int(np.size(value(v)))
+    mode = _MODES[int(mode)] if isinstance(mode, (int, np.integer)) else str(mode)
+    full = m + n - 1
+    if mode.startswith("f"):
+        return full, 0, full
+    if mode.startswith("s"):
+        # numpy centres 'same' on the shorter input; correlate with the longer v
+        # second is the mirror image of correlate(v, a)
+        return full, (m // 2 if corr and m < n else (min(m, n) - 1) // 2), max(m, n)
+    return full, min(m, n) - 1, max(m, n) - min(m, n) + 1
+
+
+def _full_cotangent(g, a, v, mode, corr):
+    full, start, n = _conv_window(a, v, mode, corr)
+    g = np.reshape(g, (n,))
+    return g if n == full else uncrop(g, (full,), (slice(start, start + n),))
+
+
+def _convolve_first(g, a, v, mode="full"):
+    return np.reshape(np.correlate(_full_cotangent(g, a, v, mode, False), np.ravel(v), "valid"), shape_of(a))
+
+
+def _convolve_second(g, a, v, mode="full"):
+    return np.reshape(np.correlate(_full_cotangent(g, a, v, mode, False), np.ravel(a), "valid"), shape_of(v))
+
+
+def _correlate_first(g, a, v, mode="valid"):
+    return np.reshape(np.convolve(_full_cotangent(g, a, v, mode, True), np.ravel(v), "valid"), shape_of(a))
+
+
+def _correlate_second(g, a, v, mode="valid"):
+    ct = conj(np.correlate(_full_cotangent(g, a, v, mode, True), np.ravel(a), "valid"))
+    return np.reshape(ct[::-1], shape_of(v))
+
+
+defbilinear(np.convolve, _convolve_first, _convolve_second)
+defbilinear(np.correlate, _correlate_first, _correlate_second)
 
 # numpy 2's array-API names in numpy.linalg
 LINALG_CONTRACTIONS = {

@@ -1,7 +1,17 @@
 """Rules for reductions: sum, mean, prod, var, std, max/min, their nan-versions,
 cumulative sums and products, trace, average, median and quantiles, and the
 ufunc methods they equal (``np.add.reduce`` is a sum, ``np.multiply.accumulate``
-a cumulative product).
+a cumulative product); and the statistics and integrals that reduce samples:
+trapezoid (and trapz where numpy has it), cov, corrcoef and histogram.
+
+trapezoid is linear in y and in the spacings; cov is differentiable in the
+variables and in ``aweights`` (``fweights`` are integers); corrcoef is cov's
+matrix scaled by its diagonal; histogram is linear in ``weights`` (with
+``density``, scaled by their total), and in ``a`` its counts are piecewise
+constant -- but with a number of bins and no range its edges are
+``linspace(min(a), max(a))``, which move with a's extremes. numpy asks zygcy
+about trapezoid only when y or x is tracked (its dispatcher), so a tracked
+``dx`` alone is differentiated by numpy's own arithmetic instead.
 
 Every pullback broadcasts its cotangent back over the reduced axes with
 ``expand`` (a linear map of ``shape``) and multiplies by a local derivative;
@@ -23,9 +33,9 @@ import math
 import numpy as np
 
 from ..extend import Tracked, deflinear, defjvp, defvjp, primitive, value
-from ._util import (conj, kept_shape, ndim_of, normalize_axis_tuple, real_if_complex, reduced_axes,
-                    unbroadcast_to)
-from .shape import diag_embed, expand, reshape
+from ._util import (axis_of, conj, kept_shape, ndim_of, normalize_axis_tuple, real_if_complex, reduced_axes,
+                    shape_of, unbroadcast, unbroadcast_to)
+from .shape import diag_embed, expand, gather, reshape, scatter_along
 
 _NoValue = np._NoValue
 
@@ -639,6 +649,372 @@ if hasattr(np.linalg, "trace"):         # numpy >= 2.0
     deflinear(np.linalg.trace, _linalg_trace_adjoint)
 defvjp(np.average, average_maker, None, average_weights_maker)
 defjvp(np.average, average_jvp, None, average_weights_jvp)
+
+
+# ---------------------------------------------------------------------------
+# trapezoid(y, x=None, dx=1.0, axis=-1) = sum_i d_i (y_i + y_{i+1}) / 2, d = diff(x)
+# or dx: linear in y (the weights (d_{i-1} + d_i) / 2), in d (the midpoints)
+
+def _trapezoid_parts(y, x, dx, axis):
+    """(axis, the spacings d shaped to broadcast with the midpoints, the midpoints)."""
+    nd = ndim_of(y)
+    ax = axis_of(axis, nd)
+    n = shape_of(y)[ax]
+    if x is None:
+        d = dx
+    elif ndim_of(x) == 1:
+        d = reshape(np.diff(x), tuple(n - 1 if i == ax else 1 for i in range(nd)))
+    else:
+        d = np.diff(x, axis=ax)
+    lo = tuple(slice(None, -1) if i == ax else slice(None) for i in range(nd))
+    hi = tuple(slice(1, None) if i == ax else slice(None) for i in range(nd))
+    return ax, n, d, (y[lo] + y[hi]) / 2
+
+
+def _pad_along(v, ax, before, after):
+    widths = [(0, 0)] * ndim_of(v)
+    widths[ax] = (before, after)
+    return np.pad(v, widths)
+
+
+def trapezoid_y_maker(ans, y, x=None, dx=1.0, axis=-1):
+    ax, n, d, _ = _trapezoid_parts(y, x, dx, axis)
+    if x is None:       # a constant spacing: weights dx [1/2, 1, ..., 1, 1/2]
+        unit = np.ones(n) if n > 1 else np.zeros(n)
+        unit[[0, -1]] = 0.5 if n > 1 else 0.0
+        W = dx * np.reshape(unit, tuple(n if i == ax else 1 for i in range(ndim_of(y))))
+    else:
+        W = (_pad_along(d, ax, 0, 1) + _pad_along(d, ax, 1, 0)) / 2
+    W = conj(W)
+
+    def trapezoid_y_pullback(g):
+        return unbroadcast(y, np.expand_dims(g, ax) * W)
+    return trapezoid_y_pullback
+
+
+def trapezoid_x_maker(ans, y, x=None, dx=1.0, axis=-1):
+    ax, n, d, mid = _trapezoid_parts(y, x, dx, axis)
+    mid = conj(mid)
+
+    def trapezoid_x_pullback(g):
+        cd = real_if_complex(np.expand_dims(g, ax) * mid)
+        if ndim_of(x) == 1:
+            cd = np.sum(cd, axis=tuple(i for i in range(ndim_of(cd)) if i != ax))
+            return np.pad(cd, (1, 0)) - np.pad(cd, (0, 1))         # the adjoint of diff
+        cd = unbroadcast_to(shape_of(d), cd)
+        return unbroadcast(x, _pad_along(cd, ax, 1, 0) - _pad_along(cd, ax, 0, 1))
+    return trapezoid_x_pullback
+
+
+def trapezoid_dx_maker(ans, y, x=None, dx=1.0, axis=-1):
+    ax, n, d, mid = _trapezoid_parts(y, x, dx, axis)
+    mid = conj(mid)
+
+    def trapezoid_dx_pullback(g):
+        return unbroadcast(dx, real_if_complex(np.expand_dims(g, ax) * mid))
+    return trapezoid_dx_pullback
+
+
+def _trapezoid_y_jvp(fun):
+    def trapezoid_y_jvp(t, ans, y, x=None, dx=1.0, axis=-1):
+        return fun(t, x, dx, axis)                  # linear in y
+    return trapezoid_y_jvp
+
+
+def trapezoid_x_jvp(t, ans, y, x=None, dx=1.0, axis=-1):
+    ax, n, d, mid = _trapezoid_parts(y, x, dx, axis)
+    td = _trapezoid_parts(y, t, dx, axis)[2]        # diff(t), shaped as d is
+    return np.sum(td * mid, axis=ax)
+
+
+def trapezoid_dx_jvp(t, ans, y, x=None, dx=1.0, axis=-1):
+    ax, n, d, mid = _trapezoid_parts(y, x, dx, axis)
+    return np.sum(t * mid, axis=ax)
+
+
+for _trapezoid in [getattr(np, n) for n in ("trapezoid", "trapz") if hasattr(np, n)]:
+    # trapezoid: numpy >= 2.0; trapz: numpy < 2.4
+    defvjp(_trapezoid, trapezoid_y_maker, trapezoid_x_maker, trapezoid_dx_maker)
+    defjvp(_trapezoid, _trapezoid_y_jvp(_trapezoid), trapezoid_x_jvp, trapezoid_dx_jvp)
+
+
+# ---------------------------------------------------------------------------
+# cov and corrcoef. With X the variables as rows (m, then y), w = fweights *
+# aweights (or 1), Xc = X minus its w-weighted row means and fact the
+# normalization, C = (Xc w) Xc^H / fact. The centring's adjoint drops out (Xc w
+# sums to 0), so the cotangent of X is (G + G^H) (Xc w) / fact; in aweights, a_j
+# contributes f_j xc_j xc_j^H / fact and changes fact.
+
+class _Cov:
+    """The parts of cov(m, y, rowvar, bias, ddof, fweights, aweights), possibly tracked."""
+
+    def __init__(self, m, y, rowvar, bias, ddof, fweights, aweights):
+        self.m, self.y, self.rowvar = m, y, rowvar
+        self.X = self.rows(m, y)
+        self.p, n = shape_of(self.X)
+        if ddof is None:
+            ddof = 0 if bias else 1
+        self.ddof = ddof
+        self.f = None if fweights is None else np.asarray(value(fweights), dtype=float)
+        self.a = aweights
+        if fweights is None and aweights is None:
+            self.w = 1.0
+            self.v1 = n
+            self.fact = n - ddof
+        else:
+            self.w = (1.0 if self.f is None else self.f) * (1.0 if aweights is None else aweights)
+            self.v1 = np.sum(self.w * np.ones(n))
+            if ddof == 0:
+                self.fact = self.v1
+            elif aweights is None:
+                self.fact = self.v1 - ddof
+            else:
+                self.fact = self.v1 - ddof * np.sum(self.w * aweights) / self.v1
+        self.Xc = self.centred(self.X)
+
+    def rows(self, m, y):
+        """X from m and y as numpy's cov makes it (variables as rows)."""
+        X = np.reshape(m, (1, -1)) if ndim_of(m) < 2 else (m if self.rowvar else np.transpose(m))
+        if y is None:
+            return X
+        Y = np.reshape(y, (1, -1)) if ndim_of(y) < 2 else y
+        if not self.rowvar and shape_of(Y)[0] != 1:
+            Y = np.transpose(Y)
+        return np.concatenate([X, Y], axis=0)
+
+    def centred(self, X):
+        return X - np.reshape(np.sum(X * self.w, axis=1) / self.v1, (-1, 1))
+
+    def matrix(self, g):
+        return np.reshape(g, (self.p, self.p))
+
+    def X_cotangent(self, G):
+        return (G + np.transpose(conj(G))) @ (self.Xc * self.w) / self.fact
+
+    def back(self, ct, which):
+        """The part of a cotangent of X that belongs to m (which=0) or y (1), in its shape."""
+        pm = 1 if ndim_of(self.m) < 2 else shape_of(self.m)[1 - bool(self.rowvar)]
+        if which == 0:
+            part = ct[:pm]
+            if ndim_of(self.m) >= 2 and not self.rowvar:
+                part = np.transpose(part)
+            return np.reshape(part, shape_of(self.m))
+        part = ct[pm:]
+        if ndim_of(self.y) >= 2 and not self.rowvar and shape_of(self.y)[0] != 1:
+            part = np.transpose(part)
+        return np.reshape(part, shape_of(self.y))
+
+    def tangent(self, dX):
+        """The tangent of C for the tangent dX of X."""
+        S = (self.centred(dX) * self.w) @ np.transpose(conj(self.Xc)) / self.fact
+        return S + np.transpose(conj(S))
+
+    def fact_partial(self):
+        """d fact / d aweights."""
+        f = 1.0 if self.f is None else self.f
+        if self.ddof == 0:
+            return f * np.ones(shape_of(self.a))
+        v2 = np.sum(self.w * self.a)
+        return f - self.ddof * (2 * f * self.a * self.v1 - v2 * f) / (self.v1 * self.v1)
+
+    def aweights_cotangent(self, G, C):
+        f = 1.0 if self.f is None else self.f
+        q = np.real(np.sum(self.Xc * (conj(G) @ conj(self.Xc)), axis=0))    # Re xc_j^H G xc_j
+        return f * q / self.fact - np.real(np.sum(conj(G) * C)) * self.fact_partial() / self.fact
+
+    def aweights_tangent(self, t, C):
+        f = 1.0 if self.f is None else self.f
+        return (self.Xc * (f * t)) @ np.transpose(conj(self.Xc)) / self.fact - \
+            C * (np.sum(t * self.fact_partial()) / self.fact)
+
+
+def _cov_maker(which):
+    def cov_maker(ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *,
+                  dtype=None):
+        c = _Cov(m, y, rowvar, bias, ddof, fweights, aweights)
+
+        def cov_pullback(g):
+            return c.back(c.X_cotangent(c.matrix(g)), which)
+        return cov_pullback
+    cov_maker.__name__ = cov_maker.__qualname__ = "cov_%s_maker" % ("y" if which else "m")
+    return cov_maker
+
+
+def cov_aweights_maker(ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None,
+                       *, dtype=None):
+    c = _Cov(m, y, rowvar, bias, ddof, fweights, aweights)
+    C = c.matrix(ans)
+
+    def cov_aweights_pullback(g):
+        return c.aweights_cotangent(c.matrix(g), C)
+    return cov_aweights_pullback
+
+
+def _zeros_or_none(v):
+    return None if v is None else np.zeros(shape_of(v))
+
+
+def _cov_jvp(which):
+    def cov_jvp(t, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *,
+                dtype=None):
+        c = _Cov(m, y, rowvar, bias, ddof, fweights, aweights)
+        dX = c.rows(t, _zeros_or_none(y)) if which == 0 else c.rows(np.zeros(shape_of(m)), t)
+        return np.reshape(c.tangent(dX), np.shape(value(ans)))
+    cov_jvp.__name__ = cov_jvp.__qualname__ = "cov_%s_jvp" % ("y" if which else "m")
+    return cov_jvp
+
+
+def cov_aweights_jvp(t, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None,
+                     *, dtype=None):
+    c = _Cov(m, y, rowvar, bias, ddof, fweights, aweights)
+    return np.reshape(c.aweights_tangent(t, c.matrix(ans)), np.shape(value(ans)))
+
+
+defvjp(np.cov, _cov_maker(0), _cov_maker(1), None, None, None, None, cov_aweights_maker)
+defjvp(np.cov, _cov_jvp(0), _cov_jvp(1), None, None, None, None, cov_aweights_jvp)
+
+
+# corrcoef: R = C / (s s^T) with s = sqrt(Re diag C). The cotangent of C is
+# G / (s s^T) - diag(u / 2 d), u_i = Re sum_j (conj(G_ij) R_ij + conj(G_ji) R_ji),
+# d = s^2; then cov's.
+
+def _corr_parts(x, y, rowvar, ans):
+    c = _Cov(x, y, rowvar, False, None, None, None)
+    C = c.Xc @ np.transpose(conj(c.Xc)) / c.fact
+    d = np.real(np.diagonal(C))
+    return c, C, d, np.sqrt(d), c.matrix(ans)
+
+
+def _corrcoef_maker(which):
+    def corrcoef_maker(ans, x, y=None, rowvar=True, *, dtype=None, **kwargs):
+        c, C, d, s, R = _corr_parts(x, y, rowvar, ans)
+        scale = np.reshape(s, (-1, 1)) * np.reshape(s, (1, -1))
+
+        def corrcoef_pullback(g):
+            G = c.matrix(g)
+            u = np.real(np.sum(conj(G) * R, axis=1) + np.sum(conj(G) * R, axis=0))
+            GC = G / scale - diag_embed(u / (2 * d), c.p, c.p, 0)
+            return c.back(c.X_cotangent(GC), which)
+        return corrcoef_pullback
+    corrcoef_maker.__name__ = corrcoef_maker.__qualname__ = "corrcoef_%s_maker" % ("y" if which else "x")
+    return corrcoef_maker
+
+
+def _corrcoef_jvp(which):
+    def corrcoef_jvp(t, ans, x, y=None, rowvar=True, *, dtype=None, **kwargs):
+        c, C, d, s, R = _corr_parts(x, y, rowvar, ans)
+        dX = c.rows(t, _zeros_or_none(y)) if which == 0 else c.rows(np.zeros(shape_of(x)), t)
+        dC = c.tangent(dX)
+        r = np.real(np.diagonal(dC)) / d
+        dR = dC / (np.reshape(s, (-1, 1)) * np.reshape(s, (1, -1))) - \
+            R * (np.reshape(r, (-1, 1)) + np.reshape(r, (1, -1))) / 2
+        return np.reshape(dR, np.shape(value(ans)))
+    corrcoef_jvp.__name__ = corrcoef_jvp.__qualname__ = "corrcoef_%s_jvp" % ("y" if which else "x")
+    return corrcoef_jvp
+
+
+defvjp(np.corrcoef, _corrcoef_maker(0), _corrcoef_maker(1))
+defjvp(np.corrcoef, _corrcoef_jvp(0), _corrcoef_jvp(1))
+
+
+# ---------------------------------------------------------------------------
+# histogram(a, bins, range, density, weights) -> (hist, edges). hist is the sum
+# of the weights in each bin: linear in weights (density: c / (widths sum(c))).
+# In a the counts are piecewise constant; but with bins a number (or an
+# estimator's name) and no range, the edges are linspace(min(a), max(a)), so
+# they -- and with density the heights, through the widths -- move with the
+# extreme elements of a.
+
+class _Bins:
+    """Which bin each element of a falls in (flattened), from plain values."""
+
+    def __init__(self, ans, a, bins, range_, density):
+        edges = np.asarray(value(ans[1]))
+        av = np.ravel(np.asarray(value(a)))
+        nb = len(edges) - 1
+        idx = np.searchsorted(edges, av, side="right") - 1
+        idx[av == edges[-1]] = nb - 1                   # the last bin is closed
+        self.inside = (av >= edges[0]) & (av <= edges[-1])
+        self.idx = np.where(self.inside, idx, 0)
+        self.nb = nb
+        self.density = bool(density)
+        self.widths = np.diff(edges)
+        # the edges follow min(a) and max(a): d edges_k = (1 - k/nb) d min + k/nb d max
+        self.moving = range_ is None and np.ndim(value(bins)) == 0
+        self.span = edges[-1] - edges[0]
+        if self.moving and np.max(av) > np.min(av):     # (equal: numpy widens by 1/2 each side)
+            self.span = np.max(a) - np.min(a)           # possibly tracked, as the widths are
+            self.widths = self.span / nb
+
+    def counts(self, w):
+        return scatter_along(np.reshape(w, (-1,)) * self.inside, self.idx, 0, self.nb)
+
+    def extremes(self, a):
+        """(share of min, share of max): plain weights of a's shape (ties share)."""
+        av = np.asarray(value(a))
+        lo, hi = av == np.min(av), av == np.max(av)
+        return lo / np.sum(lo), hi / np.sum(hi)
+
+
+def histogram_a_maker(ans, a, bins=10, range=None, density=None, weights=None):
+    b = _Bins(ans, a, bins, range, density)
+    if not b.moving:
+        return lambda g: None           # the counts are piecewise constant in a
+    share_lo, share_hi = b.extremes(a)
+    k = np.arange(b.nb + 1) / b.nb
+    hist = ans[0]
+
+    def histogram_a_pullback(g):
+        gh, ge = g[0], g[1]
+        g_lo = g_hi = 0.0
+        if ge is not None:
+            g_lo, g_hi = np.sum(ge * (1 - k)), np.sum(ge * k)
+        if gh is not None and b.density:        # heights c / (span / nb * sum(c))
+            h = np.sum(gh * hist) / b.span
+            g_lo, g_hi = g_lo + h, g_hi - h
+        return g_lo * share_lo + g_hi * share_hi
+    return histogram_a_pullback
+
+
+def histogram_weights_maker(ans, a, bins=10, range=None, density=None, weights=None):
+    b = _Bins(ans, a, bins, range, density)
+    shape = shape_of(weights)
+    if b.density:
+        total = np.sum(b.counts(weights))
+        hist = ans[0]
+
+    def histogram_weights_pullback(g):
+        gh = g[0]
+        if gh is None:
+            return None
+        if b.density:       # d hist_b / d c_k = (delta_bk / width_k - hist_b) / total
+            gh = (gh / b.widths - np.sum(gh * conj(hist))) / conj(total)
+        return np.reshape(gather(gh, b.idx, 0) * b.inside, shape)
+    return histogram_weights_pullback
+
+
+def histogram_a_jvp(t, ans, a, bins=10, range=None, density=None, weights=None):
+    b = _Bins(ans, a, bins, range, density)
+    if not b.moving:
+        return None
+    share_lo, share_hi = b.extremes(a)
+    t_lo, t_hi = np.sum(share_lo * t), np.sum(share_hi * t)
+    k = np.arange(b.nb + 1) / b.nb
+    dh = -ans[0] * ((t_hi - t_lo) / b.span) if b.density else None
+    return dh, (1 - k) * t_lo + k * t_hi
+
+
+def histogram_weights_jvp(t, ans, a, bins=10, range=None, density=None, weights=None):
+    b = _Bins(ans, a, bins, range, density)
+    dc = b.counts(t)
+    if b.density:
+        total = np.sum(b.counts(weights))
+        dc = dc / (b.widths * total) - ans[0] * (np.sum(dc) / total)
+    return dc, None
+
+
+defvjp(np.histogram, histogram_a_maker, None, None, None, histogram_weights_maker)
+defjvp(np.histogram, histogram_a_jvp, None, None, None, histogram_weights_jvp)
 
 
 # ---------------------------------------------------------------------------

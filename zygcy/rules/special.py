@@ -2,7 +2,18 @@
 
 The special functions that are ufuncs (erf, gammaln, xlogy, ...) dispatch like
 numpy's own: their rules are tables of derivatives, turned into makers by the
-same helpers as numpy's ufuncs (``unary_maker``, ``binary_makers``).
+same helpers as numpy's ufuncs (``unary_maker``, ``binary_makers``; the
+three-argument ``betainc`` by ``_makers`` here). Every ufunc with a rule is
+differentiable in its continuous arguments; an argument whose derivative has
+no closed form (the order v of ``jv``, the parameters of ``betainc`` and
+``gammainc``) raises NotImplementedError naming it, in both modes, never a
+zero; integer arguments (the order n of ``yn`` and ``kn``) and piecewise
+constant functions (``gammasgn``) carry no derivative. ``jn`` is scipy's
+other name for ``jv``.
+
+``multigammaln`` converts its input with ``np.asarray``; on tracked input it
+is replaced (``zygcy.interop.wrap``) by its formula, a sum of ``gammaln``,
+recorded as numpy code and so differentiable to any order in both modes.
 
 ``logsumexp``, ``softmax``, ``log_softmax`` and ``polygamma`` are plain Python
 functions that convert their input with ``np.asarray``, which a tracked value
@@ -17,10 +28,10 @@ after zygcy, so that ``import zygcy`` does not pay for importing scipy (see
 """
 import numpy as np
 
-from ..extend import defjvp, defvjp, value
-from ..interop import replace_with_primitive, when_imported
-from ._util import (SQRT_2PI, SQRT_PI, TWO_OVER_SQRT_PI, binary_jvps, binary_makers, conj, kept_shape,
-                    none_maker, reduced_axes, unary_jvp, unary_maker, unbroadcast)
+from ..extend import defjvp, defvjp, nondifferentiable, value
+from ..interop import replace_with_primitive, when_imported, wrap
+from ._util import (SQRT_2PI, SQRT_PI, TWO_OVER_SQRT_PI, binary_jvps, binary_makers, conj, is_complex,
+                    kept_shape, none_maker, reduced_axes, unary_jvp, unary_maker, unbroadcast)
 from .shape import expand, reshape
 
 sp = None       # scipy.special, once it is imported and its rules are registered
@@ -28,7 +39,9 @@ sp = None       # scipy.special, once it is imported and its rules are registere
 # Filled when scipy.special is imported: what this module registered.
 UNARY = {}
 BINARY = {}
+TERNARY = {}
 WRAPPED = {}
+NONDIFFERENTIABLE = []
 
 
 def _wrap(name):
@@ -155,6 +168,10 @@ def _tables():
         sp.j1: lambda ans, x: (sp.j0(x) - sp.jv(2, x)) / 2,
         sp.y0: lambda ans, x: -sp.y1(x),
         sp.y1: lambda ans, x: sp.y0(x) - ans / x,
+        sp.k0: lambda ans, x: -sp.k1(x),
+        sp.k1: lambda ans, x: -(sp.k0(x) + sp.kv(2, x)) / 2,
+        sp.k0e: lambda ans, x: ans - sp.k1e(x),
+        sp.k1e: lambda ans, x: ans - (sp.k0e(x) + sp.kve(2, x)) / 2,
         # entropy, and the scipy versions of numpy's functions
         sp.entr: lambda ans, x: -(np.log(x) + 1),
         sp.expm1: lambda ans, x: ans + 1,
@@ -169,18 +186,49 @@ def _tables():
                   lambda ans, a, b: ans * (sp.digamma(b) - sp.digamma(a + b))),
         sp.betaln: (lambda ans, a, b: sp.digamma(a) - sp.digamma(a + b),
                     lambda ans, a, b: sp.digamma(b) - sp.digamma(a + b)),
-        # Bessel functions of any order v (used by the rules of j1, i1, i1e): derivatives
-        # in x; d/dv is not known
+        # Bessel functions of any order v (used by the rules of j1, i1, i1e, k1, k1e):
+        # derivatives in x by the recurrences; d/dv has no closed form. jn is jv.
         sp.jv: (_not_implemented("jv", "v"), lambda ans, v, x: (sp.jv(v - 1, x) - sp.jv(v + 1, x)) / 2),
+        sp.yv: (_not_implemented("yv", "v"), lambda ans, v, x: (sp.yv(v - 1, x) - sp.yv(v + 1, x)) / 2),
         sp.iv: (_not_implemented("iv", "v"), lambda ans, v, x: (sp.iv(v - 1, x) + sp.iv(v + 1, x)) / 2),
+        sp.kv: (_not_implemented("kv", "v"), lambda ans, v, x: -(sp.kv(v - 1, x) + sp.kv(v + 1, x)) / 2),
+        # exponentially scaled: ive = iv exp(-|x|) (real x only: exp(-|Re z|) is not
+        # holomorphic), kve = kv exp(x) (holomorphic)
         sp.ive: (_not_implemented("ive", "v"), lambda ans, v, x: (sp.ive(v - 1, x) + sp.ive(v + 1, x)) / 2
-                 - np.sign(value(x)) * ans),
-        # regularized incomplete gamma: d/dx P(a, x) = x**(a-1) exp(-x) / Gamma(a)
+                 - np.sign(_real_only(x, "ive")) * ans),
+        sp.kve: (_not_implemented("kve", "v"), lambda ans, v, x: ans - (sp.kve(v - 1, x) + sp.kve(v + 1, x)) / 2),
+        # integer orders n: no derivative (None); the same recurrences in x
+        sp.yn: (None, lambda ans, n, x: (sp.yn(n - 1, x) - sp.yn(n + 1, x)) / 2),
+        sp.kn: (None, lambda ans, n, x: -(sp.kn(n - 1, x) + sp.kn(n + 1, x)) / 2),
+        # regularized incomplete gamma: d/dx P(a, x) = x**(a-1) exp(-x) / Gamma(a); d/da
+        # has no closed form
         sp.gammainc: (_not_implemented("gammainc", "a"),
-                      lambda ans, a, x: np.exp((a - 1) * np.log(x) - x - sp.gammaln(a))),
+                      lambda ans, a, x: np.exp(sp.xlogy(a - 1, x) - x - sp.gammaln(a))),
         sp.gammaincc: (_not_implemented("gammaincc", "a"),
-                       lambda ans, a, x: -np.exp((a - 1) * np.log(x) - x - sp.gammaln(a))),
+                       lambda ans, a, x: -np.exp(sp.xlogy(a - 1, x) - x - sp.gammaln(a))),
     })
+    TERNARY.update({
+        # regularized incomplete beta: d/dx I_x(a, b) = x**(a-1) (1-x)**(b-1) / B(a, b);
+        # d/da and d/db have no closed form
+        sp.betainc: (_not_implemented("betainc", "a"), _not_implemented("betainc", "b"),
+                     lambda ans, a, b, x: _beta_density(a, b, x)),
+        sp.betaincc: (_not_implemented("betaincc", "a"), _not_implemented("betaincc", "b"),
+                      lambda ans, a, b, x: -_beta_density(a, b, x)),
+    })
+
+
+def _beta_density(a, b, x):
+    return np.exp(sp.xlogy(a - 1, x) + sp.xlog1py(b - 1, -x) - sp.betaln(a, b))
+
+
+def _real_only(x, name):
+    """The plain value of x, refusing a complex one (the function is not holomorphic there)."""
+    if is_complex(x):
+        raise NotImplementedError(
+            "zygcy: scipy.special.%s of a complex argument is not holomorphic (its scaling "
+            "factor depends on |Re z|), so it has no complex derivative; differentiate "
+            "the unscaled function instead" % name)
+    return value(x)
 
 
 class _not_implemented:
@@ -203,6 +251,55 @@ def _binary_makers(dx, dy):
             dy.maker if isinstance(dy, _not_implemented) else my)
 
 
+def _known(d):
+    """A table entry as a forward rule's partial: None for one zygcy does not know
+    (forward mode then transposes the pullback, whose maker raises)."""
+    return None if isinstance(d, _not_implemented) else d
+
+
+def _makers(partials):
+    """The makers of an elementwise f(*args) whose partial i is ``partials[i](ans, *args)``
+    (a raising maker for one zygcy does not know, none for None)."""
+    def side(i, deriv):
+        if deriv is None:
+            return none_maker
+        if isinstance(deriv, _not_implemented):
+            return deriv.maker
+
+        def elementwise_maker(ans, *args, **kwargs):
+            def elementwise_pullback(g):
+                return unbroadcast(args[i], g * conj(deriv(ans, *args)))
+            return elementwise_pullback
+        return elementwise_maker
+    return [side(i, d) for i, d in enumerate(partials)]
+
+
+def _jvps(partials):
+    """The forward rules of the same table: the tangent is partial * t (unconjugated)."""
+    def side(deriv):
+        if _known(deriv) is None:
+            return None
+
+        def elementwise_jvp(t, ans, *args, **kwargs):
+            return t * deriv(ans, *args)
+        return elementwise_jvp
+    return [side(d) for d in partials]
+
+
+# ---------------------------------------------------------------------------
+# multigammaln(a, d) = d (d - 1) / 4 log(pi) + sum_j gammaln(a - (j - 1) / 2), j = 1..d
+
+def _multigammaln(a, d):
+    """scipy's formula on a tracked ``a``: recorded as numpy code (gammaln's rule)."""
+    d = np.asarray(value(d))[()]
+    if not np.isscalar(d) or np.floor(d) != d:
+        raise ValueError("d should be a positive integer (dimension)")
+    if np.any(np.asarray(value(a)) <= 0.5 * (d - 1)):
+        raise ValueError("condition a (%s) > 0.5 * (d-1) (%s) not met" % (value(a), 0.5 * (d - 1)))
+    terms = sp.gammaln(np.stack([a - (j - 1.0) / 2 for j in range(1, int(d) + 1)]))
+    return (d * (d - 1) * 0.25) * np.log(np.pi) + np.sum(terms, axis=0)
+
+
 def _register(module):
     """Register every rule above for the scipy.special module ``module``."""
     global sp, logsumexp, softmax, log_softmax, polygamma
@@ -215,8 +312,13 @@ def _register(module):
         defjvp(uf, unary_jvp(d))
     for uf, (dx, dy) in BINARY.items():
         defvjp(uf, *_binary_makers(dx, dy))
-        defjvp(uf, *binary_jvps(None if isinstance(dx, _not_implemented) else dx,
-                                None if isinstance(dy, _not_implemented) else dy))
+        defjvp(uf, *binary_jvps(_known(dx), _known(dy)))
+    for uf, partials in TERNARY.items():
+        defvjp(uf, *_makers(partials))
+        defjvp(uf, *_jvps(partials))
+    NONDIFFERENTIABLE[:] = [sp.gammasgn]        # piecewise constant: +1 or -1
+    nondifferentiable(*NONDIFFERENTIABLE)
+    wrap(sp, "multigammaln", _multigammaln)
 
     logsumexp = _wrap("logsumexp")
     defvjp(logsumexp, logsumexp_maker, None, logsumexp_b_maker)
