@@ -65,16 +65,18 @@ def _matmul_cotangent(which, g, a, b, kwargs):
 
 
 def _matmul_first(g, a, b, **kwargs):
-    if not kwargs and type(a) is np.ndarray and a.ndim == 2 and _plain_real(g) and _plain_real(b) \
-            and b.ndim <= 2 and a.dtype.kind != "c":
-        return g @ b.T if b.ndim == 2 else g[:, None] * b     # the common case, one call less
+    if (not kwargs and type(a) is np.ndarray and type(b) is np.ndarray and type(g) is np.ndarray
+            and a.ndim <= 2 and b.ndim <= 2 and a.dtype.kind != "c" and b.dtype.kind != "c"
+            and g.dtype.kind != "c"):
+        return _matmul_2d(0, g, a, b)       # plain real matrices and vectors: the common case
     return _matmul_cotangent(0, g, a, b, kwargs)
 
 
 def _matmul_second(g, a, b, **kwargs):
-    if not kwargs and type(b) is np.ndarray and b.ndim == 2 and _plain_real(g) and _plain_real(a) \
-            and a.ndim <= 2 and b.dtype.kind != "c":
-        return a.T @ g if a.ndim == 2 else a[:, None] * g
+    if (not kwargs and type(a) is np.ndarray and type(b) is np.ndarray and type(g) is np.ndarray
+            and a.ndim <= 2 and b.ndim <= 2 and a.dtype.kind != "c" and b.dtype.kind != "c"
+            and g.dtype.kind != "c"):
+        return _matmul_2d(1, g, a, b)
     return _matmul_cotangent(1, g, a, b, kwargs)
 
 
