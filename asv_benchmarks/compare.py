@@ -4,9 +4,20 @@ Runs every workload of ``benchmarks/common.py`` in one process: the plain
 primal, zygcy, and each peer that is installed -- PyTorch (CPU), JAX (eager,
 and ``jit`` with the compile time measured apart), autograd, mygrad and
 micrograd. A peer that is not installed is a skipped column, never an error.
+The array workloads also have their gradient written by hand in plain numpy
+(``numpy_by_hand``; ``numpy_by_hand_inplace``, with ``out=`` everywhere, for
+elementwise), the floor of any numpy-based AD: the column ``zygcy / by hand``
+is zygcy's time over it, and for elementwise a table gives the peak memory
+(tracemalloc) of one call of each numpy-based column.
+
+The header names the numpy kernels that run (numpy's build and BLAS, its SIMD
+extensions, the BLAS loaded, via threadpoolctl) and warns if
+OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE is set: run with both unset,
+``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python asv_benchmarks/compare.py``.
 
 Before a cell is timed its gradient is compared with zygcy's (``np.allclose``);
-a mismatch marks the cell ``wrong``, never fast. A library without the
+a mismatch marks the cell ``wrong``, never fast (the hand-written value is
+also checked against the primal's). A library without the
 operations a workload needs (micrograd has no sin, cos, tanh or exp) shows
 ``n/a``; one that raises shows ``error: <message>``. A library whose first call
 took over ``TOO_SLOW`` seconds is ``skipped`` on the larger sizes of that workload.
@@ -21,6 +32,7 @@ Usage::
         --png asv_benchmarks/comparison.png
     python asv_benchmarks/compare.py --quick            # tiny sizes, one run each
     python asv_benchmarks/compare.py --only chain,mlp --libs zygcy,torch
+    python asv_benchmarks/compare.py --only mlp,elementwise --libs zygcy,numpy_by_hand,numpy_by_hand_inplace
     python asv_benchmarks/compare.py --forward          # jvp, hvp, jacobian, hessian ratios
     python asv_benchmarks/compare.py --forward --only hessian --libs zygcy,autograd,jax
 
@@ -50,11 +62,26 @@ from benchmarks import common as C  # noqa: E402
 
 EAGER = ["zygcy", "torch", "jax", "autograd", "mygrad", "micrograd"]
 COMPILED = ["jax.jit"]
-LIBRARIES = ["primal"] + EAGER + COMPILED
+# The array workloads' gradients written by hand in plain numpy (common.py's
+# *_grad_by_hand): the floor any numpy-based AD can reach. The in-place
+# variant (out= everywhere) exists for elementwise only.
+BY_HAND = ["numpy_by_hand", "numpy_by_hand_inplace"]
+LIBRARIES = ["primal"] + BY_HAND + EAGER + COMPILED
 # The module behind each column, for the versions line.
 MODULES = {"primal": "numpy", "zygcy": "zygcy", "torch": "torch", "jax": "jax",
            "jax.jit": "jax", "autograd": "autograd", "mygrad": "mygrad",
-           "micrograd": "micrograd"}
+           "micrograd": "micrograd", "numpy_by_hand": "numpy", "numpy_by_hand_inplace": "numpy"}
+# Column headings where they differ from the names --libs takes.
+NAMES = {"numpy_by_hand": "numpy (by hand)", "numpy_by_hand_inplace": "numpy (by hand, in place)"}
+RATIO_COLUMN = "zygcy / by hand"
+# Libraries whose arrays are numpy's, so that tracemalloc sees them: the peak
+# memory table (torch and jax allocate outside tracemalloc's view).
+NUMPY_BASED = ["primal"] + BY_HAND + ["zygcy", "autograd", "mygrad"]
+PEAK_WORKLOADS = ["elementwise"]
+# Set in the environment, these make OpenBLAS use other kernels (or another
+# cache size) than the ones it detects for this CPU.
+BLAS_ENV = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"]
+CLEAN_COMMAND = "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python asv_benchmarks/compare.py"
 
 
 # A library whose first call (with compilation) on a row took longer than this
@@ -66,6 +93,14 @@ TOO_SLOW = 10.0
 
 class NotApplicable(Exception):
     """The library lacks an operation the workload needs (said in the message)."""
+
+
+class WrongResult(Exception):
+    """A maker's own check failed (the hand-written value differs from the primal's)."""
+
+
+def name(lib):
+    return NAMES.get(lib, lib)
 
 
 # ---------------------------------------------------------------------------
@@ -462,9 +497,49 @@ def micrograd_makers():
     }
 
 
+def _by_hand(grad, primal, args, step=None):
+    """A maker for a hand-written gradient: ``grad(*args(d))`` returns ``(value, grads)``.
+
+    The maker checks the value against ``primal(*args(d))`` once (``WrongResult``
+    if they differ; the gradients are checked against zygcy's by ``run``) and
+    returns the function timed, which returns the gradients; ``step(d)``, if
+    given, is that function instead (the Params step, which updates ``d`` in place).
+    """
+    def make(d):
+        a = args(d)
+        value, want = grad(*a)[0], primal(*a)
+        if not np.allclose(value, want, rtol=1e-9, atol=1e-12):
+            raise WrongResult("value %r, the primal's %r" % (float(value), float(want)))
+        if step is not None:
+            return step(d)
+        return lambda: grad(*a)[1]
+    return make
+
+
+def by_hand_makers():
+    """The array workloads' gradients written by hand in numpy (common.py's ``*_grad_by_hand``).
+    No entry for the scalar workloads: their cells stay blank."""
+    return {
+        "mlp": _by_hand(C.mlp_grad_by_hand, C.mlp_loss, lambda d: (d.W1, d.b1, d.W2, d.b2, d.X, d.y)),
+        "elementwise": _by_hand(C.elementwise_grad_by_hand, C.elementwise, lambda d: (d.x,)),
+        "index_loop": _by_hand(C.index_loop_grad_by_hand, C.index_loop, lambda d: (d.x,)),
+        "rnn": _by_hand(C.rnn_grad_by_hand, C.rnn_loss, lambda d: (d.W, d.U, d.b, d.h0, d.xs)),
+        "params_step": _by_hand(C.linear_grad_by_hand, C.linear_loss, lambda d: (d.W, d.b, d.X, d.y),
+                                step=lambda d: lambda: C.params_step_by_hand(d.W, d.b, d.X, d.y)),
+    }
+
+
+def by_hand_inplace_makers():
+    """``elementwise_grad_by_hand_inplace``: ``out=`` everywhere, three arrays the size of
+    ``x``, allocated in each call (so that its peak memory counts them)."""
+    return {"elementwise": _by_hand(C.elementwise_grad_by_hand_inplace, C.elementwise,
+                                    lambda d: (d.x,))}
+
+
 MAKERS = {"primal": primal_makers, "zygcy": zygcy_makers, "torch": torch_makers,
           "jax": jax_makers, "jax.jit": jax_jit_makers, "autograd": autograd_makers,
-          "mygrad": mygrad_makers, "micrograd": micrograd_makers}
+          "mygrad": mygrad_makers, "micrograd": micrograd_makers,
+          "numpy_by_hand": by_hand_makers, "numpy_by_hand_inplace": by_hand_inplace_makers}
 
 
 @contextlib.contextmanager
@@ -552,6 +627,7 @@ class Cell:
     def __init__(self, seconds=None, status="ok", note="", compile_seconds=None, grads=None):
         self.seconds, self.status, self.note = seconds, status, note
         self.compile_seconds, self.grads = compile_seconds, grads
+        self.peak = None        # tracemalloc's peak of one call, in bytes (PEAK_WORKLOADS)
 
     def timed(self):
         return self.status == "ok" and self.seconds is not None
@@ -574,6 +650,8 @@ def run_cell(makers, workload, factory, quick):
         grads = fn()
     except NotApplicable as e:
         return Cell(status="n/a", note=str(e))
+    except WrongResult as e:
+        return Cell(status="wrong", note=str(e))
     except Exception as e:
         return Cell(status="error", note=short(e))
     cell = Cell(grads=grads, compile_seconds=build)
@@ -596,6 +674,8 @@ def run(libraries, only, quick, log=print):
         log("%s" % label)
         built = {}
         for lib, m in available.items():
+            if workload not in m:       # the hand-written columns: array workloads only
+                continue
             prev = cost.get((workload, lib))
             if prev is not None and prev[1] > TOO_SLOW and not quick:
                 built[lib] = Cell(status="skipped", note="the first call took %s at %s" % (
@@ -603,7 +683,7 @@ def run(libraries, only, quick, log=print):
                 continue
             built[lib] = run_cell(m, workload, factory, quick)
             cost[workload, lib] = (label, getattr(built[lib], "cost", 0.0))
-        ref_lib = next((lib for lib in ["zygcy"] + EAGER + COMPILED
+        ref_lib = next((lib for lib in ["zygcy"] + EAGER + COMPILED + BY_HAND
                         if lib in built and built[lib].status == "ok"), None)
         if ref_lib not in (None, "zygcy") and workload != "primal":
             notes.append("%s: zygcy failed, so gradients were checked against %s" % (label, ref_lib))
@@ -622,12 +702,21 @@ def run(libraries, only, quick, log=print):
                     times[lib] = time_row({lib: cell.fn}, quick)[lib]
                 except Exception as e:
                     cell.status, cell.note = "error", short(e)
+        if workload in PEAK_WORKLOADS:
+            for lib, cell in timed.items():
+                if lib in NUMPY_BASED and cell.status == "ok":
+                    try:
+                        cell.fn()       # caches warm, outside the measurement
+                        cell.peak = min(C.peak_bytes(cell.fn) for _ in range(1 if quick else 2))
+                    except Exception as e:
+                        log("  %-9s peak memory not measured: %s" % (lib, short(e)))
         for lib, cell in built.items():
             cell.fn = None
             if lib in times:
                 cell.seconds = times[lib]
             cells[label, lib] = cell
-            log("  %-9s %s" % (lib, describe(cell, built.get("primal"), lib)))
+            log("  %-9s %s%s" % (lib, describe(cell, built.get("primal"), lib),
+                                 ", peak %s" % fmt_bytes(cell.peak) if cell.peak is not None else ""))
     return table_rows, cells, notes
 
 
@@ -659,15 +748,79 @@ def ratio(cells, label, lib):
     return c.seconds / p.seconds
 
 
-def markdown_table(table_rows, cells, libraries):
+def by_hand_ratio(cells, label):
+    """The text of the ``zygcy / by hand`` column: zygcy's time over the hand-written
+    gradient's (and over the in-place variant's, where there is one); "" if neither ran."""
+    z = cells.get((label, "zygcy"))
+    hands = [(lib, cells[label, lib]) for lib in BY_HAND if (label, lib) in cells]
+    if not hands:
+        return ""
+    wrong = [name(lib) for lib, c in hands if c.status == "wrong"]
+    if wrong:
+        return "wrong (%s: see its cell)" % ", ".join(wrong)
+    if z is None or not z.timed():
+        return ""
+    parts = ["%.3gx" % (z.seconds / c.seconds) for lib, c in hands if lib == "numpy_by_hand" and c.timed()]
+    parts += ["%.3gx in place" % (z.seconds / c.seconds) for lib, c in hands
+              if lib == "numpy_by_hand_inplace" and c.timed()]
+    if not parts:
+        return ""
+    return parts[0] + (" (%s)" % ", ".join(parts[1:]) if len(parts) > 1 else "")
+
+
+def table_columns(table_rows, cells, libraries):
+    """The libraries with a cell, and the ratio column after zygcy and the hand-written ones."""
     cols = [lib for lib in libraries if any((r[0], lib) in cells for r in table_rows)]
-    head = "| workload | " + " | ".join(cols) + " |"
+    if "zygcy" in cols and any(lib in cols for lib in BY_HAND):
+        at = max(cols.index(lib) for lib in ["zygcy"] + BY_HAND if lib in cols)
+        cols.insert(at + 1, RATIO_COLUMN)
+    return cols
+
+
+def markdown_table(table_rows, cells, libraries):
+    cols = table_columns(table_rows, cells, libraries)
+    head = "| workload | " + " | ".join(name(c) for c in cols) + " |"
     lines = [head, "|" + "---|" * (len(cols) + 1)]
     for label, _, _ in table_rows:
         out = []
         for lib in cols:
             c = cells.get((label, lib))
+            if lib == RATIO_COLUMN:
+                out.append(by_hand_ratio(cells, label))
+                continue
             out.append("" if c is None else describe(c, cells.get((label, "primal")), lib).replace("|", "\\|"))
+        lines.append("| %s | %s |" % (label, " | ".join(out)))
+    return lines
+
+
+def by_hand_summary(table_rows, cells):
+    """One line: zygcy's time over the hand-written numpy gradient's, per row."""
+    parts = ["%s %s" % (label, r) for label, _, _ in table_rows for r in [by_hand_ratio(cells, label)] if r]
+    return "zygcy / numpy by hand: " + "; ".join(parts) if parts else None
+
+
+def peak_lines(table_rows, cells, libraries):
+    """The peak memory table (tracemalloc, one call) of the rows in PEAK_WORKLOADS."""
+    labels = [label for label, w, _ in table_rows if w in PEAK_WORKLOADS
+              and any(getattr(cells.get((label, lib)), "peak", None) is not None for lib in libraries)]
+    if not labels:
+        return []
+    cols = [lib for lib in libraries if any(getattr(cells.get((lab, lib)), "peak", None) is not None
+                                            for lab in labels)]
+    with_ratio = "zygcy" in cols and any(lib in cols for lib in BY_HAND)
+    lines = ["| peak memory of one call | " + " | ".join(name(c) for c in cols)
+             + (" | %s |" % RATIO_COLUMN if with_ratio else " |"), "|" + "---|" * (len(cols) + 1 + with_ratio)]
+    for label in labels:
+        peaks = {lib: cells[label, lib].peak for lib in cols
+                 if (label, lib) in cells and cells[label, lib].peak is not None}
+        p = peaks.get("primal")
+        out = ["" if lib not in peaks else fmt_bytes(peaks[lib]) + (
+            " (%.3gx)" % (peaks[lib] / p) if p and lib != "primal" else "") for lib in cols]
+        if with_ratio:
+            z = peaks.get("zygcy")
+            r = ["%.3gx%s" % (z / peaks[lib], " in place" if lib == "numpy_by_hand_inplace" else "")
+                 for lib in BY_HAND if z and peaks.get(lib)]
+            out.append(r[0] + (" (%s)" % ", ".join(r[1:]) if len(r) > 1 else "") if r else "")
         lines.append("| %s | %s |" % (label, " | ".join(out)))
     return lines
 
@@ -723,6 +876,89 @@ def targets(table_rows, cells):
     return out
 
 
+def _simd():
+    """``(baseline, found, not found)``: the SIMD extensions numpy was built for and those
+    its dispatched kernels found on this CPU, as np.show_runtime() reports them."""
+    for mod in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
+        try:
+            m = __import__(mod, fromlist=["__cpu_features__"])
+            features, baseline, dispatch = m.__cpu_features__, m.__cpu_baseline__, m.__cpu_dispatch__
+        except (ImportError, AttributeError):
+            continue
+        found = [f for f in dispatch if features.get(f)]
+        return list(baseline), found, [f for f in dispatch if not features.get(f)]
+    return None
+
+
+def numpy_lines():
+    """Which numpy kernels ran: numpy's build (np.show_config), its SIMD extensions and the
+    BLAS loaded in this process (threadpoolctl, what np.show_runtime() prints), and whether
+    OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE override OpenBLAS's own choice for this CPU."""
+    lines = []
+    try:
+        config = np.show_config(mode="dicts")            # numpy >= 1.26
+    except TypeError:
+        config = None
+    if config:
+        blas = config.get("Build Dependencies", {}).get("blas", {})
+        text = "%s %s" % (blas.get("name", "?"), blas.get("version", "?"))
+        if blas.get("openblas configuration"):
+            text += ", configured \"%s\"" % " ".join(str(blas["openblas configuration"]).split())
+        lines.append("- numpy build: numpy %s, BLAS %s" % (np.__version__, text))
+    else:
+        lines.append("- numpy build: numpy %s (numpy < 1.26: np.show_config() prints its build "
+                     "but has no dicts mode; BLAS not read)" % np.__version__)
+    simd = _simd()
+    if simd is not None:
+        baseline, found, missing = simd
+        lines.append("- numpy SIMD: baseline %s; dispatched, found on this CPU: %s%s" % (
+            " ".join(baseline) or "none", " ".join(found) or "none",
+            "; not found: " + " ".join(missing) if missing else ""))
+    try:
+        import threadpoolctl
+        infos = [i for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
+        if infos:
+            lines.append("- BLAS running (threadpoolctl %s): " % threadpoolctl.__version__ + "; ".join(
+                "%s %s, %s kernels, %s threads (%s), %s" % (
+                    i.get("internal_api"), i.get("version"), i.get("architecture", "?"),
+                    i.get("num_threads"), i.get("threading_layer", "?"),
+                    os.path.basename(i.get("filepath", "?"))) for i in infos))
+        else:
+            lines.append("- BLAS running: threadpoolctl found no BLAS loaded")
+    except ImportError:
+        lines.append("- BLAS running: unknown (threadpoolctl is not installed: pip install "
+                     "threadpoolctl; np.show_runtime() then prints it too)")
+    set_ = ["%s=%s" % (k, os.environ[k]) for k in BLAS_ENV if k in os.environ]
+    if set_:
+        lines.append("- **%s set in the environment**: OpenBLAS read %s when numpy loaded it and "
+                     "uses %s instead of what it detects for this CPU, so these are not this "
+                     "machine's default kernels. Run with them unset: `%s`" % (
+                         ", ".join(set_), "it" if len(set_) == 1 else "them",
+                         "those kernels (or that cache size)", CLEAN_COMMAND))
+    else:
+        lines.append("- %s: unset (OpenBLAS chose its kernels for this CPU itself; run as "
+                     "`%s` to keep it so)" % (" and ".join(BLAS_ENV), CLEAN_COMMAND))
+    return lines
+
+
+START_LOAD = None       # os.getloadavg() when main() started
+
+
+def load_line(start=None):
+    """The machine's load average now (and at ``start``, an earlier os.getloadavg()); it is
+    shared, and a load above its number of cores slows every column."""
+    try:
+        now = os.getloadavg()
+    except (AttributeError, OSError):
+        return None
+    if start is None:
+        text = "- Load average (1, 5, 15 min): %.2f %.2f %.2f" % now
+    else:
+        text = "- Load average (1, 5, 15 min): %.2f %.2f %.2f at the start, %.2f %.2f %.2f at the end" % (
+            tuple(start) + tuple(now))
+    return text + " on %d cores" % (os.cpu_count() or 0)
+
+
 def machine_lines(libraries):
     import importlib
     cpu = platform.processor() or platform.machine()
@@ -743,9 +979,10 @@ def machine_lines(libraries):
             versions.append("%s %s" % (mod, getattr(m, "__version__", "(no version)")))
         except ImportError:
             pass
-    return ["- Machine: %s, %d cores, %s" % (cpu, os.cpu_count() or 0, platform.platform()),
-            "- Versions: " + ", ".join(versions),
-            "- Date: %s" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")]
+    load = load_line(START_LOAD)
+    return (["- Machine: %s, %d cores, %s" % (cpu, os.cpu_count() or 0, platform.platform()),
+             "- Versions: " + ", ".join(versions)] + numpy_lines() + ([load] if load else [])
+            + ["- Date: %s" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")])
 
 
 def write_markdown(path, table_rows, cells, notes, libraries, quick):
@@ -755,6 +992,14 @@ def write_markdown(path, table_rows, cells, notes, libraries, quick):
              "`python asv_benchmarks/compare.py%s`." % (" --quick" if quick else ""), ""]
     lines += machine_lines(libraries) + [""]
     lines += markdown_table(table_rows, cells, libraries) + [""]
+    summary = by_hand_summary(table_rows, cells)
+    if summary:
+        lines += [summary + ".", ""]
+    peaks = peak_lines(table_rows, cells, libraries)
+    if peaks:
+        lines += ["Peak memory of one call (tracemalloc's peak: numpy's arrays and Python's "
+                  "objects; torch's and jax's allocations are outside it, so only numpy-based "
+                  "libraries are measured); in parentheses, the ratio to the primal's:", ""] + peaks + [""]
     comp = compile_lines(table_rows, cells)
     if comp:
         lines += ["jax.jit times exclude tracing and compilation, which happen once per "
@@ -774,6 +1019,14 @@ def write_markdown(path, table_rows, cells, notes, libraries, quick):
               "unrolls into 1000 cells); every other workload is the same code as for the "
               "eager libraries.",
               "- Eager libraries: zygcy, torch, jax (without jit), autograd, mygrad, micrograd.",
+              "- numpy (by hand): the array workloads' gradients written out in plain numpy "
+              "(`common.py`, `*_grad_by_hand`), the floor of any numpy-based AD: the forward "
+              "pass as the workload writes it (its Python loops included), its intermediates "
+              "kept for the backward pass, which takes as few numpy calls as the algebra allows. "
+              "Its value is checked against the primal's and its gradient against zygcy's. "
+              "`zygcy / by hand` is zygcy's time over it. numpy (by hand, in place): "
+              "elementwise with `out=` everywhere (three arrays the size of x, allocated in "
+              "each call). The scalar workloads have no hand-written column.",
               "- micrograd's `backward()` recurses once per node; the indexing loop raises the "
               "recursion limit for it (it fails at n=10^4 otherwise).",
               "- Timing: median of repeats of about 10 ms each, in 3 rounds that take the libraries "
@@ -801,8 +1054,10 @@ def draw_png(path, table_rows, cells, libraries):
             if r is not None:
                 xs.append(i - 0.4 + width * (k + 0.5))
                 ys.append(r)
-        ax.bar(xs, ys, width, label=lib + (" (compiled)" if lib in COMPILED else ""),
-               color="black" if lib == "zygcy" else None, hatch="//" if lib in COMPILED else None,
+        ax.bar(xs, ys, width, label=name(lib) + (" (compiled)" if lib in COMPILED else ""),
+               color="black" if lib == "zygcy" else {"numpy_by_hand": "0.55",
+                                                     "numpy_by_hand_inplace": "0.8"}.get(lib),
+               hatch="//" if lib in COMPILED else None,
                zorder=3 if lib == "zygcy" else 2)
     ax.set_yscale("log")
     ax.axhline(1.0, color="grey", lw=0.8)
@@ -1345,6 +1600,14 @@ def main(argv=None):
     libraries = LIBRARIES if not a.libs else ["primal"] + [x for x in a.libs.split(",") if x != "primal"]
     if set(libraries) - set(LIBRARIES):
         p.error("unknown libraries: %s" % ", ".join(sorted(set(libraries) - set(LIBRARIES))))
+    global START_LOAD
+    try:
+        START_LOAD = os.getloadavg()
+    except (AttributeError, OSError):
+        START_LOAD = None
+    # The header: which numpy kernels will run (and a warning if the environment
+    # overrides OpenBLAS's choice), before anything is timed.
+    print("\n".join(numpy_lines() + [x for x in [load_line()] if x]))
     if a.forward:
         if a.png:
             p.error("--png draws the gradient table's chart; the forward section has none")
@@ -1357,6 +1620,13 @@ def main(argv=None):
     print()
     print("\n".join(machine_lines(libraries)))
     print("\n".join(markdown_table(table_rows, cells, libraries)))
+    summary = by_hand_summary(table_rows, cells)
+    if summary:
+        print("\n" + summary)
+    peaks = peak_lines(table_rows, cells, libraries)
+    if peaks:
+        print("\npeak memory of one call (tracemalloc; in parentheses, the ratio to the primal's):")
+        print("\n".join(peaks))
     comp = compile_lines(table_rows, cells)
     if comp:
         print("\n" + "\n".join(comp))

@@ -206,6 +206,122 @@ def params_step(ps, W, b, X, y, rate=SGD_RATE):
 
 
 # ---------------------------------------------------------------------------
+# The array workloads' gradients written by hand in plain numpy: the floor any
+# numpy-based AD can reach on them. Each runs the forward pass the way the
+# workload writes it (an AD library has to run the user's code as written:
+# the RNN's and the indexing loop's Python loops stay loops), keeps the
+# intermediates its backward pass needs instead of recomputing them, and does
+# the backward pass with as few numpy calls as the algebra allows. Each
+# returns ``(value, gradients)``, the gradients a tuple in the order of
+# zygcy.gradient's; compare.py checks them against zygcy's before timing them.
+
+ARRAY_WORKLOADS = ["mlp", "elementwise", "index_loop", "rnn", "params_step"]
+
+
+def mlp_grad_by_hand(W1, b1, W2, b2, X, y):
+    """``mlp_loss`` and its gradient in ``(W1, b1, W2, b2)``: 4 calls forward, 10 back."""
+    h = X @ W1
+    h += b1
+    np.tanh(h, out=h)                   # the hidden layer, kept for the backward pass
+    r = h @ W2
+    r += b2
+    r -= y                              # the residual out - y
+    n = r.size
+    value = np.vdot(r, r) / n           # mean((out - y)**2), without squaring into an array
+    r *= 2.0 / n                        # d value / d out
+    gW2 = h.T @ r
+    gb2 = r.sum(axis=0)
+    dz = r @ W2.T                       # d value / d h
+    h *= h
+    np.subtract(1.0, h, out=h)          # tanh' = 1 - h**2, in h's buffer (h is no longer needed)
+    dz *= h                             # d value / d (X @ W1 + b1)
+    return value, (X.T @ dz, dz.sum(axis=0), gW2, gb2)
+
+
+def elementwise_grad_by_hand(x):
+    """``elementwise`` and its gradient ``exp(-x**2) * (1 - t * (t + 2x)) + 1`` (t = tanh x),
+    written as plain expressions: ``tanh(x)`` and ``exp(-x**2)`` computed once, for both."""
+    t = np.tanh(x)
+    e = np.exp(-x * x)
+    value = np.sum(t * e + x)
+    return value, (e * (1.0 - t * (t + 2.0 * x)) + 1.0,)
+
+
+def elementwise_grad_by_hand_inplace(x, work=None):
+    """``elementwise_grad_by_hand`` with ``out=`` everywhere: three arrays the size of ``x``
+    (``exp(-x**2)``, ``tanh(x)`` and the gradient) and no other temporary. ``work``, two
+    arrays like ``x``, are reused for the first two if given (a training loop would keep
+    them); otherwise they are allocated here, and counted in the peak memory."""
+    e, t = work if work is not None else (np.empty_like(x), np.empty_like(x))
+    g = np.empty_like(x)
+    np.multiply(x, x, out=e)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    np.tanh(x, out=t)
+    # sum(t*e + x) without the product array. einsum, not np.dot: BLAS's ddot is
+    # threaded at this size, and on a loaded 2-core machine its threads wait on each
+    # other (measured: 15 ms median against 0.3 ms idle; einsum 0.6-1 ms either way).
+    value = np.einsum("i,i->", t, e) + np.sum(x)
+    np.multiply(x, 2.0, out=g)
+    g += t
+    g *= t
+    np.subtract(1.0, g, out=g)
+    g *= e
+    g += 1.0
+    return value, (g,)
+
+
+def index_loop_grad_by_hand(x):
+    """``index_loop`` (its own loop: the workload is the loop) and its gradient ``2x``,
+    in one vectorized call."""
+    return index_loop(x), (2.0 * x,)
+
+
+def rnn_grad_by_hand(W, U, b, h0, xs):
+    """``rnn_loss`` and its gradient in ``(W, U, b)`` by backpropagation through time.
+
+    Forward: the workload's loop, each ``h`` written into a row of ``H``. Backward:
+    ``1 - h**2`` for all steps at once, then a loop of two calls per step (the
+    step's ``dz = dh * (1 - h**2)`` in place, ``dh = dz @ W``); the weight gradients
+    are three calls at the end (``dZ.T @ H[:-1]``, ``dZ.T @ xs``, ``dZ.sum(0)``),
+    not three outer products per step.
+    """
+    H = np.empty((len(xs) + 1, len(h0)))
+    H[0] = h0
+    h = h0
+    for x_t, out in zip(xs, H[1:]):
+        h = np.tanh(W @ h + U @ x_t + b, out=out)
+    value = h.sum()
+    dZ = H[1:] ** 2
+    np.subtract(1.0, dZ, out=dZ)        # tanh' at every step; becomes dZ in the loop below
+    dh = np.ones_like(h)
+    for dz in dZ[::-1]:
+        dz *= dh
+        dh = dz @ W                     # W.T @ dz
+    return value, (dZ.T @ H[:-1], dZ.T @ xs, dZ.sum(axis=0))
+
+
+def linear_grad_by_hand(W, b, X, y):
+    """``linear_loss`` and its gradient in ``(W, b)``."""
+    r = X @ W
+    r += b
+    r -= y
+    n = r.size
+    value = np.vdot(r, r) / n
+    r *= 2.0 / n
+    return value, (X.T @ r, r.sum(axis=0))
+
+
+def params_step_by_hand(W, b, X, y, rate=SGD_RATE):
+    """``params_step`` with the hand-written gradient: the same in-place SGD update of
+    ``W`` and ``b`` (plain arrays). Returns the gradients."""
+    _, (gW, gb) = linear_grad_by_hand(W, b, X, y)
+    W -= rate * gW
+    b -= rate * gb
+    return gW, gb
+
+
+# ---------------------------------------------------------------------------
 # The shape shared by the asv benchmark classes.
 
 class _GradientSuite:
@@ -239,6 +355,30 @@ class _GradientSuite:
         if self.back is None:
             raise self.forward_error
         self.back(self.seed)
+
+
+class _ByHandSuite:
+    """The hand-written numpy gradient beside zygcy's, in time and in peak memory.
+
+    An array workload's class derives from ``_GradientSuite`` and this, and its
+    ``setup`` calls ``self.prepare_by_hand(fn)`` with ``fn`` a function of no
+    arguments running the workload's ``*_grad_by_hand``. ``peakmem_*`` is asv's
+    maximum resident memory of the whole process (interpreter, numpy, zygcy and
+    the fixtures included), so it shows a large difference only on large arrays
+    (elementwise). The leading underscore keeps asv from collecting it.
+    """
+
+    def prepare_by_hand(self, by_hand):
+        self.by_hand = by_hand
+
+    def time_gradient_by_hand(self, *params):
+        self.by_hand()
+
+    def peakmem_gradient(self, *params):
+        zygcy.gradient(self.f, *self.args)
+
+    def peakmem_gradient_by_hand(self, *params):
+        self.by_hand()
 
 
 # ---------------------------------------------------------------------------

@@ -3,8 +3,10 @@ sizes, and the comparison script runs end to end. Nothing here is timed and no
 speed is asserted; a failure means a benchmark is broken, not slow."""
 import inspect
 import os
+import re
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "asv_benchmarks")
@@ -52,6 +54,80 @@ def test_every_workload_has_a_benchmark_and_a_row():
         assert set(compare.MAKERS[lib]()) == set(common.WORKLOADS), lib
 
 
+def test_every_array_workload_has_a_gradient_by_hand():
+    """A hand-written numpy gradient for each array workload, in compare.py's column and
+    beside zygcy's gradient in its asv class, in time and in peak memory."""
+    assert set(common.ARRAY_WORKLOADS) <= set(common.WORKLOADS)
+    assert set(compare.MAKERS["numpy_by_hand"]()) == set(common.ARRAY_WORKLOADS)
+    assert set(compare.MAKERS["numpy_by_hand_inplace"]()) == {"elementwise"}
+    for cls in benchmark_classes():
+        if cls.workload not in common.ARRAY_WORKLOADS:
+            continue
+        ms = set(methods(cls))
+        if issubclass(cls, common._GradientSuite):
+            assert {"time_gradient_by_hand", "peakmem_gradient", "peakmem_gradient_by_hand"} <= ms, cls.__name__
+        else:       # ParamsStep times the step (gradient and update) under both
+            assert {"time_step_by_hand", "peakmem_step", "peakmem_step_by_hand"} <= ms, cls.__name__
+    assert {"time_gradient_by_hand_inplace", "track_peak_bytes_gradient",
+            "track_peak_bytes_gradient_by_hand"} <= set(methods(bench_arrays.Elementwise))
+
+
+def _central_differences(f, args, eps=1e-6):
+    """The gradient of ``f(*args)`` in each of ``args`` (float arrays), by central differences."""
+    out = []
+    for k, a in enumerate(args):
+        g = np.zeros_like(a)
+        for i in np.ndindex(a.shape):
+            up, down = [x.copy() for x in args], [x.copy() for x in args]
+            up[k][i] += eps
+            down[k][i] -= eps
+            g[i] = (f(*up) - f(*down)) / (2 * eps)
+        out.append(g)
+    return out
+
+
+def _tiny_by_hand_cases():
+    (W1, b1, W2, b2), (X, y) = common.mlp_data(batch=4, n_in=3, n_hidden=5)
+    (W, U, b), (h0, xs) = common.rnn_data(steps=5)
+    (Wl, bl), (Xl, yl) = common.params_data(batch=4)
+    x = common.elementwise_data(20)
+    return {
+        "mlp": (common.mlp_grad_by_hand, lambda *p: common.mlp_loss(*p, X, y), [W1, b1, W2, b2], (X, y)),
+        "elementwise": (common.elementwise_grad_by_hand, common.elementwise, [x], ()),
+        "elementwise, in place": (common.elementwise_grad_by_hand_inplace, common.elementwise, [x], ()),
+        "index_loop": (common.index_loop_grad_by_hand, common.index_loop, [common.index_data(10)], ()),
+        "rnn": (common.rnn_grad_by_hand, lambda *p: common.rnn_loss(*p, h0, xs), [W, U, b], (h0, xs)),
+        "params_step": (common.linear_grad_by_hand, lambda *p: common.linear_loss(*p, Xl, yl), [Wl, bl], (Xl, yl)),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_tiny_by_hand_cases()))
+def test_gradient_by_hand_is_right(case):
+    """Each hand-written gradient against central differences (not only against zygcy, which
+    compare.py checks it with: a bug in both would otherwise pass) and its value against the
+    primal's."""
+    import zygcy
+    by_hand, f, params, data = _tiny_by_hand_cases()[case]
+    value, grads = by_hand(*params, *data)
+    assert np.allclose(value, f(*params), rtol=1e-12)
+    ref = _central_differences(f, params)
+    assert len(grads) == len(ref)
+    for g, r, p in zip(grads, ref, params):
+        assert g.shape == p.shape
+        assert np.allclose(g, r, rtol=1e-6, atol=1e-8), (case, np.max(np.abs(g - r)))
+    assert compare.max_error(grads, zygcy.gradient(f, *params)) is None
+
+
+def test_params_step_by_hand_matches_zygcy_step():
+    (W, b), (X, y) = common.params_data(batch=4)
+    Wz, bz, ps = common.params_model(W.copy(), b.copy())
+    Wh, bh = W.copy(), b.copy()
+    for _ in range(3):
+        assert compare.max_error(common.params_step_by_hand(Wh, bh, X, y),
+                                 common.params_step(ps, Wz, bz, X, y)) is None
+    assert np.allclose(Wh, Wz) and np.allclose(bh, bz) and not np.allclose(Wh, W)
+
+
 def test_every_forward_workload_has_a_benchmark():
     classes = benchmark_classes(FORWARD_MODULES)
     assert {c.forward_workload for c in classes} <= set(common.FORWARD_WORKLOADS)
@@ -71,13 +147,56 @@ def test_compare_quick_writes_table_and_chart(tmp_path, capsys):
         args = ["--png", str(png)]
     except ImportError:
         args = []
-    assert compare.main(["--quick", "--libs", "zygcy", "--out", str(md)] + args) == 0
+    libs = "zygcy,numpy_by_hand,numpy_by_hand_inplace"
+    assert compare.main(["--quick", "--libs", libs, "--out", str(md)] + args) == 0
     text = md.read_text()
-    for label, _, _ in compare.rows(quick=True):
+    head = next(x for x in text.splitlines() if x.startswith("| workload |"))
+    assert "numpy (by hand)" in head and compare.RATIO_COLUMN in head, head
+    for label, workload, _ in compare.rows(quick=True):
         line = next(x for x in text.splitlines() if x.startswith("| %s |" % label))
-        assert "error" not in line and "wrong" not in line, line
+        assert "error" not in line and "wrong" not in line and "n/a" not in line, line
+        if workload in common.ARRAY_WORKLOADS:      # the ratio column (the last one here) is filled
+            assert re.match(r"[0-9.e+-]+x", line.rstrip(" |").rsplit("|", 1)[-1].strip()), line
+    assert "zygcy / numpy by hand: " in text
+    assert "| peak memory of one call |" in text
+    assert "numpy build: numpy %s" % np.__version__ in text
+    assert "OPENBLAS_CORETYPE" in text
+    out = capsys.readouterr().out
+    assert out.startswith("- numpy build:"), out[:200]      # the header, before anything is timed
     if args:
         assert png.stat().st_size > 1000
+
+
+def test_compare_marks_a_wrong_gradient_by_hand(monkeypatch):
+    """A hand-written gradient that differs from zygcy's is `wrong` and not timed, and so is its
+    ratio; a hand-written value that differs from the primal's is `wrong` too."""
+    right = common.mlp_grad_by_hand
+
+    def bad_gradient(*a):
+        value, grads = right(*a)
+        return value, (grads[0] * 1.01,) + grads[1:]
+
+    monkeypatch.setattr(common, "mlp_grad_by_hand", bad_gradient)
+    table_rows, cells, _ = compare.run(["primal", "zygcy", "numpy_by_hand"], {"mlp"}, True, log=lambda *a: None)
+    (label, _, _), = table_rows
+    assert cells[label, "numpy_by_hand"].status == "wrong" and cells[label, "numpy_by_hand"].seconds is None
+    assert cells[label, "zygcy"].timed()
+    assert compare.by_hand_ratio(cells, label).startswith("wrong")
+    monkeypatch.setattr(common, "mlp_grad_by_hand", lambda *a: (right(*a)[0] + 1.0, right(*a)[1]))
+    _, cells, _ = compare.run(["primal", "zygcy", "numpy_by_hand"], {"mlp"}, True, log=lambda *a: None)
+    assert cells[label, "numpy_by_hand"].status == "wrong"
+    assert "primal" in cells[label, "numpy_by_hand"].note
+
+
+def test_header_names_blas_and_warns_of_openblas_overrides(monkeypatch):
+    for k in compare.BLAS_ENV:
+        monkeypatch.delenv(k, raising=False)
+    lines = compare.numpy_lines()
+    assert any(x.startswith("- numpy build:") for x in lines)
+    assert any("unset" in x and compare.CLEAN_COMMAND in x for x in lines)
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    warn = [x for x in compare.numpy_lines() if "OPENBLAS_CORETYPE=Haswell" in x]
+    assert warn and compare.CLEAN_COMMAND in warn[0]
 
 
 def test_compare_marks_a_wrong_gradient_and_an_error():
