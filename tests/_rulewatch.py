@@ -47,7 +47,7 @@ from zygcy import _core
 from zygcy.testing import in_derivative_check
 
 # Libraries whose rules are registered when they are imported (zygcy.rules._lazy).
-LAZY_MODULES = ("scipy.special", "scipy.optimize")
+LAZY_MODULES = ("scipy.special", "scipy.optimize", "scipy.stats", "scipy.linalg", "scipy.integrate", "scipy.signal", "scipy.sparse", "scipy.sparse.linalg", "scipy.sparse.csgraph")
 
 VARIADIC = 8        # a per-argument rule with more makers than this is variadic
 VARIADIC_SITES = 3  # ... and its first three arguments are sites

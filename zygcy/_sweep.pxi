@@ -41,11 +41,11 @@ cdef class _Grads:
     cdef inline Py_ssize_t _index(self, Tracked p) except -1:
         # Every parent is older than its child, so inside the tape; checked all
         # the same, since these are raw C arrays (no bounds check protects them).
-        if p.pos < 0 or p.pos >= self.n:
+        if <size_t>p.pos >= <size_t>self.n:      # one comparison: a negative pos is huge unsigned
             raise RuntimeError(_messages.node_outside_tape())
         return p.pos
 
-    cdef inline int add_double(self, Tracked p, double v) except -1:
+    cdef inline int add_double(self, Tracked p, double v) except -1:  # the hot path of scalar sweeps
         cdef Py_ssize_t i = self._index(p)
         if self.state[i] == 0:
             self.state[i] = G_DOUBLE
@@ -209,7 +209,8 @@ cdef object _sweep(Tape tape, list seeds, list leaves):
             if n.kind == K_MULTI:
                 g = tuple(g)
             _run_pullbacks(G, tape, <Rec>n.ext, g)
-        G.go[i] = None     # intermediate gradients are not needed again: free them now
+        if G.state[i] == G_OBJECT:
+            G.go[i] = None     # intermediate gradients are not needed again: free them now
     cdef list out = []
     for leaf in leaves:
         p = <Tracked>tape.moved.get(id(leaf), leaf) if tape.moved else <Tracked>leaf

@@ -92,7 +92,7 @@ def forward(f, *args):
     return _forward(f, args, "forward")
 
 
-def _forward(f, args, fname):
+def _forward(f, args, fname, rows=False):
     ps = params.params_argument(f, args, fname)
     if ps is not None:
         return params.forward_params(f, ps, watch=fname == "forward")
@@ -129,7 +129,7 @@ def _forward(f, args, fname):
 
     back.__doc__ = "back(dy): the cotangents of the arguments of %s for an output cotangent dy" % (
         getattr(f, "__name__", "f"),)
-    if tree is None and out_tree is None:
+    if rows and tree is None and out_tree is None:
         back._rows = (tape, out_leaves[0], inputs, len(leaves))     # for jacobian's sweeps
     return y, back
 
@@ -292,7 +292,7 @@ WithJacobian.__doc__ = "The result of withjacobian: the output val and the Jacob
 
 def _jacobian(f, args, fname):
     """(y, tuple of Jacobians): one forward pass, one reverse sweep per output element."""
-    y, back = _forward(f, args, fname)
+    y, back = _forward(f, args, fname, rows=True)
     out_leaves, out_tree = ([y], None) if type(y) in _seeds.SIMPLE else flatten(y)
     arg_leaves, arg_tree = flatten(args)
     shapes = []

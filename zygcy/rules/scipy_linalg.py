@@ -437,8 +437,8 @@ def _check_square(a):
 
 
 def lu_factor_maker(ans, a, *args, **kwargs):
-    _check_square(a)
     lu, piv = ans
+    _check_square(a)
     p = _permutation(piv)
 
     def lu_factor_pullback(g):

@@ -45,6 +45,7 @@ import numpy as np
 
 from ..extend import Tracked, defjvp, defvjp, primitive, value
 from ..interop import when_imported, wrap
+from ._util import unbroadcast
 
 __all__ = ["wrap_tracked", "CONTINUOUS", "DISCRETE", "MULTIVARIATE"]
 
@@ -241,20 +242,22 @@ _PRIMITIVES = {
 }
 
 
-def _last_maker(deriv):
+def _last_maker(name, deriv):
+    """The maker of the last argument's pullback: g times the derivative."""
     def density_maker(ans, *args):
         x = args[-1]
 
         def density_pullback(g):
-            from ._util import unbroadcast
             return unbroadcast(x, g * deriv(ans, *args))
+        density_pullback.__name__ = density_pullback.__qualname__ = name + "_pullback"
         return density_pullback
     return density_maker
 
 
-def _last_jvp(deriv):
+def _last_jvp(name, deriv):
     def density_jvp(t, ans, *args):
         return t * deriv(ans, *args)
+    density_jvp.__name__ = density_jvp.__qualname__ = name + "_jvp"
     return density_jvp
 
 
@@ -263,8 +266,8 @@ def _register_primitives():
     for fun, deriv in list(_PRIMITIVES.items()):
         p = primitive(fun)
         nshape = fun.__code__.co_argcount - 1
-        defvjp(p, *([None] * nshape + [_last_maker(deriv)]))
-        defjvp(p, *([None] * nshape + [_last_jvp(deriv)]))
+        defvjp(p, *([None] * nshape + [_last_maker(fun.__name__, deriv)]))
+        defjvp(p, *([None] * nshape + [_last_jvp(fun.__name__, deriv)]))
         g[fun.__name__] = p
 
 
@@ -631,6 +634,9 @@ def _kw(args, kwargs, names, defaults, where):
         got[k] = v
     for n, d in zip(names, defaults):
         got.setdefault(n, d)
+    missing = [n for n in names if got[n] is _REQUIRED]
+    if missing:
+        raise TypeError("%s is missing the argument(s) %s" % (where, ", ".join(missing)))
     return [got[n] for n in names]
 
 
