@@ -4,14 +4,16 @@ the dense operands and in a sparse matrix's stored values.
 Two kinds of sparse operand take part in differentiation:
 
 * A plain scipy.sparse matrix (every format, the matrix and the array classes)
-  times a tracked dense vector or matrix, on either side: ``A @ x``, ``A.dot(x)``,
-  ``A.T @ x``, ``A * x`` (a product for the matrix classes, elementwise for the
-  array classes), ``A.multiply(x)``, ``A.power(p)``, ``A + x``. scipy's operators
-  call ``np.asarray`` on ``x``, which a tracked value refuses, so the methods of
-  scipy's base classes are wrapped when scipy.sparse is imported: a tracked
-  operand goes to a rule here, anything else to scipy's own method (one type
-  check more). ``A @ x`` is the primitive ``sparse_matmul``, whose pullback is
-  ``A^H @ g``: sparse, never densified.
+  times a tracked dense vector or matrix: ``A @ x``, ``A.dot(x)``, ``A.T @ x``,
+  ``A * x`` (a product for the matrix classes, elementwise for the array
+  classes), ``A.multiply(x)``, ``A.power(p)``, ``c * A``, ``A + x``. scipy's
+  operators call ``np.asarray`` on ``x``, which a tracked value refuses, so the
+  methods of scipy's base classes are wrapped when scipy.sparse is imported: a
+  tracked operand goes to a rule here, anything else to scipy's own method (one
+  type check more). ``A @ x`` is the primitive ``sparse_matmul``, whose pullback
+  is ``A^H @ g``: sparse, never densified. With the tracked operand on the left
+  (``x @ A``, ``x * A``, ``x + A``), Python asks ``Tracked``'s operator first, and
+  the engine does not yet defer to ``A.__rmatmul__``: write ``(A.T @ x.T).T``.
 * A sparse matrix whose stored values are tracked, a ``TrackedSparse``: what
   scipy's constructors return when given tracked data,
   ``csr_matrix((data, indices, indptr), shape)``, ``coo_matrix((data, (row, col)))``,
@@ -53,7 +55,7 @@ Example:
   ...     M = sparse.csr_matrix((data, A.indices, A.indptr), A.shape)
   ...     return np.sum(sla.spsolve(M, np.ones(2)))
   >>> np.round(gradient(f, A.data)[0], 4).tolist()
-  [-0.1111, 0.0556, -0.0556]
+  [-0.1667, -0.1667, -0.0556]
 """
 import functools
 import inspect
@@ -64,7 +66,7 @@ import numpy as np
 
 from ..extend import Tracked, defbilinear, deflinear, defjvp, defvjp, primitive, value
 from ..interop import when_imported, wrap
-from ._util import conj, is_complex, shape_of
+from ._util import conj, shape_of
 
 sp = None           # scipy.sparse, once it is imported and its rules are registered
 sla = None          # scipy.sparse.linalg, likewise
@@ -84,14 +86,13 @@ def _not_covered(what, fix=None):
             "derivative would be lost). %s" % (what, fix or _COVERED))
 
 
-_COVERED = ("Differentiable are: products (A @ x, x @ A, A.dot, A.multiply, A.power, sums, "
-            "A.T, c * A, A.sum, A.diagonal, A.toarray), the constructors csr/csc/coo_matrix "
-            "and _array with tracked data and diags, scipy.sparse.linalg.spsolve, "
-            "splu(A).solve, factorized, cg, gmres, minres, bicgstab, bicg, cgs, lgmres, "
-            "gcrotmk, tfqmr, expm_multiply (in v), eigsh (eigenvalues) and "
-            "scipy.sparse.csgraph.laplacian. Write the computation with those, or work on "
-            "the dense array A.toarray() (differentiable) with numpy; wrap an argument "
-            "that needs no derivative in zygcy.dropgrad().")
+_COVERED = ("Covered are products and sums (A @ x, A.dot, A.multiply, A.power, A + B, "
+            "c * A, A.T, A.sum, A.diagonal, A.toarray), the csr/csc/coo/bsr/dia constructors "
+            "and diags with tracked data, and scipy.sparse.linalg's spsolve, splu, factorized, "
+            "cg, gmres, minres, bicgstab, bicg, cgs, lgmres, gcrotmk, tfqmr, expm_multiply (in "
+            "v) and eigsh (eigenvalues), and scipy.sparse.csgraph.laplacian: write it with "
+            "those, or with numpy on the dense A.toarray(); wrap an argument that needs no "
+            "derivative in zygcy.dropgrad().")
 
 
 def _dense_pattern_message(name):
@@ -101,6 +102,11 @@ def _dense_pattern_message(name):
             "the index arrays i, j of the entries that may be nonzero (np.nonzero of a "
             "plain mask), or keep x dense." % (name, name))
 
+
+_SECOND_ORDER = ("zygcy: second derivatives of the eigenvalues returned by "
+                 "scipy.sparse.linalg.eigsh (hessian, hvp, a gradient of a gradient) need the "
+                 "derivative of the eigenvectors, which is not implemented; first derivatives "
+                 "(gradient, jvp) are.")
 
 _EIGENVECTORS = ("zygcy: the derivative of the eigenvectors returned by "
                  "scipy.sparse.linalg.eigsh is not implemented, only that of the "
@@ -443,7 +449,8 @@ class _Krylov:
     the sparse matrix of a pattern (whose values are passed to ``iterative_solve``)
     or a constant (a plain sparse or dense matrix, or a LinearOperator). The solves
     for the gradient and for forward mode use the same method, tolerances and
-    preconditioner (M^H for the adjoint system), without x0 and callback."""
+    preconditioner (M^H for the adjoint system), without the user's x0, callback and
+    the vectors lgmres and gcrotmk keep between calls (they belong to A, not A^H)."""
 
     __slots__ = ("solver", "name", "pattern", "constant", "options", "M", "_memo")
 
@@ -465,18 +472,20 @@ class _Krylov:
         if M is None or trans == "N" or self.name in _HERMITIAN:
             return M
         if isinstance(M, sla.LinearOperator):
-            base = sla.LinearOperator
-            if type(M)._rmatvec is base._rmatvec and type(M)._adjoint is base._adjoint:
-                return None         # no adjoint: solve the adjoint system unpreconditioned
-            return M.H if trans == "H" else M.T
+            adjoint = M.H if trans == "H" else M.T
+            try:
+                adjoint.matvec(np.zeros(M.shape[0], dtype=M.dtype))
+            except Exception:       # no rmatvec: solve the adjoint system unpreconditioned
+                return None
+            return adjoint
         if callable(getattr(M, "conj", None)):
             return M.T if trans == "T" else _adjoint(M)
         return None
 
     def run(self, vals, b, trans, inner):
         options = dict(self.options)
-        if inner:
-            for k in ("x0", "callback", "callback_type"):
+        if inner:       # not the user's start, callback, nor vectors kept for A (lgmres, gcrotmk)
+            for k in ("x0", "callback", "callback_type", "outer_v", "CU", "prepend_outer_v"):
                 options.pop(k, None)
         M = self.preconditioner(trans)
         if M is not None:
@@ -591,8 +600,16 @@ def _eigenvalue_cotangent(g, pattern, v):
     return pattern.outer_at(v * g, v)
 
 
+def _plain_vectors(vals, eigen):
+    """The eigenvectors, as constants: right for first derivatives; a second one (vals
+    tracked by an outer differentiation) would need their derivative."""
+    if type(vals) is Tracked:
+        raise NotImplementedError(_SECOND_ORDER)
+    return eigen.v
+
+
 def eigsh_values_maker(ans, vals, pattern, eigen):
-    v = eigen.v
+    v = _plain_vectors(vals, eigen)
 
     def eigsh_values_pullback(g):
         return _eigenvalue_cotangent(g, pattern, v)
@@ -600,12 +617,12 @@ def eigsh_values_maker(ans, vals, pattern, eigen):
 
 
 def eigsh_values_jvp(t, ans, vals, pattern, eigen):
-    v = eigen.v
+    v = _plain_vectors(vals, eigen)
     return np.real(np.sum(conj(v) * values_matmul(t, v, pattern), axis=0))
 
 
 def eigsh_pairs_maker(ans, vals, pattern, eigen):
-    v = ans[1]
+    v = _plain_vectors(vals, eigen)
 
     def eigsh_pairs_pullback(g):
         if g[1] is not None:
@@ -744,9 +761,9 @@ class TrackedSparse:
         raise TypeError(
             "zygcy: np.asarray of a sparse matrix with tracked stored values (a %s) would "
             "drop their derivative; a numpy or scipy function that zygcy does not cover "
-            "tried to convert it. For a dense array use A.toarray() (differentiable). %s "
-            "(x @ A with a tracked dense x on the left needs zygcy's engine to defer to "
-            "A.__rmatmul__; meanwhile write (A.T @ x.T).T.)" % (self._name(), _COVERED))
+            "tried to convert it. For a dense array use A.toarray() (differentiable); for "
+            "x @ A with a tracked x on the left, write (A.T @ x.T).T. %s"
+            % (self._name(), _COVERED))
 
     def __getattr__(self, name):
         if name.startswith("__") or sp is None or not hasattr(sp.csr_array, name):
@@ -1184,6 +1201,8 @@ def _construct(cls, arg1, shape=None, dtype=None, copy=False, **kwargs):
 
 
 def _diags_like(orig, name):
+    """``on_tracked`` for diags, diags_array and spdiags: scipy's function run on the
+    positions of the values, which are then read back from the matrix it makes."""
     sig = inspect.signature(orig)
 
     def on_tracked(*args, **kwargs):
@@ -1213,9 +1232,7 @@ def _diags_like(orig, name):
         S = _from_positions(P, flat)
         if fmt in ("csr", "csc"):
             S = _convert(S, fmt, S.matrix)
-        if dtype is not None and dtype is not sig.parameters.get("dtype", inspect.Parameter).default:
-            S = S.astype(dtype)
-        return S
+        return S if dtype is None else S.astype(dtype)     # dtype: only when given
     return on_tracked
 
 
@@ -1255,7 +1272,7 @@ def _plain_matrix_mul(A, x):        # spmatrix: A * x is a product (a scaling fo
 
 
 def _plain_matrix_rmul(A, x):
-    return x * _lift(A) if _is_scalar(x) else _plain_rmatmul(A, x)
+    return _lift(A).__rmul__(x) if _is_scalar(x) else _plain_rmatmul(A, x)
 
 
 def _plain_add(A, x):
@@ -1263,7 +1280,7 @@ def _plain_add(A, x):
 
 
 def _plain_radd(A, x):
-    return x + _lift(A)
+    return _lift(A).__radd__(x)
 
 
 def _plain_sub(A, x):
@@ -1271,7 +1288,7 @@ def _plain_sub(A, x):
 
 
 def _plain_rsub(A, x):
-    return x - _lift(A)
+    return _lift(A).__rsub__(x)
 
 
 def _plain_truediv(A, x):
@@ -1282,7 +1299,8 @@ def _plain_power(A, n, dtype=None):
     return _lift(A).power(n, dtype)
 
 
-# name -> (handler on spmatrix's definition, handler elsewhere)
+# The methods of scipy's classes that are wrapped, and what each does with a tracked
+# operand; on the matrix classes (spmatrix's definitions) ``*`` is a product instead.
 _METHODS = {
     "__matmul__": _plain_matmul, "__rmatmul__": _plain_rmatmul, "dot": _plain_dot,
     "multiply": _plain_multiply, "power": _plain_power, "__truediv__": _plain_truediv,
