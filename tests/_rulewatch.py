@@ -46,7 +46,7 @@ import zygcy  # noqa: F401  (registers the rules)
 from zygcy import _core
 from zygcy.testing import in_derivative_check
 
-# Libraries whose rules are registered when they are imported (zygcy.rules._lazy).
+# Libraries whose rules are registered when they are imported (zygcy.interop.when_imported).
 LAZY_MODULES = ("scipy.special", "scipy.optimize", "scipy.stats", "scipy.linalg", "scipy.integrate", "scipy.signal", "scipy.sparse", "scipy.sparse.linalg", "scipy.sparse.csgraph")
 
 VARIADIC = 8        # a per-argument rule with more makers than this is variadic
@@ -280,8 +280,10 @@ def sites():
 
 def jvp_positions(rule):
     """The arguments with a forward rule of their own (the first three of a variadic one)."""
+    from zygcy.rules._util import zero_jvp
     jvps = getattr(rule, "jvps", ())
-    positions = [i for i, f in enumerate(jvps) if f is not None]
+    # zero_jvp declares an argument without a derivative (no tangent): nothing to mutate
+    positions = [i for i, f in enumerate(jvps) if f is not None and f is not zero_jvp]
     if len(jvps) > VARIADIC:
         positions = [i for i in positions if i < VARIADIC_SITES]
     return positions

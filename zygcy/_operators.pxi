@@ -198,7 +198,19 @@ cdef object _array_op(object ufunc, object x, object y):
             if r is not None:
                 return r
         return _dispatch_ufunc(ufunc, "__call__", (x, y), {})
+    if _defers(x) or _defers(y):
+        # An operand that is no array to numpy but asks to go first (a scipy.sparse
+        # matrix: __array_priority__ and no __array_ufunc__): numpy would treat it as a
+        # 0-d object array and give a wrong result. Python asks its reflected operator.
+        return NotImplemented
     return ufunc(x, y)
+
+
+cdef inline bint _defers(object v):
+    if type(v) is Tracked or isinstance(v, _ndarray):
+        return False
+    t = type(v)
+    return hasattr(t, "__array_priority__") and getattr(t, "__array_ufunc__", None) is None
 
 
 cdef inline bint _plain_operand(object v):

@@ -152,9 +152,6 @@ LEFT_CASES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="needs the engine's _array_op to return NotImplemented for an "
-                   "operand with __array_priority__ and no __array_ufunc__ (scipy.sparse), so that "
-                   "Python calls A.__rmatmul__; today numpy.matmul(x, A) runs on a 0-d object array")
 @pytest.mark.parametrize("matrix", [True, False], ids=["matrix", "array"])
 @pytest.mark.parametrize("name", list(LEFT_CASES))
 def test_tracked_dense_on_the_left(name, matrix):

@@ -12,12 +12,13 @@ import pytest
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "asv_benchmarks")
 sys.path.insert(0, ROOT)
 
-from benchmarks import bench_arrays, bench_forward, bench_models, bench_scalar, common  # noqa: E402
+from benchmarks import bench_arrays, bench_forward, bench_models, bench_scalar, bench_sparse, common  # noqa: E402
 
 import compare  # noqa: E402
 
 MODULES = [bench_scalar, bench_arrays, bench_models]
 FORWARD_MODULES = [bench_forward]      # forward mode and higher order: forward_workload names
+SPARSE_MODULES = [bench_sparse]        # scipy.sparse (skipped without scipy)
 PREFIXES = ("time_", "peakmem_", "mem_", "track_")
 
 
@@ -30,7 +31,8 @@ def methods(cls):
     return sorted(name for name in dir(cls) if name.startswith(PREFIXES))
 
 
-CASES = [(cls, m) for cls in benchmark_classes(MODULES + FORWARD_MODULES) for m in methods(cls)]
+CASES = [(cls, m) for cls in benchmark_classes(MODULES + FORWARD_MODULES + SPARSE_MODULES)
+         for m in methods(cls)]
 
 
 @pytest.mark.parametrize("cls, method", CASES, ids=["%s.%s" % (c.__name__, m) for c, m in CASES])

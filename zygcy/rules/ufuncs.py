@@ -25,7 +25,8 @@ import math
 import numpy as np
 
 from ..extend import defelementwise, deflinear, defjvp, defvjp, nondifferentiable, primitive, unbroadcast, value
-from ._util import DEG, LN2, LN10, balanced_eq, conj, elementwise_rule, is_complex, no_gradient, nonzero
+from ._util import (DEG, LN2, LN10, balanced_eq, conj, elementwise_rule, is_complex, no_gradient, nonzero,
+                    zero_jvp)
 from .shape import reshape
 
 # Contractions: ufuncs whose rules live in ``contractions``.
@@ -277,8 +278,8 @@ def _outer_jvps(ufunc):
     """The forward rules of ufunc.outer(x, y): the call's, on x reshaped as for the makers."""
     def side(which):
         call_jvp = CALL_JVPS[ufunc][which]
-        if call_jvp is None:
-            return None
+        if call_jvp is None or call_jvp is zero_jvp:
+            return call_jvp                 # no derivative in this argument: no tangent either
 
         def outer_jvp(t, ans, x, y, **kwargs):
             xshape, yshape = np.shape(value(x)), np.shape(value(y))
