@@ -155,6 +155,8 @@ cdef object _zero_of(object v):
         return np.zeros_like(v, dtype=np.result_type(v.dtype, np.float64) if v.dtype.kind in "biu" else None)
     if isinstance(v, complex) or (isinstance(v, _generic) and v.dtype.kind == "c"):
         return 0j
+    if type(v) is list or type(v) is tuple:         # a nested list of numbers: zeros of its shape
+        return np.zeros(np.shape(v), dtype=complex if np.iscomplexobj(v) else float)
     return 0.0
 
 

@@ -167,7 +167,7 @@ cdef object _plain_sum(object u, object w):
 
 cdef object _sweep(Tape tape, list seeds, list leaves):
     cdef list nodes = tape.nodes
-    cdef Py_ssize_t i, n_nodes = PyList_GET_SIZE(nodes)
+    cdef Py_ssize_t i, j, n_nodes = PyList_GET_SIZE(nodes)
     cdef _Grads G = _Grads(n_nodes)
     cdef Tracked n, p
     cdef Rec rec
@@ -180,11 +180,22 @@ cdef object _sweep(Tape tape, list seeds, list leaves):
             continue
         if n.op == OP_LIN:
             if n.fast and G.state[i] == G_DOUBLE:
-                # The hot path: every quantity is a C double.
+                # The hot path: every quantity is a C double, added in place here
+                # (add_double, spelled out) when the parent holds a double or nothing.
                 if n.a is not None:
-                    G.add_double(n.a, G.gd[i] * n.da)
+                    j = n.a.pos
+                    if <size_t>j < <size_t>n_nodes and G.state[j] != G_OBJECT:
+                        G.gd[j] += G.gd[i] * n.da         # gd is zero where state is (calloc)
+                        G.state[j] = G_DOUBLE
+                    else:
+                        G.add_double(n.a, G.gd[i] * n.da)
                 if n.b is not None:
-                    G.add_double(n.b, G.gd[i] * n.db)
+                    j = n.b.pos
+                    if <size_t>j < <size_t>n_nodes and G.state[j] != G_OBJECT:
+                        G.gd[j] += G.gd[i] * n.db
+                        G.state[j] = G_DOUBLE
+                    else:
+                        G.add_double(n.b, G.gd[i] * n.db)
             else:
                 g = G.take(n)
                 if n.a is not None:

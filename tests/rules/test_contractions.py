@@ -1,6 +1,6 @@
 """Contraction rules (zygcy/rules/contractions.py): matmul, dot, vdot, inner, outer,
-tensordot, kron, cross, einsum, vecdot, matvec, vecmat; checked with finite
-differences and against closed forms.
+tensordot, kron, cross, einsum, vecdot, matvec, vecmat, convolve, correlate;
+checked with finite differences and against closed forms.
 
 Every case is wrapped in ``square`` (each output squared) before the check:
 the rules are (bi)linear, so without a nonlinearity after them the second-order
@@ -59,6 +59,16 @@ case(getattr(np, "vecdot", None), "vecdot", lambda a, b: np.vecdot(a, b), C(4, 3
 case(getattr(np, "vecdot", None), "vecdot-axis", lambda a, b: np.vecdot(a, b, axis=0), C(3, 2), C(3, 1))
 case(getattr(np, "matvec", None), "matvec", lambda a, b: np.matvec(a, b), C(2, 4, 3), C(3))
 case(getattr(np, "vecmat", None), "vecmat", lambda a, b: np.vecmat(a, b), C(3), C(2, 3, 4))
+# -- convolutions: every mode, either input the longer, even and odd lengths, complex
+for _f in (np.convolve, np.correlate):
+    for _mode in ("full", "same", "valid", 1):
+        for _m, _n in ((5, 3), (2, 4), (4, 4), (1, 3)):
+            case(_f, "%s-%s-%dx%d" % (_f.__name__, _mode, _m, _n),
+                 lambda a, v, f=_f, mode=_mode: f(a, v, mode), R(_m, seed=_m), R(_n, seed=10 + _n))
+    case(_f, "%s-complex" % _f.__name__, lambda a, v, f=_f: f(a, v, "same"), C(5, seed=1), C(2, seed=2))
+    case(_f, "%s-complex-long-v" % _f.__name__, lambda a, v, f=_f: f(a, v, "full"), C(3, seed=1), C(4, seed=2))
+    case(_f, "%s-default-mode" % _f.__name__, lambda a, v, f=_f: f(a, v), R(4, seed=1), C(2, seed=2))
+case(np.convolve, "convolve-scalar", lambda a, v: np.convolve(a, v, mode="same"), R(seed=1), R(3, seed=2))
 
 
 @pytest.mark.parametrize("key, f, args, order", CASES)
@@ -96,6 +106,29 @@ def test_forward_mode_leaves_out_alone():
         y, dy = jvp(f, (A,), (dA,))
         np.testing.assert_allclose(y, plain(A))
         np.testing.assert_allclose(dy, plain(dA))
+
+
+def _convolution_matrix(f, a, n, mode):
+    """The matrix of v -> f(a, v, mode) for v of length n, column by column."""
+    return np.stack([f(a, np.eye(n)[j], mode) for j in range(n)], axis=1)
+
+
+@pytest.mark.parametrize("f", [np.convolve, np.correlate], ids=lambda f: f.__name__)
+def test_convolution_cotangents(f):
+    # the cotangents are the transposed (conjugated) matrices of the linear maps, for
+    # every mode and either input the longer
+    for m in range(1, 6):
+        for n in range(1, 6):
+            a, v = C(m, seed=m), C(n, seed=n + 7)
+            for mode in ("full", "same", "valid"):
+                g = C(len(f(a, v, mode)), seed=3)
+                _, back = forward(lambda a, v: f(a, v, mode), a, v)
+                ga, gv = back(g)
+                Av = np.stack([f(np.eye(m)[i], v, mode) for i in range(m)], axis=1)
+                np.testing.assert_allclose(ga, Av.conj().T @ g, atol=1e-12)
+                Va = _convolution_matrix(f, a, n, mode)       # correlate: conjugate-linear in v
+                expect = Va.conj().T @ g if f is np.convolve else Va.T @ g.conj()
+                np.testing.assert_allclose(gv, expect, atol=1e-12)
 
 
 def test_einsum_trace_is_identity():

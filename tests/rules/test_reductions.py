@@ -1,5 +1,6 @@
 """Reductions and cumulative functions (and the ufunc methods equal to them),
-checked by finite differences on every axis form and with keepdims."""
+checked by finite differences on every axis form and with keepdims; and the
+statistics and integrals: trapezoid, cov, corrcoef, histogram."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -9,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 import zygcy
 from zygcy.testing import gradcheck
 
-from _grid import rand
+from _grid import C, R, case_table, check, rand
 
 # (shape, axis) pairs: None, int, negative, tuple
 AXES = [((), None), ((3,), None), ((3,), 0), ((3, 2), None), ((3, 2), 0), ((3, 2), -1),
@@ -343,6 +344,102 @@ def test_trace(shape, axes):
     a = rand(shape, seed=15)
     for offset in (0, 1, -1):
         gradcheck(lambda a: np.trace(a, offset, *axes), a, order=2)
+
+
+# ---------------------------------------------------------------------------
+# trapezoid (trapz where numpy has it), cov, corrcoef, histogram: each output
+# squared (``check``), so that the second-order check runs the linear ones'
+# pullbacks on tracked cotangents
+
+CASES, case = case_table()
+TRAPEZOID = [getattr(np, n) for n in ("trapezoid", "trapz") if hasattr(np, n)]
+Y34 = R(3, 4, seed=1)
+X4 = np.cumsum(rand((4,), seed=2, positive=True))
+for _t in TRAPEZOID:
+    _n = _t.__name__
+    case(_t, _n, lambda y, t=_t: t(y), Y34)
+    case(_t, _n + "-axis", lambda y, t=_t: t(y, axis=0), Y34)
+    case(_t, _n + "-dx", lambda y, dx, t=_t: t(y, dx=dx), Y34, 0.7)
+    case(_t, _n + "-dx-positional", lambda y, dx, t=_t: t(y, None, dx, 0), Y34, 0.7)
+    case(_t, _n + "-x", lambda y, x, t=_t: t(y, x), Y34, X4)
+    case(_t, _n + "-x-nd", lambda y, x, t=_t: t(y, x, axis=0), Y34,
+         np.cumsum(rand((3, 4), seed=4, positive=True), axis=0))
+    case(_t, _n + "-x-broadcast", lambda y, x, t=_t: t(y, x, axis=0), Y34,
+         np.cumsum(rand((3, 1), seed=4, positive=True), axis=0))
+    case(_t, _n + "-complex", lambda y, x, t=_t: t(y, x), C(3, 4), X4)
+    case(_t, _n + "-1d", lambda y, t=_t: t(y), R(5))
+    case(_t, _n + "-one-sample", lambda y, x, t=_t: t(y, x), R(3, 1), X4[:1])
+
+X36 = R(3, 6, seed=5)
+AW = rand((6,), seed=7, positive=True)
+FW = np.array([1, 2, 1, 3, 1, 2])
+case(np.cov, "cov", lambda m: np.cov(m), X36)
+case(np.cov, "cov-rowvar", lambda m: np.cov(m, rowvar=False), R(6, 3, seed=5))
+case(np.cov, "cov-1d", lambda m: np.cov(m), R(6, seed=5))
+case(np.cov, "cov-y", lambda m, y: np.cov(m, y), X36, R(6, seed=6))
+case(np.cov, "cov-y-rowvar", lambda m, y: np.cov(m, y, rowvar=False), R(6, 2, seed=5), R(6, 2, seed=6))
+case(np.cov, "cov-bias", lambda m: np.cov(m, bias=True), X36)
+case(np.cov, "cov-ddof", lambda m: np.cov(m, ddof=2), X36)
+case(np.cov, "cov-complex", lambda m: np.cov(m), C(2, 5))
+case(np.cov, "cov-fweights", lambda m: np.cov(m, fweights=FW), X36)
+case(np.cov, "cov-aweights", lambda m, a: np.cov(m, aweights=a), X36, AW)
+case(np.cov, "cov-both-weights", lambda m, a: np.cov(m, None, True, False, None, FW, a), X36, AW)
+case(np.cov, "cov-aweights-bias", lambda m, a: np.cov(m, bias=True, aweights=a), X36, AW)
+case(np.cov, "cov-aweights-complex", lambda m, y, a: np.cov(m, y, aweights=a), C(2, 6), C(6, seed=3), AW)
+case(np.corrcoef, "corrcoef", lambda m: np.corrcoef(m), X36)
+case(np.corrcoef, "corrcoef-y", lambda m, y: np.corrcoef(m, y), R(6, seed=1), R(6, seed=6))
+case(np.corrcoef, "corrcoef-rowvar", lambda m: np.corrcoef(m, rowvar=False), R(6, 3, seed=1))
+case(np.corrcoef, "corrcoef-complex", lambda m: np.corrcoef(m), C(2, 5))
+case(np.corrcoef, "corrcoef-one-variable", lambda m: np.corrcoef(m), R(5, seed=2))
+
+A10 = rand((10,), seed=8)
+W10 = rand((10,), seed=9, positive=True)
+EDGES = np.linspace(-1, 1, 5)
+case(np.histogram, "histogram-weights", lambda w: np.histogram(A10, bins=4, weights=w), W10)
+case(np.histogram, "histogram-density", lambda w: np.histogram(A10, 4, None, True, w), W10)
+case(np.histogram, "histogram-edges", lambda a: np.histogram(a, bins=4)[1], A10)
+case(np.histogram, "histogram-a-density", lambda a: np.histogram(a, bins=4, density=True), A10)
+case(np.histogram, "histogram-a-and-weights", lambda a, w: np.histogram(a, 3, None, True, w), A10, W10)
+case(np.histogram, "histogram-fixed-edges", lambda w: np.histogram(A10, EDGES, weights=w, density=True), W10)
+case(np.histogram, "histogram-range", lambda a, w: np.histogram(a, 4, (-1, 1), True, w), A10, W10)
+case(np.histogram, "histogram-estimator", lambda a: np.histogram(a, bins="auto")[1], A10)
+case(np.histogram, "histogram-complex-weights", lambda w: np.histogram(A10, 3, weights=w)[0], C(10, seed=3))
+case(np.histogram, "histogram-2d", lambda w: np.histogram(R(2, 5, seed=4), 3, weights=w), R(2, 5, seed=5))
+
+
+@pytest.mark.parametrize("key, f, args, order", CASES)
+def test_statistics(key, f, args, order):
+    check(f, *args, order=order)
+
+
+def test_trapezoid_values():
+    y, x = np.array([1.0, 2.0, 4.0]), np.array([0.0, 1.0, 3.0])
+    gy, gx = zygcy.gradient(lambda y, x: np.trapezoid(y, x), y, x)
+    np.testing.assert_allclose(gy, [0.5, 1.5, 1.0])                 # (d_{i-1} + d_i) / 2
+    np.testing.assert_allclose(gx, [-1.5, -1.5, 3.0])               # the midpoints' differences
+
+
+def test_cov_values():
+    X = R(2, 5, seed=3)
+    G = R(2, 2, seed=4)
+    (g,) = zygcy.gradient(lambda X: np.sum(G * np.cov(X)), X)
+    Xc = X - X.mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(g, (G + G.T) @ Xc / 4)
+    # corrcoef's diagonal is 1 whatever X is
+    (g,) = zygcy.gradient(lambda X: np.trace(np.corrcoef(X)), X)
+    np.testing.assert_allclose(g, 0, atol=1e-12)
+
+
+def test_histogram_values():
+    a, w = np.array([0.1, 0.4, 0.45, 0.9]), np.array([1.0, 2.0, 3.0, 4.0])
+    (gw,) = zygcy.gradient(lambda w: np.sum(np.histogram(a, 2, (0, 1), weights=w)[0] * [10.0, 20.0]), w)
+    assert gw.tolist() == [10.0, 10.0, 10.0, 20.0]
+    # the edges follow min(a) and max(a)
+    (ga,) = zygcy.gradient(lambda a: np.sum(np.histogram(a, 2)[1]), a)
+    assert ga.tolist() == [1.5, 0.0, 0.0, 1.5]
+    # with given bins the counts are piecewise constant in a
+    (ga,) = zygcy.gradient(lambda a: np.sum(np.histogram(a, [0.0, 0.5, 1.0], weights=a)[0]), a)
+    assert ga.tolist() == [1.0, 1.0, 1.0, 1.0]
 
 
 # ---------------------------------------------------------------------------

@@ -230,3 +230,20 @@ def test_broadcast_arrays_three_arguments():
         a, b, c = (R(*s, seed=k) for k, s in enumerate(shapes))
         check(lambda a, b, c: np.broadcast_arrays(a, b, c), a, b, c)
         check(lambda a, b, c: np.broadcast_arrays(a, b, c)[2], a, b, c)
+
+
+# -- arrays built from tracked numbers
+
+def test_array_of_a_list_of_tracked_values_is_refused_with_the_fix():
+    # numpy converts the elements of a list itself (with __array__, never
+    # __array_function__), into a plain float array that cannot hold a derivative;
+    # np.r_ and np.c_ call np.array on each item before concatenating. So these
+    # raise, with the fix; the fix differentiates as expected.
+    x = np.array([1.0, 2.0])
+    for build in (lambda x: np.array([x[0], 2 * x[1], 3.0]), lambda x: np.asarray([x[0], x[1]]),
+                  lambda x: np.r_[x, 1.0], lambda x: np.c_[x, x]):
+        with pytest.raises(TypeError, match=r"np\.stack"):
+            gradient(lambda x: np.sum(build(x)), x)
+    gradcheck(lambda x: square(np.stack([x[0], 2 * x[1], 3.0])), x, order=2)
+    gradcheck(lambda x: square(np.concatenate([x, np.ones(1)])), x, order=2)
+    gradcheck(lambda x: square(np.column_stack([x, x])), x, order=2)

@@ -32,10 +32,6 @@ from ._util import (axes_of, axis_of, conj, identity, ndim_of, nonzero, real_if_
 from .shape import gather, scatter_along
 
 
-def _size(x):
-    return int(np.size(value(x)))
-
-
 # ---------------------------------------------------------------------------
 # interp(x, xp, fp, left=None, right=None, period=None)
 #

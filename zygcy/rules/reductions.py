@@ -33,8 +33,8 @@ import math
 import numpy as np
 
 from ..extend import Tracked, deflinear, defjvp, defvjp, primitive, value
-from ._util import (axis_of, conj, kept_shape, ndim_of, normalize_axis_tuple, real_if_complex, reduced_axes,
-                    shape_of, unbroadcast, unbroadcast_to)
+from ._util import (axis_of, conj, kept_shape, ndim_of, no_gradient, normalize_axis_tuple, real_if_complex,
+                    reduced_axes, shape_of, unbroadcast, unbroadcast_to)
 from .shape import diag_embed, expand, gather, reshape, scatter_along
 
 _NoValue = np._NoValue
@@ -959,7 +959,7 @@ class _Bins:
 def histogram_a_maker(ans, a, bins=10, range=None, density=None, weights=None):
     b = _Bins(ans, a, bins, range, density)
     if not b.moving:
-        return lambda g: None           # the counts are piecewise constant in a
+        return no_gradient              # the counts are piecewise constant in a
     share_lo, share_hi = b.extremes(a)
     k = np.arange(b.nb + 1) / b.nb
     hist = ans[0]

@@ -1,15 +1,15 @@
 """Rules for scipy.special, when scipy is installed (without it nothing is registered).
 
-The special functions that are ufuncs (erf, gammaln, xlogy, ...) dispatch like
-numpy's own: their rules are tables of derivatives, turned into makers by the
-same helpers as numpy's ufuncs (``unary_maker``, ``binary_makers``; the
-three-argument ``betainc`` by ``_makers`` here). Every ufunc with a rule is
-differentiable in its continuous arguments; an argument whose derivative has
-no closed form (the order v of ``jv``, the parameters of ``betainc`` and
-``gammainc``) raises NotImplementedError naming it, in both modes, never a
-zero; integer arguments (the order n of ``yn`` and ``kn``) and piecewise
-constant functions (``gammasgn``) carry no derivative. ``jn`` is scipy's
-other name for ``jv``.
+The special functions that are ufuncs (erf, gammaln, xlogy, betainc, ...)
+dispatch like numpy's own: their rules are tables of partial derivatives,
+registered as numpy's ufuncs are (``defelementwise``: the engine's fast path;
+the same makers, from ``elementwise_rule``, where a partial is unknown).
+Every ufunc with a rule is differentiable in its continuous arguments; an
+argument whose derivative has no closed form (the order v of ``jv``, the
+parameters of ``betainc`` and ``gammainc``) raises NotImplementedError naming
+it, in both modes, never a zero; integer arguments (the order n of ``yn`` and
+``kn``) and piecewise constant functions (``gammasgn``) carry no derivative.
+``jn`` is scipy's other name for ``jv``.
 
 ``multigammaln`` converts its input with ``np.asarray``; on tracked input it
 is replaced (``zygcy.interop.wrap``) by its formula, a sum of ``gammaln``,
@@ -28,10 +28,10 @@ after zygcy, so that ``import zygcy`` does not pay for importing scipy (see
 """
 import numpy as np
 
-from ..extend import defjvp, defvjp, nondifferentiable, value
+from ..extend import defelementwise, defjvp, defvjp, nondifferentiable, value
 from ..interop import replace_with_primitive, when_imported, wrap
-from ._util import (SQRT_2PI, SQRT_PI, TWO_OVER_SQRT_PI, binary_jvps, binary_makers, conj, is_complex,
-                    kept_shape, none_maker, reduced_axes, unary_jvp, unary_maker, unbroadcast)
+from ._util import (SQRT_2PI, SQRT_PI, TWO_OVER_SQRT_PI, conj, elementwise_rule, is_complex, kept_shape,
+                    none_maker, reduced_axes, unbroadcast)
 from .shape import expand, reshape
 
 sp = None       # scipy.special, once it is imported and its rules are registered
@@ -244,46 +244,24 @@ class _not_implemented:
         raise NotImplementedError(self.message)
 
 
-def _binary_makers(dx, dy):
-    """binary_makers, with a raising maker for a partial zygcy does not know."""
-    mx, my = binary_makers(dx, dy)
-    return (dx.maker if isinstance(dx, _not_implemented) else mx,
-            dy.maker if isinstance(dy, _not_implemented) else my)
-
-
 def _known(d):
-    """A table entry as a forward rule's partial: None for one zygcy does not know
-    (forward mode then transposes the pullback, whose maker raises)."""
+    """A table entry as a partial: None for one zygcy does not know."""
     return None if isinstance(d, _not_implemented) else d
 
 
-def _makers(partials):
-    """The makers of an elementwise f(*args) whose partial i is ``partials[i](ans, *args)``
-    (a raising maker for one zygcy does not know, none for None)."""
-    def side(i, deriv):
-        if deriv is None:
-            return none_maker
-        if isinstance(deriv, _not_implemented):
-            return deriv.maker
-
-        def elementwise_maker(ans, *args, **kwargs):
-            def elementwise_pullback(g):
-                return unbroadcast(args[i], g * conj(deriv(ans, *args)))
-            return elementwise_pullback
-        return elementwise_maker
-    return [side(i, d) for i, d in enumerate(partials)]
-
-
-def _jvps(partials):
-    """The forward rules of the same table: the tangent is partial * t (unconjugated)."""
-    def side(deriv):
-        if _known(deriv) is None:
-            return None
-
-        def elementwise_jvp(t, ans, *args, **kwargs):
-            return t * deriv(ans, *args)
-        return elementwise_jvp
-    return [side(d) for d in partials]
+def _register_elementwise(uf, partials):
+    """The rule of a ufunc from its table entry: ``defelementwise`` (the engine's fast
+    path) when every partial is known; otherwise the same makers and forward rules,
+    with a raising maker (and no forward rule: forward mode transposes the pullback,
+    so it raises too) for each partial zygcy does not know."""
+    if not any(isinstance(d, _not_implemented) for d in partials):
+        defelementwise(uf, *partials)
+        if None in partials:        # an integer argument: no forward rule (its tangent is none)
+            defjvp(uf, *[None if d is None else j for d, j in zip(partials, elementwise_rule(partials)[1])])
+        return
+    makers, jvps = elementwise_rule([_known(d) for d in partials])
+    defvjp(uf, *[d.maker if isinstance(d, _not_implemented) else m for d, m in zip(partials, makers)])
+    defjvp(uf, *[None if isinstance(d, _not_implemented) else j for d, j in zip(partials, jvps)])
 
 
 # ---------------------------------------------------------------------------
@@ -308,14 +286,9 @@ def _register(module):
     sp = module
     _tables()
     for uf, d in UNARY.items():
-        defvjp(uf, unary_maker(d))
-        defjvp(uf, unary_jvp(d))
-    for uf, (dx, dy) in BINARY.items():
-        defvjp(uf, *_binary_makers(dx, dy))
-        defjvp(uf, *binary_jvps(_known(dx), _known(dy)))
-    for uf, partials in TERNARY.items():
-        defvjp(uf, *_makers(partials))
-        defjvp(uf, *_jvps(partials))
+        _register_elementwise(uf, (d,))
+    for uf, partials in list(BINARY.items()) + list(TERNARY.items()):
+        _register_elementwise(uf, partials)
     NONDIFFERENTIABLE[:] = [sp.gammasgn]        # piecewise constant: +1 or -1
     nondifferentiable(*NONDIFFERENTIABLE)
     wrap(sp, "multigammaln", _multigammaln)
