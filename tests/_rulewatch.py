@@ -283,7 +283,8 @@ def jvp_positions(rule):
     from zygcy.rules._util import zero_jvp
     jvps = getattr(rule, "jvps", ())
     # zero_jvp declares an argument without a derivative (no tangent): nothing to mutate
-    positions = [i for i, f in enumerate(jvps) if f is not None and f is not zero_jvp]
+    positions = [i for i, f in enumerate(jvps)
+                 if f is not None and getattr(f, "__wrapped__", f) is not zero_jvp]
     if len(jvps) > VARIADIC:
         positions = [i for i in positions if i < VARIADIC_SITES]
     return positions
