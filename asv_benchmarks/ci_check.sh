@@ -20,7 +20,7 @@ python -m asv machine --yes --machine ci-check >/dev/null
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-python -m asv run --quick --python=same --machine ci-check --show-stderr "$@" >"$log" 2>&1 || status=$?
+ZYGCY_BENCH_CI=1 python -m asv run --quick --python=same --machine ci-check --show-stderr "$@" >"$log" 2>&1 || status=$?
 if [ "$status" -ne 0 ] || grep -q "failed$" "$log"; then
     cat "$log"
     echo "ci_check.sh: an asv benchmark is broken (asv exit status $status); see above" >&2
