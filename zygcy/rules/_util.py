@@ -3,8 +3,9 @@
 Plain functions only (no rules are registered here): reading shapes, axes and
 complexness off possibly tracked values, undoing broadcasting, conjugating
 only what is complex, and the few constants of the derivative tables. It also
-turns a table of derivatives into pullback makers (``unary_maker``,
-``binary_makers``), which the numpy ufuncs and scipy.special share.
+turns a table of partial derivatives into pullback makers and forward rules
+(``elementwise_rule``, behind ``zygcy.extend.defelementwise``), which the numpy
+ufuncs and scipy.special share.
 
 Everything here is differentiable again where it touches a cotangent: numpy
 functions and operators, never ``np.asarray``; ``value(x)`` only for shapes,
@@ -23,8 +24,8 @@ except ImportError:             # numpy < 2
 
 __all__ = ["unbroadcast", "unbroadcast_to", "balanced_eq", "shape_of", "ndim_of", "axis_of",
            "axes_of", "reduced_axes", "kept_shape", "normalize_axis_tuple", "is_complex", "conj",
-           "H", "real_if_complex", "nonzero", "no_gradient", "identity", "none_maker", "unary_maker",
-           "binary_makers", "unary_jvp", "binary_jvps", "zero_jvp", "elementwise_rule", "LN2", "LN10", "DEG", "SQRT_PI", "SQRT_2PI", "TWO_OVER_SQRT_PI",
+           "H", "real_if_complex", "nonzero", "no_gradient", "identity", "none_maker",
+           "zero_jvp", "elementwise_rule", "LN2", "LN10", "DEG", "SQRT_PI", "SQRT_2PI", "TWO_OVER_SQRT_PI",
            "NUMPY2"]
 
 NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
@@ -179,63 +180,9 @@ def none_maker(ans, *args, **kwargs):
     return no_gradient
 
 
-def unary_maker(deriv):
-    """The maker of an elementwise f whose derivative is ``deriv(ans, x)``: the
-    pullback is ``g * conj(f'(x))`` (Zygote's convention for holomorphic f)."""
-    # (a traceback through the pullback shows the table line of ``deriv`` next)
-    def unary_maker(ans, x, **kwargs):
-        def unary_pullback(g):
-            return g * conj(deriv(ans, x))
-        return unary_pullback
-    return unary_maker
-
-
-def binary_makers(dx, dy):
-    """The two makers of an elementwise f(x, y) with partials ``dx(ans, x, y)`` and
-    ``dy(ans, x, y)``; None for a partial that is zero (or an integer argument)."""
-    return _binary_side(dx, 0), _binary_side(dy, 1)
-
-
-def _binary_side(deriv, which):
-    if deriv is None:
-        return none_maker
-
-    def binary_maker(ans, x, y, **kwargs):
-        arg = y if which else x
-
-        def binary_pullback(g):
-            return unbroadcast(arg, g * conj(deriv(ans, x, y)))
-        return binary_pullback
-    return binary_maker
-
-
-
-# The forward rules (JVPs) of the same tables: the tangent is f'(x) t, unconjugated.
-
 def zero_jvp(t, ans, *args, **kwargs):
     """The forward rule of an argument that carries no derivative: no tangent."""
     return None
-
-
-def unary_jvp(deriv):
-    """The forward rule of an elementwise f whose derivative is ``deriv(ans, x)``."""
-    def unary_jvp(t, ans, x, **kwargs):
-        return t * deriv(ans, x)
-    return unary_jvp
-
-
-def binary_jvps(dx, dy):
-    """The two forward rules of an elementwise f(x, y) with partials ``dx``, ``dy``
-    (None where the table has none: the maker decides, as in reverse mode). A
-    tangent of the smaller operand broadcasts with the partial to the output."""
-    def side(deriv):
-        if deriv is None:
-            return None
-
-        def binary_jvp(t, ans, x, y, **kwargs):
-            return t * deriv(ans, x, y)
-        return binary_jvp
-    return side(dx), side(dy)
 
 
 # ---------------------------------------------------------------------------
