@@ -38,7 +38,7 @@ def main():
 
     env = {"zygcy": zygcy, "np": np, "forward": forward, "gradient": gradient, "derivative": derivative,
            "withgradient": withgradient, "D": D, "grad": grad}
-    print("zygcy %s: reverse-mode automatic differentiation of plain Python and NumPy\n" % zygcy.__version__)
+    print("zygcy %s: automatic differentiation of plain Python, NumPy and SciPy\n" % zygcy.__version__)
 
     print("# Scalars: ints stay ints where the math allows")
     _run("f = lambda x: 5 * x + 3", env)
@@ -69,6 +69,12 @@ def main():
 
     print("\n# Nesting without perturbation confusion")
     _show("D(lambda x: x * D(lambda y: x * y)(1))(4)", env)
+
+    print("\n# Forward mode and second derivatives")
+    env.update(jvp=zygcy.jvp, hessian=zygcy.hessian, hvp=zygcy.hvp)
+    _show("jvp(lambda x, y: x * y + zygcy.math.sin(x), (0.0, 3.0), (1.0, 0.0))", env)
+    _show("hessian(lambda x: x[0] ** 2 * x[1], np.array([1.0, 3.0]))", env)
+    _show("hvp(lambda x: np.sum(x ** 3), np.array([1.0, 2.0]), np.array([1.0, 0.0]))", env)
 
     print("\n# Complex numbers, Zygote's convention")
     _show("gradient(lambda z: abs(z)**2, 1 + 2j)", env)
