@@ -1,5 +1,8 @@
 """The grid of shapes every array rule is checked on, seeded data to fill them,
 and the check used by the rule families' tests."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -47,6 +50,18 @@ def numerical_gradient(f, x, h=1e-6):
     return g
 
 
+def fd_jacobian(f, x, eps=1e-6):
+    """d f / d x by central differences: shape f(x).shape + x.shape."""
+    x = np.asarray(x, dtype=float)
+    y0 = np.asarray(f(x))
+    J = np.zeros(y0.shape + x.shape)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = eps
+        J[(Ellipsis,) + i] = (np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * eps)
+    return J
+
+
 def square(y):
     if isinstance(y, (list, tuple)):
         return [None if v is None else v * v for v in y]
@@ -71,3 +86,9 @@ def case_table():
             cases.append(pytest.param(key, f, args, order, id=name))
 
     return cases, case
+
+
+def fresh_python(code):
+    """Run ``code`` in a new interpreter (imports in the order it gives): the
+    finished process, with its output as text."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

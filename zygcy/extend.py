@@ -55,6 +55,7 @@ Example:
   (array([0.5, 0.5]),)
 """
 import functools
+import inspect
 import types
 
 import numpy as np
@@ -316,13 +317,36 @@ def deflinear(fun, transpose, jvp=None):
             return transpose(g, x, *rest, **kwargs)
         return pullback
 
+    at = _out_position(fun)
+
     def linear_jvp(t, ans, x, *rest, **kwargs):
-        kwargs.pop("out", None)             # the tangent must not land in the caller's out=
-        return fun(t, *rest, **kwargs)      # linear: the tangent is fun of the tangent
+        args, kwargs = _without_out((t,) + rest, kwargs, at)
+        return fun(*args, **kwargs)         # linear: the tangent is fun of the tangent
 
     linear_jvp.__name__ = linear_jvp.__qualname__ = _named(fun, "jvp")
     return _core.register(fun, (_name_inner(linear_maker, _named(fun, "pullback")),), None,
                           jvps=(jvp or linear_jvp,))
+
+
+def _out_position(fun):
+    """Where ``fun`` takes ``out=`` positionally (None: nowhere, or no signature)."""
+    if isinstance(fun, np.ufunc):
+        return fun.nin
+    try:
+        names = list(inspect.signature(fun).parameters)
+    except (TypeError, ValueError):
+        return None
+    return names.index("out") if "out" in names else None
+
+
+def _without_out(args, kwargs, at):
+    """The call made for a tangent: the caller's ``out=`` array left out (keyword or
+    positional), or the tangent would be written into it and returned as the value."""
+    if "out" in kwargs:
+        kwargs = {k: v for k, v in kwargs.items() if k != "out"}
+    if at is not None and at < len(args):
+        args = args[:at] + (None,) + args[at + 1:]
+    return args, kwargs
 
 
 def defbilinear(fun, first, second):
@@ -357,13 +381,15 @@ def defbilinear(fun, first, second):
             return pullback
         return _name_inner(bilinear_maker, _named(fun, suffix))
 
+    at = _out_position(fun)
+
     def bilinear_jvp_0(t, ans, a, b, *rest, **kwargs):
-        kwargs.pop("out", None)             # the tangent must not land in the caller's out=
-        return fun(t, b, *rest, **kwargs)
+        args, kwargs = _without_out((t, b) + rest, kwargs, at)
+        return fun(*args, **kwargs)
 
     def bilinear_jvp_1(t, ans, a, b, *rest, **kwargs):
-        kwargs.pop("out", None)
-        return fun(a, t, *rest, **kwargs)
+        args, kwargs = _without_out((a, t) + rest, kwargs, at)
+        return fun(*args, **kwargs)
 
     bilinear_jvp_0.__name__ = bilinear_jvp_0.__qualname__ = _named(fun, "jvp_0")
     bilinear_jvp_1.__name__ = bilinear_jvp_1.__qualname__ = _named(fun, "jvp_1")

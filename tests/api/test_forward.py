@@ -17,7 +17,7 @@ from zygcy import (checkpointed, derivative, diaghessian, dropgrad, forward, for
                    withjacobian)
 from zygcy.extend import defbilinear, defjoint, defjvp, deflinear, defvjp, primitive
 
-from _grid import C, R, numerical_gradient
+from _grid import C, R, fd_jacobian, numerical_gradient
 
 zm = zygcy.math
 
@@ -69,18 +69,6 @@ def check_jvp(f, primals, tangents, rtol=1e-6, atol=1e-7, h=1e-6):
     assert_close_tree(y, f(*primals), rtol=1e-12, atol=1e-12)
     assert_close_tree(dy, fd_jvp(f, primals, tangents, h), rtol, atol)
     return y, dy
-
-
-def fd_jacobian(f, x, eps=1e-6):
-    """d f / d x by central differences: shape f(x).shape + x.shape."""
-    x = np.asarray(x, dtype=float)
-    y0 = np.asarray(f(x))
-    J = np.zeros(y0.shape + x.shape)
-    for i in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[i] = eps
-        J[(Ellipsis,) + i] = (np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * eps)
-    return J
 
 
 reals = st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False)

@@ -8,19 +8,7 @@ from hypothesis import strategies as st
 import zygcy
 from zygcy import diaghessian, gradient, hessian, hessian_reverse, hvp, jacobian, withjacobian
 
-from _grid import R
-
-
-def fd_jacobian(f, x, eps=1e-6):
-    """d f / d x by central differences: shape f(x).shape + x.shape."""
-    x = np.asarray(x, dtype=float)
-    y0 = np.asarray(f(x))
-    J = np.zeros(y0.shape + x.shape)
-    for i in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[i] = eps
-        J[(Ellipsis,) + i] = (np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * eps)
-    return J
+from _grid import R, fd_jacobian
 
 
 def fd_hessian(f, x, eps=1e-4):

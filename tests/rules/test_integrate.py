@@ -7,8 +7,6 @@ RK4 integrator written in numpy; tolerances are tight so that the solver's
 error is below the differences' own.
 """
 import functools
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,6 +14,8 @@ import pytest
 import zygcy
 from zygcy import Params, forward, gradient, jvp, param
 from zygcy.testing import gradcheck
+
+from _grid import fresh_python
 
 si = pytest.importorskip("scipy.integrate")
 
@@ -268,5 +268,5 @@ def test_registered_when_scipy_integrate_is_imported_after_zygcy():
     code = ("import zygcy, numpy as np\nfrom scipy.integrate import odeint\n"
             "g = zygcy.gradient(lambda k: odeint(lambda y, t: -k * y, [1.0], [0.0, 1.0])[-1, 0], 0.5)[0]\n"
             "assert abs(g + np.exp(-0.5)) < 1e-6, g\nprint('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = fresh_python(code)
     assert out.stdout.strip() == "ok", out.stderr

@@ -1,12 +1,12 @@
 """scipy.optimize's Rosenbrock functions on tracked input (zygcy.rules.optimize)."""
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from zygcy import forward, gradient
 from zygcy.testing import gradcheck
+
+from _grid import fresh_python
 
 scipy_optimize = pytest.importorskip("scipy.optimize")
 
@@ -50,5 +50,5 @@ def test_registered_when_scipy_optimize_is_imported_after_zygcy():
     code = ("import zygcy, numpy as np\nfrom scipy.optimize import rosen, rosen_der\n"
             "x = np.array([1.3, 0.7, 0.8])\n"
             "assert np.allclose(zygcy.gradient(rosen, x)[0], rosen_der(x))\nprint('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = fresh_python(code)
     assert out.stdout.strip() == "ok", out.stderr

@@ -7,8 +7,6 @@ triangle, the diagonal) are given entries outside that part on purpose: the
 derivative must ignore them as scipy does. Eigenvector losses are
 sign/phase-invariant, as the vectors are only defined up to one.
 """
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,6 +14,8 @@ import pytest
 import zygcy
 from zygcy import forward, gradient
 from zygcy.testing import gradcheck
+
+from _grid import fresh_python
 
 sl = pytest.importorskip("scipy.linalg")
 
@@ -199,7 +199,7 @@ def test_a_name_imported_before_zygcy_says_so():
             "import zygcy, numpy as np\n"
             "try:\n    zygcy.gradient(lambda a: np.sum(expm(a)), np.eye(2))\n"
             "except TypeError as e:\n    print(e)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = fresh_python(code)
     assert "scipy.linalg.expm converted a tracked value" in out.stdout, out.stdout + out.stderr
     assert "zygcy has a rule for scipy.linalg.expm" in out.stdout and "import zygcy first" in out.stdout
 
@@ -208,5 +208,5 @@ def test_registered_when_scipy_linalg_is_imported_after_zygcy():
     code = ("import zygcy, numpy as np\nfrom scipy.linalg import expm, solve\n"
             "g = zygcy.gradient(lambda a: np.sum(expm(a)) + np.sum(solve(a, np.ones(2))), np.eye(2))[0]\n"
             "assert np.all(np.isfinite(g))\nprint('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = fresh_python(code)
     assert out.stdout.strip() == "ok", out.stderr

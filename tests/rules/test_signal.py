@@ -5,8 +5,6 @@ differences to second order (reverse and forward mode), in every mode, for
 swapped sizes, several dimensions, complex inputs, and filters with initial
 conditions.
 """
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,6 +12,8 @@ import pytest
 import zygcy
 from zygcy import forward, gradient
 from zygcy.testing import gradcheck
+
+from _grid import fresh_python
 
 ss = pytest.importorskip("scipy.signal")
 
@@ -107,5 +107,5 @@ def test_registered_when_scipy_signal_is_imported_after_zygcy():
     code = ("import zygcy, numpy as np\nfrom scipy.signal import convolve, lfilter\n"
             "g = zygcy.gradient(lambda x: np.sum(convolve(x, [1.0, 2.0])) + np.sum(lfilter([1.0], [1.0, -0.5], x)),"
             " np.ones(3))[0]\nassert np.allclose(g, [3 + 1.75, 3 + 1.5, 3 + 1.0]), g\nprint('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = fresh_python(code)
     assert out.stdout.strip() == "ok", out.stderr

@@ -10,7 +10,6 @@ against central differences (gradcheck; with order 2 the outputs are squared, so
 that every pullback also runs on a tracked cotangent). The solvers' gradients are
 also compared with a dense reference (numpy.linalg) on small systems.
 """
-import subprocess
 import sys
 
 import numpy as np
@@ -20,7 +19,7 @@ import zygcy
 from zygcy import forward, gradient, jvp
 from zygcy.testing import gradcheck
 
-from _grid import rand
+from _grid import fresh_python, rand
 
 sparse = pytest.importorskip("scipy.sparse")
 sla = pytest.importorskip("scipy.sparse.linalg")
@@ -595,5 +594,5 @@ def test_imported_before_zygcy():
             "Ac = A.tocoo()\n"
             "print(np.allclose(g, -y[Ac.row] * x[Ac.col]), "
             "np.allclose(zygcy.gradient(lambda x: np.sum(A @ x), np.ones(5))[0], A.T @ np.ones(5)))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = fresh_python(code)
     assert out.stdout.split() == ["True", "True"], out.stderr

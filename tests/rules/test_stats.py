@@ -7,8 +7,6 @@ agrees with central differences, to second order, in reverse and forward
 mode, with broadcast arguments, called directly and through a frozen
 distribution.
 """
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -17,6 +15,8 @@ import pytest
 import zygcy
 from zygcy import Params, forward, gradient, param
 from zygcy.testing import gradcheck
+
+from _grid import fresh_python
 
 st = pytest.importorskip("scipy.stats")
 
@@ -390,11 +390,11 @@ def test_registered_in_either_import_order(order):
         "g = zygcy.gradient(lambda m: st.norm(m, 2.0).logpdf(1.0), 0.5)[0]",
         "assert abs(g - 0.125) < 1e-14, g",
         "print('ok')"])
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = fresh_python(code)
     assert out.stdout.strip() == "ok", out.stderr
 
 
 def test_import_zygcy_does_not_import_scipy_stats():
     code = "import sys, zygcy\nprint('scipy.stats' in sys.modules, 'scipy' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = fresh_python(code)
     assert out.stdout.split() == ["False", "False"], out.stdout + out.stderr

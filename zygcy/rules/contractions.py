@@ -8,8 +8,8 @@ operand): the cotangent of one operand is the same contraction of the
 cotangent with the (conjugated) other operands, ``dA = g @ B^H`` for
 ``A @ B``. Written with numpy functions on the possibly tracked operands,
 those cotangents are differentiable again. The forward rules are the
-contraction with one operand replaced by its tangent (made by ``defbilinear``;
-given here for einsum, and for dot and outer so that ``out=`` is left alone).
+contraction with one operand replaced by its tangent (made by ``defbilinear``,
+which leaves a caller's ``out=`` alone; given here for einsum).
 """
 import functools
 import string
@@ -274,24 +274,11 @@ def _linalg_outer_second(g, a, b):
     return conj(a) @ g
 
 
-def _out_free_jvps(fun):
-    """defbilinear's forward rules fun(ta, b) and fun(a, tb) for a function whose third
-    argument is out=, without it (the tangent must not be written into the caller's array)."""
-    def first_jvp(t, ans, a, b, out=None):
-        return fun(t, b)
-
-    def second_jvp(t, ans, a, b, out=None):
-        return fun(a, t)
-    return first_jvp, second_jvp
-
-
 defbilinear(np.matmul, _matmul_first, _matmul_second)
 defbilinear(np.tensordot, _tensordot_first, _tensordot_second)
 defbilinear(np.dot, _dot_first, _dot_second)
-defjvp(np.dot, *_out_free_jvps(np.dot))
 defbilinear(np.inner, _inner_first, _inner_second)
 defbilinear(np.outer, _outer_first, _outer_second)
-defjvp(np.outer, *_out_free_jvps(np.outer))
 defbilinear(np.vdot, _vdot_first, _vdot_second)
 defbilinear(np.kron, _kron_first, _kron_second)
 defbilinear(np.cross, _cross_first, _cross_second)

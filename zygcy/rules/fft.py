@@ -21,8 +21,8 @@ The real transforms are real-linear maps between real and complex arrays:
 ``fftshift`` and ``ifftshift`` are each other's pullbacks.
 
 The forward rule of a transform is the same transform of the tangent, with the
-same ``n``/``s``, axes and normalization; it is given explicitly so that an
-``out=`` array of the call is not written with the tangent.
+same ``n``/``s``, axes and normalization (``deflinear`` makes it, leaving a
+caller's ``out=`` array alone).
 """
 import numpy as np
 
@@ -90,19 +90,6 @@ def _irfft_back(g, axes, s, norm, lengths):
     return _resize(c, axes, lengths)
 
 
-def _same_transform(fun):
-    """The forward rule of a transform: fun of the tangent, with the same arguments but
-    out= (n/s, axis/axes and norm are the three arguments before it)."""
-    def transform_jvp(t, ans, a, *args, out=None, **kwargs):
-        return fun(t, *args[:3], **kwargs)
-    transform_jvp.__name__ = transform_jvp.__qualname__ = fun.__name__ + "_jvp"
-    return transform_jvp
-
-
-def _deflinear(fun, adjoint):
-    deflinear(fun, adjoint, _same_transform(fun))
-
-
 # ---------------------------------------------------------------------------
 # One axis: fft, ifft, rfft, irfft, hfft, ihfft
 
@@ -143,12 +130,12 @@ def _ihfft_adjoint(g, a, n=None, axis=-1, norm=None, out=None):
     return _rfft_back(conj(g), axes, s, _dual(norm), lengths)
 
 
-_deflinear(np.fft.fft, _fft_adjoint)
-_deflinear(np.fft.ifft, _ifft_adjoint)
-_deflinear(np.fft.rfft, _rfft_adjoint)
-_deflinear(np.fft.irfft, _irfft_adjoint)
-_deflinear(np.fft.hfft, _hfft_adjoint)
-_deflinear(np.fft.ihfft, _ihfft_adjoint)
+deflinear(np.fft.fft, _fft_adjoint)
+deflinear(np.fft.ifft, _ifft_adjoint)
+deflinear(np.fft.rfft, _rfft_adjoint)
+deflinear(np.fft.irfft, _irfft_adjoint)
+deflinear(np.fft.hfft, _hfft_adjoint)
+deflinear(np.fft.ihfft, _ihfft_adjoint)
 
 
 # ---------------------------------------------------------------------------
@@ -196,14 +183,14 @@ def _irfft2_adjoint(g, a, s=None, axes=(-2, -1), norm=None, out=None):
     return _irfftn_adjoint(g, a, s, axes, norm)
 
 
-_deflinear(np.fft.fft2, _fft2_adjoint)
-_deflinear(np.fft.ifft2, _ifft2_adjoint)
-_deflinear(np.fft.fftn, _fftn_adjoint)
-_deflinear(np.fft.ifftn, _ifftn_adjoint)
-_deflinear(np.fft.rfft2, _rfft2_adjoint)
-_deflinear(np.fft.irfft2, _irfft2_adjoint)
-_deflinear(np.fft.rfftn, _rfftn_adjoint)
-_deflinear(np.fft.irfftn, _irfftn_adjoint)
+deflinear(np.fft.fft2, _fft2_adjoint)
+deflinear(np.fft.ifft2, _ifft2_adjoint)
+deflinear(np.fft.fftn, _fftn_adjoint)
+deflinear(np.fft.ifftn, _ifftn_adjoint)
+deflinear(np.fft.rfft2, _rfft2_adjoint)
+deflinear(np.fft.irfft2, _irfft2_adjoint)
+deflinear(np.fft.rfftn, _rfftn_adjoint)
+deflinear(np.fft.irfftn, _irfftn_adjoint)
 
 
 # ---------------------------------------------------------------------------

@@ -137,12 +137,6 @@ def _add_reduce_jvp(t, ans, x, axis=0, dtype=None, out=None, keepdims=False, ini
     return np.add.reduce(t, axis=axis, dtype=dtype, keepdims=keepdims, where=where)
 
 
-# (the forward rules of linear functions with out= are given: the automatic one,
-# fun(t, **kwargs), would write the tangent into the caller's out array)
-def _mean_jvp(t, ans, x, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
-    return np.mean(t, axis=axis, dtype=dtype, keepdims=keepdims, where=where)
-
-
 def nansum_jvp(t, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue,
                where=True):
     return np.sum(_drop_nan(t, x) * _counted(x, where), axis=axis, keepdims=keepdims)
@@ -154,7 +148,7 @@ def nanmean_jvp(t, ans, x, axis=None, dtype=None, out=None, keepdims=False, *, w
 
 
 deflinear(np.sum, _sum_adjoint, _sum_jvp)
-deflinear(np.mean, _mean_adjoint, _mean_jvp)
+deflinear(np.mean, _mean_adjoint)
 defvjp(np.nansum, nansum_maker)
 defjvp(np.nansum, nansum_jvp)
 defvjp(np.nanmean, nanmean_maker)
@@ -486,10 +480,6 @@ def nancumprod_maker(ans, x, axis=None, dtype=None, out=None):
     return nancumprod_pullback
 
 
-def _cumsum_jvp(t, ans, x, axis=None, dtype=None, out=None):
-    return np.cumsum(t, axis=axis, dtype=dtype)
-
-
 def nancumsum_jvp(t, ans, x, axis=None, dtype=None, out=None):
     return np.cumsum(_drop_nan(t, x), axis=axis)
 
@@ -548,7 +538,7 @@ def cumulative_prod_jvp(t, ans, x, axis=None, dtype=None, out=None, include_init
     return cumprod_jvp(t, ans, x, 0 if axis is None else axis)
 
 
-deflinear(np.cumsum, _cumsum_adjoint, _cumsum_jvp)
+deflinear(np.cumsum, _cumsum_adjoint)
 defvjp(np.nancumsum, nancumsum_maker)
 defjvp(np.nancumsum, nancumsum_jvp)
 defvjp(np.cumprod, cumprod_maker)
@@ -626,10 +616,6 @@ def average_weights_maker(ans, a, axis=None, weights=None, returned=False, *, ke
     return average_weights_pullback
 
 
-def _trace_jvp(t, ans, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
-    return np.trace(t, offset, axis1, axis2, dtype)
-
-
 def average_jvp(t, ans, a, axis=None, weights=None, returned=False, *, keepdims=_NoValue):
     d = np.average(t, axis, weights, keepdims=keepdims)        # linear in a
     return (d, None) if returned else d         # the returned sum of weights does not depend on a
@@ -644,7 +630,7 @@ def average_weights_jvp(t, ans, a, axis=None, weights=None, returned=False, *, k
     return (d, np.sum(tw, axis=axes, keepdims=kd)) if returned else d
 
 
-deflinear(np.trace, _trace_adjoint, _trace_jvp)
+deflinear(np.trace, _trace_adjoint)
 if hasattr(np.linalg, "trace"):         # numpy >= 2.0
     deflinear(np.linalg.trace, _linalg_trace_adjoint)
 defvjp(np.average, average_maker, None, average_weights_maker)
