@@ -139,7 +139,7 @@ cdef list _argument_tangents(list plain, list parents, list argi, list elem):
             tans[i] = tp
         else:
             if tans[i] is None:
-                tans[i] = [_zero_of(e) for e in plain[i]]
+                tans[i] = [_zero_like(e) for e in plain[i]]
             tans[i][j] = tp
     if tans is not None:
         for i in range(len(plain)):
@@ -148,14 +148,19 @@ cdef list _argument_tangents(list plain, list parents, list argi, list elem):
     return tans
 
 
-cdef object _zero_of(object v):
-    """A zero tangent for the constant v (an element of a list argument)."""
+cdef object _zero_like(object v):
+    """A zero of v's kind: the tangent of a constant element of a list argument,
+    and the cotangent a transposed pullback is given. Integer arrays get float
+    zeros; a numpy scalar stays one (some pullbacks read its dtype); a nested
+    list of numbers gets zeros of its shape."""
     v = value(v)
     if isinstance(v, _ndarray):
         return np.zeros_like(v, dtype=np.result_type(v.dtype, np.float64) if v.dtype.kind in "biu" else None)
-    if isinstance(v, complex) or (isinstance(v, _generic) and v.dtype.kind == "c"):
+    if isinstance(v, _generic) and v.dtype.kind in "fc":
+        return v.dtype.type(0)
+    if isinstance(v, complex):
         return 0j
-    if type(v) is list or type(v) is tuple:         # a nested list of numbers: zeros of its shape
+    if type(v) is list or type(v) is tuple:
         return np.zeros(np.shape(v), dtype=complex if np.iscomplexobj(v) else float)
     return 0.0
 
@@ -238,10 +243,10 @@ cdef object _transposed(object fun, object pullback, object ans, object args, li
     try:
         multi = type(ans) is tuple or type(ans) is list or (isinstance(ans, tuple) and hasattr(ans, "_fields"))
         if multi:
-            u = tuple([tape.leaf(_zero_cotangent(e)) for e in ans])
+            u = tuple([tape.leaf(_zero_like(e)) for e in ans])
             leaves = list(u)
         else:
-            u = tape.leaf(_zero_cotangent(ans))
+            u = tape.leaf(_zero_like(ans))
             leaves = [u]
         try:
             cts = pullback(u)
@@ -282,19 +287,6 @@ cdef int _check_transposed(object fun, Py_ssize_t i, object arg, object ct) exce
     if shape != want:
         raise ValueError(_messages.cotangent_shape(fun, shape, i, want))
     return 0
-
-
-cdef object _zero_cotangent(object e):
-    """The cotangent the transposed pullback is given: zero, of the output's kind
-    (a numpy scalar stays one: some pullbacks read its dtype)."""
-    v = value(e)
-    if isinstance(v, _ndarray):
-        return np.zeros_like(v)
-    if isinstance(v, _generic) and v.dtype.kind in "fc":
-        return v.dtype.type(0)
-    if isinstance(v, complex) or (isinstance(v, _generic) and v.dtype.kind == "c"):
-        return 0j
-    return 0.0
 
 
 cdef object _pairing(object ct, object t):

@@ -245,44 +245,19 @@ cdef object _ew_cotangent(EwRec rec, Py_ssize_t i, object ans, object g, Tracked
         else:
             ct = g * p
     else:
-        if type(p) is _ndarray:
-            if (<object>p).dtype.kind == "c":
-                p = p.conjugate()
-        elif _is_complex(p):
-            p = np.conjugate(p)
-        ct = g * p
+        ct = g * _conj_partial(p)
     return _unbroadcast_to(ct, parent)
 
 
 cdef object _unbroadcast_to(object ct, Tracked parent):
-    """ct summed down to the shape of parent's value (undoing broadcasting)."""
-    cdef object pv = parent.value, shape, cshape
-    cdef Py_ssize_t extra, k
-    if type(pv) is _ndarray and type(ct) is _ndarray:
-        shape = (<object>pv).shape
-        cshape = (<object>ct).shape
-        if shape == cshape:
-            return ct                           # the common case
-    else:
-        while type(pv) is Tracked:
-            pv = (<Tracked>pv).value
-        shape = np.shape(pv)
-        cshape = np.shape(value(ct))
-        if shape == cshape:
-            return ct
-    extra = len(cshape) - len(shape)
-    axes = tuple(range(extra)) + tuple([extra + k for k in range(len(shape))
-                                        if shape[k] == 1 and cshape[extra + k] != 1])
-    if type(ct) is _ndarray:
-        ct = ct.sum(axis=axes).reshape(shape) if axes else ct.reshape(shape)
-    else:
-        if axes:
-            ct = np.sum(ct, axis=axes)          # tracked by an outer level: recorded
-        if np.shape(value(ct)) != shape:
-            ct = np.reshape(ct, shape)
-    if not shape and not isinstance(pv, (_ndarray, _generic)):
-        ct = ct[()] if isinstance(value(ct), _ndarray) else ct   # a number's cotangent: a number
-    return ct
+    """ct summed down to the shape of parent's value (undoing broadcasting): equal
+    shapes are decided here, the summing is the rules' unbroadcast (Delegates)."""
+    cdef object pv = parent.value
+    if type(pv) is _ndarray and type(ct) is _ndarray and (<object>pv).shape == (<object>ct).shape:
+        return ct                               # the common case
+    if PyFloat_CheckExact(pv) and PyFloat_CheckExact(ct):
+        return ct
+    return _rules_for().unbroadcast(pv, ct)
 
 
 cdef int _run_pullbacks(_Grads G, Tape tape, Rec n, object g) except -1:

@@ -277,20 +277,23 @@ cdef class Delegates:
     densify(g)                an IndexGrad as a dense array (indexing)
     method(x, name)           x.name for ndarray attributes and methods, None if none (methods)
     real(z), imag(z), conj(z), cabs(z), log(x)   complex parts, |z|, log (scalar)
+    unbroadcast(x, g)         g summed down to x's shape (the sweep of elementwise nodes)
     """
     cdef readonly object getitem, assignment, setitem, ufunc_at, densify, method
-    cdef readonly object real, imag, conj, cabs, log
+    cdef readonly object real, imag, conj, cabs, log, unbroadcast
 
     def __init__(self, *, getitem, assignment, setitem, ufunc_at, densify, method,
-                 real, imag, conj, cabs, log):
+                 real, imag, conj, cabs, log, unbroadcast):
         for name, f in (("getitem", getitem), ("assignment", assignment), ("setitem", setitem),
                         ("ufunc_at", ufunc_at), ("densify", densify), ("method", method),
-                        ("real", real), ("imag", imag), ("conj", conj), ("cabs", cabs), ("log", log)):
+                        ("real", real), ("imag", imag), ("conj", conj), ("cabs", cabs), ("log", log),
+                        ("unbroadcast", unbroadcast)):
             if not callable(f):
                 raise TypeError("Delegates: %s must be a function, got %r" % (name, f))
         self.getitem, self.assignment, self.setitem = getitem, assignment, setitem
         self.ufunc_at, self.densify, self.method = ufunc_at, densify, method
         self.real, self.imag, self.conj, self.cabs, self.log = real, imag, conj, cabs, log
+        self.unbroadcast = unbroadcast
 
 
 cdef Delegates _delegates = None
@@ -361,6 +364,8 @@ cdef inline object _conj_partial(object p):
     # For a holomorphic f the cotangent rule is x̄ = ȳ · conj(f'(x)) (Zygote's convention).
     if PyFloat_CheckExact(p) or PyLong_CheckExact(p):
         return p
+    if type(p) is _ndarray:
+        return p.conjugate() if (<object>p).dtype.kind == "c" else p
     if _is_complex(p):
         return p.conjugate()
     return p

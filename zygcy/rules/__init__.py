@@ -28,6 +28,7 @@ Every family imports ``zygcy.extend`` (the verbs that register rules) and
 names only for shared linear maps (``shape.crop``, ``shape.expand``...).
 """
 from .. import _core
+from . import _util
 from . import (contractions, fft, indexing, linalg, methods, numeric, optimize,  # noqa: F401
                reductions, scalar, shape, sparse, special, ufuncs)
 from . import integrate, scipy_linalg, signal, stats  # noqa: F401  (scipy's, registered on import)
@@ -37,4 +38,4 @@ _core.install(_core.Delegates(
     getitem=indexing.getitem, assignment=indexing.assignment, setitem=indexing.setitem,
     ufunc_at=indexing.ufunc_at, densify=indexing.densify, method=methods.method,
     real=scalar.real_part, imag=scalar.imag_part, conj=scalar.conjugate, cabs=scalar.complex_abs,
-    log=scalar.log_any))
+    log=scalar.log_any, unbroadcast=_util.unbroadcast))
