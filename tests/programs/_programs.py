@@ -1616,12 +1616,12 @@ def _fd(f, leaves, tree, u, v, eps):
                           f(*_shifted(leaves, tree, v, -eps)), 1 / (2 * eps))
 
 
-def _close(analytic, numeric, err, what, src):
+def _close(analytic, numeric, err, what, src, measured="<back(u), v>"):
     tol = 1e-6 * max(1.0, abs(analytic), abs(numeric)) + 10 * err
     if not abs(analytic - numeric) <= tol:
         raise AssertionError(
-            "%s: zygcy gives <back(u), v> = %r, %s give %r (difference %.3g, tolerance %.3g) "
-            "for the program\n%s" % (what, analytic, "finite differences" if "step" not in what
+            "%s: zygcy gives %s = %r, %s give %r (difference %.3g, tolerance %.3g) "
+            "for the program\n%s" % (what, measured, analytic, "finite differences" if "step" not in what
                                      else "the complex step", numeric, abs(analytic - numeric),
                                      tol, src))
 
@@ -1631,8 +1631,8 @@ def check_function(f, args, src="", seed=0, n_cotangents=2, n_directions=2, comp
     """Check zygcy's pullback of f at args (any structures) against finite differences.
 
     For random output cotangents u and input directions v, <back(u), v> must
-    equal <u, J v>: by Richardson-extrapolated central differences, by the
-    complex step too when complex_step, and with second_order the VJP of the
+    equal <u, J v>: by Richardson-extrapolated central differences, by forward
+    mode (jvp along v), by the complex step too when complex_step, and with second_order the VJP of the
     VJP is checked the same way (zygcy.forward called inside the function
     being differentiated). Also checks zygcy's value against the plain run,
     gradient shapes, real gradients for real inputs, and untouched inputs.
@@ -1666,6 +1666,12 @@ def check_function(f, args, src="", seed=0, n_cotangents=2, n_directions=2, comp
             n1 = _fd(f, leaves, tree, u, v, EPS)
             n2 = _fd(f, leaves, tree, u, v, 2 * EPS)
             _close(analytic, (4 * n1 - n2) / 3, abs(n1 - n2), "first order", src)
+            # forward mode along the same direction: <u, J v> = <J^T u, v>
+            _, dy = zygcy.jvp(f, tuple(args), tuple(unflatten(tree, v)))
+            dyl = flatten_like(ytree, dy, what="tangent")
+            tangent = sum(float(_inner(s, t)) for s, t in zip(u, dyl) if s is not None and t is not None)
+            _close(tangent, (4 * n1 - n2) / 3, abs(n1 - n2), "first order (forward mode)", src,
+                   measured="<u, jvp(f, x, v)>")
             if complex_step and all(is_real(a) for a in pl):
                 h = 1e-30
                 ycs = f(*_shifted(leaves, tree, v, 1j * h))
