@@ -43,10 +43,12 @@ import sys
 import sysconfig
 import warnings
 
+import numpy as np
+
 from . import _messages
 from .extend import Primitive, Tracked, primitive
 
-__all__ = ["when_imported", "wrap", "replace_with_primitive", "stale_names", "ImportOrderWarning"]
+__all__ = ["when_imported", "wrap", "stand_in", "replace_with_primitive", "stale_names", "ImportOrderWarning"]
 
 
 class ImportOrderWarning(UserWarning):
@@ -61,15 +63,26 @@ def _original(fun):
     return fun
 
 
-def wrap(module, name, on_tracked):
-    """Replace ``module.<name>`` by a wrapper: the original on plain inputs,
-    ``on_tracked(*args, **kwargs)`` when an argument (or an item of a list or
-    tuple argument) is tracked. Returns the wrapper."""
+def wrap(module, name, on_tracked, involved=None, always=False):
+    """Replace ``module.<name>`` (a module's function or a class's method) by a
+    wrapper: the original on plain inputs, ``on_tracked(*args, **kwargs)`` when
+    an argument (or an item of a list or tuple argument) is tracked, or is a
+    ``zygcy.param`` being differentiated (put in the arguments as its tracked
+    leaf, as numpy's dispatch does). ``involved(args, kwargs)``, if given, says
+    whether tracked values are involved otherwise (a function's closure, an
+    object holding them); ``always``: ``on_tracked`` serves every call.
+    Returns the wrapper; the original is its ``__wrapped__``."""
     orig = _original(getattr(module, name))
 
     @functools.wraps(orig)
     def wrapper(*args, **kwargs):
-        if _any_tracked(args) or _any_tracked(kwargs.values()):
+        if always:
+            return on_tracked(*args, **kwargs)
+        if _any_stand_in(args) or _any_stand_in(kwargs.values()):
+            args = tuple(_substitute(v) for v in args)
+            kwargs = {k: _substitute(v) for k, v in kwargs.items()}
+        if (_any_tracked(args) or _any_tracked(kwargs.values())
+                or (involved is not None and involved(args, kwargs))):
             return on_tracked(*args, **kwargs)
         return orig(*args, **kwargs)
 
@@ -84,6 +97,27 @@ def _any_tracked(values):
         if type(v) is Tracked:
             return True
         if type(v) in (list, tuple) and any(type(e) is Tracked for e in v):
+            return True
+    return False
+
+
+def stand_in(v):
+    """True for a ``zygcy.param`` array (an ndarray subclass standing for a tracked leaf)."""
+    t = type(v)
+    return t is not np.ndarray and isinstance(v, np.ndarray) and hasattr(t, "__zygcy_substitute__")
+
+
+def _substitute(v):
+    if stand_in(v):
+        return v.__zygcy_substitute__()
+    if (type(v) is list or type(v) is tuple) and any(stand_in(e) for e in v):
+        return type(v)(e.__zygcy_substitute__() if stand_in(e) else e for e in v)
+    return v
+
+
+def _any_stand_in(values):
+    for v in values:
+        if stand_in(v) or ((type(v) is list or type(v) is tuple) and any(stand_in(e) for e in v)):
             return True
     return False
 

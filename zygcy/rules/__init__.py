@@ -16,8 +16,7 @@
 * ``sparse`` -- scipy.sparse products, solvers and Laplacians, in dense operands and stored
   values, likewise
 * ``stats``   -- scipy.stats distributions (logpdf, cdf, ppf, entropy, ... in x and every
-  continuous parameter), likewise; it holds ``wrap_tracked``, the wrapper the scipy
-  families share
+  continuous parameter), likewise
 * ``scipy_linalg`` -- scipy.linalg (solve, cholesky, lu, expm, sqrtm, logm, Sylvester, ...)
 * ``integrate`` -- scipy.integrate's odeint and solve_ivp (adjoint method) and quad
 * ``signal``  -- scipy.signal's convolve, correlate, fftconvolve, lfilter

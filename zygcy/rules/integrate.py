@@ -50,8 +50,7 @@ import numpy as np
 from ..api import forward, jvp
 from ..containers import flatten, unflatten
 from ..extend import Tracked, defjvp, defvjp, primitive, value
-from ..interop import when_imported
-from .stats import wrap_tracked
+from ..interop import stand_in, when_imported, wrap
 
 si = None       # scipy.integrate, once it is imported and its rules are registered
 ORIGINAL = {}   # name -> scipy's own function
@@ -61,11 +60,6 @@ COVERED = ("odeint", "solve_ivp", "quad")
 
 # ---------------------------------------------------------------------------
 # The parameters of a user's function
-
-def _stand_in(v):
-    t = type(v)
-    return t is not np.ndarray and isinstance(v, np.ndarray) and hasattr(t, "__zygcy_substitute__")
-
 
 @functools.lru_cache(maxsize=1024)
 def _global_names(code):
@@ -86,7 +80,7 @@ def _reaches_tracked(v, depth):
     making anything (the check on every plain call)."""
     if type(v) is Tracked:
         return True
-    if _stand_in(v):
+    if stand_in(v):
         return type(v.__zygcy_substitute__()) is Tracked
     if depth <= 0 or v is None or isinstance(v, _ATOMS):
         return False
@@ -101,7 +95,7 @@ def _reaches_tracked(v, depth):
         g = v.__globals__
         for n in _global_names(v.__code__):
             x = g.get(n)
-            if (type(x) is Tracked or _stand_in(x) or isinstance(x, (dict, list, tuple))) and _reaches_tracked(x, 1):
+            if (type(x) is Tracked or stand_in(x) or isinstance(x, (dict, list, tuple))) and _reaches_tracked(x, 1):
                 return True
         return bool(v.__defaults__) and _reaches_tracked(v.__defaults__, depth - 1)
     if isinstance(v, (list, tuple)):
@@ -154,7 +148,7 @@ class Template:
         value to use (for functions: the copy, made once, whose slots set() fills)."""
         if type(v) is Tracked:
             return self._param(v)
-        if _stand_in(v):
+        if stand_in(v):
             s = v.__zygcy_substitute__()
             return self._param(s) if type(s) is Tracked else None
         if depth <= 0 or v is None or isinstance(v, (bool, int, float, complex, str, np.ndarray, np.generic,
@@ -238,7 +232,7 @@ class Template:
         global_builds = {}
         for n in names:
             g = fn.__globals__[n]
-            if type(g) is Tracked or _stand_in(g) or isinstance(g, (dict, list, tuple)):
+            if type(g) is Tracked or stand_in(g) or isinstance(g, (dict, list, tuple)):
                 b = self._builder(g, 1)
                 if b is not None:
                     global_builds[n] = b
@@ -866,13 +860,13 @@ def _register(module):
     defvjp(_quad_node, None, quad_maker)
     defjvp(_quad_node, None, quad_jvp)
 
-    wrap_tracked(si, "odeint", odeint_tracked,
+    wrap(si, "odeint", odeint_tracked,
                  involved=lambda args, kw: _involves_tracked(args[0] if args else kw.get("func"),
                                                              _as_tuple(args[3] if len(args) > 3 else kw.get("args", ()))))
-    wrap_tracked(si, "solve_ivp", solve_ivp_tracked,
+    wrap(si, "solve_ivp", solve_ivp_tracked,
                  involved=lambda args, kw: _involves_tracked(args[0] if args else kw.get("fun"),
                                                              _as_tuple(kw.get("args") or ())))
-    wrap_tracked(si, "quad", quad_tracked,
+    wrap(si, "quad", quad_tracked,
                  involved=lambda args, kw: _involves_tracked(args[0] if args else kw.get("func"),
                                                              _as_tuple(args[3] if len(args) > 3 else kw.get("args", ()))))
 

@@ -34,9 +34,8 @@ primitives, so they are differentiable again):
 import numpy as np
 
 from ..extend import defjvp, defvjp, value
-from ..interop import replace_with_primitive, when_imported
+from ..interop import replace_with_primitive, when_imported, wrap
 from ._util import H, conj, is_complex, real_if_complex, unbroadcast
-from .stats import wrap_tracked
 
 sl = None       # scipy.linalg, once it is imported and its rules are registered
 solve_triangular = expm = logm = sqrtm = solve_sylvester = solve_banded = lu_factor = None
@@ -504,7 +503,7 @@ def _register(module):
     except (TypeError, ValueError):     # a scipy without assume_a
         pass
     for name, on_tracked in WRAPPED.items():
-        wrap_tracked(sl, name, on_tracked)
+        wrap(sl, name, on_tracked)
 
 
 when_imported("scipy.linalg", _register)

@@ -26,9 +26,8 @@ again.
 import numpy as np
 
 from ..extend import defbilinear, defjvp, defvjp, primitive, value
-from ..interop import replace_with_primitive, when_imported
+from ..interop import replace_with_primitive, when_imported, wrap
 from ._util import conj, is_complex, real_if_complex, unbroadcast
-from .stats import wrap_tracked
 
 ss = None       # scipy.signal, once it is imported and its rules are registered
 convolve = fftconvolve = lfilter_core = _original_lfilter = None
@@ -207,8 +206,8 @@ def _register(module):
     defbilinear(convolve, _convolve_cotangent(0), _convolve_cotangent(1))
     fftconvolve = replace_with_primitive(ss, "fftconvolve")
     defbilinear(fftconvolve, _fftconvolve_cotangent(0), _fftconvolve_cotangent(1))
-    wrap_tracked(ss, "correlate", _correlate_tracked)
-    wrap_tracked(ss, "lfilter", _lfilter_tracked)
+    wrap(ss, "correlate", _correlate_tracked)
+    wrap(ss, "lfilter", _lfilter_tracked)
     lfilter_core = primitive(_lfilter)
     defvjp(lfilter_core, lfilter_b_maker, lfilter_a_maker, lfilter_x_maker)
     defjvp(lfilter_core, lfilter_b_jvp, lfilter_a_jvp, lfilter_x_jvp)

@@ -1581,22 +1581,8 @@ def _hook(module, name, handler, always=False):
     tracked or holds tracked values (or always), and scipy's function otherwise.
     ``zygcy.interop.wrap`` registers the replacement, so a name imported from the module
     before zygcy is reported."""
-    orig = wrap(module, name, handler).__wrapped__
-    ORIGINAL.setdefault(name, orig)
-
-    if always:
-        @functools.wraps(orig)
-        def hooked(*args, **kwargs):
-            return handler(*args, **kwargs)
-    else:
-        @functools.wraps(orig)
-        def hooked(*args, **kwargs):
-            if _involved(args, kwargs):
-                return handler(*args, **kwargs)
-            return orig(*args, **kwargs)
-    hooked._zygcy = True
-    hooked.__wrapped__ = orig
-    setattr(module, name, hooked)
+    hooked = wrap(module, name, handler, involved=_involved, always=always)
+    ORIGINAL.setdefault(name, hooked.__wrapped__)
     WRAPPED["%s.%s" % (module.__name__, name)] = hooked
     return hooked
 

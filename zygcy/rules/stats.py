@@ -34,9 +34,9 @@ The inverse functions (``ppf``, ``isf``) and the cdfs given by an incomplete
 special function are primitives here (``t_cdf``, ``gamma_ppf``...), whose rule
 is the density: d cdf / dx = pdf(x), d ppf / dq = 1 / pdf(ppf(q)).
 
-``wrap_tracked`` -- the wrapper that recognises tracked values and zygcy's
-parameters (``zygcy.param``) among a library function's arguments -- is
-shared by zygcy's scipy families (stats, scipy_linalg, integrate, signal).
+The methods are replaced with ``zygcy.interop.wrap``, which recognises tracked
+values and zygcy's parameters (``zygcy.param``) among a library function's
+arguments, as for every scipy family.
 """
 import functools
 import math
@@ -47,7 +47,7 @@ from ..extend import Tracked, defjvp, defvjp, primitive, value
 from ..interop import when_imported, wrap
 from ._util import unbroadcast
 
-__all__ = ["wrap_tracked", "CONTINUOUS", "DISCRETE", "MULTIVARIATE"]
+__all__ = ["CONTINUOUS", "DISCRETE", "MULTIVARIATE"]
 
 st = None       # scipy.stats, once it is imported and its rules are registered
 sp = None       # scipy.special
@@ -58,61 +58,13 @@ EULER = 0.57721566490153286061
 
 
 # ---------------------------------------------------------------------------
-# The wrapper shared by zygcy's scipy families
-
-def _stand_in(v):
-    """A zygcy.param array (an ndarray subclass standing for a tracked leaf)."""
-    t = type(v)
-    return t is not np.ndarray and isinstance(v, np.ndarray) and hasattr(t, "__zygcy_substitute__")
-
-
-def _substitute(v):
-    if _stand_in(v):
-        return v.__zygcy_substitute__()
-    if (type(v) is list or type(v) is tuple) and any(_stand_in(e) for e in v):
-        return type(v)(e.__zygcy_substitute__() if _stand_in(e) else e for e in v)
-    return v
-
+# Arguments
 
 def _tracked(v):
+    """v (or an item of v, a list or tuple) is tracked."""
     if type(v) is Tracked:
         return True
     return (type(v) is list or type(v) is tuple) and any(type(e) is Tracked for e in v)
-
-
-def _any_stand_in(values):
-    for v in values:
-        if _stand_in(v) or ((type(v) is list or type(v) is tuple) and any(_stand_in(e) for e in v)):
-            return True
-    return False
-
-
-def wrap_tracked(owner, name, on_tracked, involved=None):
-    """Replace ``owner.<name>`` (a module's function or a class's method) by a
-    wrapper: the original on plain inputs, ``on_tracked(*args, **kwargs)`` when
-    an argument (or an item of a list or tuple argument) is tracked, or is a
-    ``zygcy.param`` being differentiated (put in the arguments as its tracked
-    leaf, as numpy's dispatch does). ``involved(args, kwargs)``, if given, says
-    whether tracked values are involved otherwise (a function's closure).
-
-    Registered with ``zygcy.interop.wrap`` (import-order warnings, the original
-    as ``__wrapped__``). Returns the wrapper.
-    """
-    orig = getattr(wrap(owner, name, on_tracked), "__wrapped__")
-
-    @functools.wraps(orig)
-    def wrapper(*args, **kwargs):
-        if _any_stand_in(args) or _any_stand_in(kwargs.values()):
-            args = tuple(_substitute(v) for v in args)
-            kwargs = {k: _substitute(v) for k, v in kwargs.items()}
-        if (any(_tracked(v) for v in args) or any(_tracked(v) for v in kwargs.values())
-                or (involved is not None and involved(args, kwargs))):
-            return on_tracked(*args, **kwargs)
-        return orig(*args, **kwargs)
-
-    wrapper._zygcy = True
-    setattr(owner, name, wrapper)
-    return wrapper
 
 
 # ---------------------------------------------------------------------------
@@ -734,7 +686,7 @@ def _hook(cls, method, impl):
             return orig(dist, *args, **kwargs)
         return impl(orig, dist, args, kwargs)
 
-    wrap_tracked(cls, method, on_tracked)._zygcy_class = cls    # (for zygcy._messages)
+    wrap(cls, method, on_tracked)._zygcy_class = cls    # (for zygcy._messages)
 
 
 def _register(module):
