@@ -15,6 +15,7 @@ cdef enum:          # what a node is
     OP_PROJ = 3     # element k of a multi-output node
     OP_DUAL = 4     # a value of a forward-mode level: it carries its tangent, not a node of a tape
     OP_EW = 5       # an elementwise function (a ufunc with a derivative table): parents a, b, an EwRec
+    OP_READ = 6     # one number read from an array, x[i] or x[i, j]: parent a, the index (ints) in ext
 
 cdef enum:          # what a sweep holds for a node (_Grads.state); 0: nothing yet
     G_DOUBLE = 1
@@ -108,7 +109,7 @@ cdef class Tracked:
     cdef Tracked b
     cdef double da
     cdef double db
-    cdef object ext          # OP_LIN: (oa, ob); OP_RULE, OP_PROJ: a Rec; OP_EW: an EwRec
+    cdef object ext          # OP_LIN: (oa, ob); OP_RULE, OP_PROJ: a Rec; OP_EW: an EwRec; OP_READ: the index
     # OP_DUAL (forward mode): no parents; the tangent is the C double da when
     # ``fast``, else the object in ext (None: zero); pos is -1.
     # The gradients of a reverse sweep are kept by the sweep (_Grads), not here,

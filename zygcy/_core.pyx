@@ -37,7 +37,7 @@ Nodes hold the id of their tape, not the tape, so no reference cycles form
 and a finished differentiation is freed as soon as its ``back`` is dropped.
 """
 cimport cython
-from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_FromDouble
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check, PyFloat_FromDouble
 from cpython.long cimport PyLong_AsDouble
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.object cimport PyObject
@@ -79,6 +79,7 @@ cdef bint _gc_paused = False    # the cyclic collector was paused by the outermo
 
 cdef object _ndarray = np.ndarray
 cdef object _generic = np.generic
+cdef object _float64 = np.float64
 cdef object _Number = _numbers.Number
 cdef object _add_at = np.add.at
 cdef tuple _ARITH_UFUNCS = (np.add, np.subtract, np.multiply, np.true_divide, np.power, np.remainder)

@@ -95,6 +95,11 @@ cdef object _binary_slow(int op, object x, object y):
         xd = PyFloat_AS_DOUBLE(xv) if PyFloat_CheckExact(xv) else PyLong_AsDouble(xv)
         yd = PyFloat_AS_DOUBLE(yv) if PyFloat_CheckExact(yv) else PyLong_AsDouble(yv)
         return _arith(op, top, a, xd, b, yd)
+    if (op <= B_POW and not top.forward and (type(xv) is _float64 or type(yv) is _float64)
+            and _f64_operand(xv, a) and _f64_operand(yv, b)):
+        r64 = _f64_arith(op, top, a, b, xv, yv)     # numbers read from float64 arrays
+        if r64 is not None:
+            return r64
     if op == B_POW and PyFloat_CheckExact(xv) and (PyFloat_CheckExact(yv) or PyLong_CheckExact(yv)):
         val = xv ** yv          # Python decides the value (and any complex result)
         if PyFloat_CheckExact(val):
@@ -104,6 +109,45 @@ cdef object _binary_slow(int op, object x, object y):
             return _lin_fast(top, r, a, (yd * c_pow(xd, yd - 1.0)) if yd != 0.0 else 0.0,
                              b, _dpow_exponent(xd, r) if b is not None else 0.0)
     return _binary_generic(op, top, a, b, xv, yv)
+
+
+cdef inline bint _f64_operand(object v, Tracked t):
+    """v is a float or numpy float64 (or, as a constant, an int): its value is a C double."""
+    return PyFloat_CheckExact(v) or type(v) is _float64 or (t is None and PyLong_CheckExact(v))
+
+
+cdef object _f64_arith(int op, Tape top, Tracked a, Tracked b, object xv, object yv):
+    """x op y where one operand is a numpy float64 (x[i] of a float64 array) on a
+    reverse tape: numpy computes the value (its type, overflow and warnings as in
+    plain code), the partials are C doubles, and the sweep takes the hot path.
+    None where the partials need the general path (a zero divisor, a non-float64 result)."""
+    cdef double xd = PyFloat_AS_DOUBLE(xv) if not PyLong_CheckExact(xv) else PyLong_AsDouble(xv)
+    cdef double yd = PyFloat_AS_DOUBLE(yv) if not PyLong_CheckExact(yv) else PyLong_AsDouble(yv)
+    cdef double r, da = 0.0, db = 0.0
+    if op == B_DIV and yd == 0.0:
+        return None
+    val = _PLAIN_BINARY[op](xv, yv)
+    if type(val) is not _float64:
+        return None
+    r = PyFloat_AS_DOUBLE(val)
+    if op == B_ADD:
+        da, db = 1.0, 1.0
+    elif op == B_SUB:
+        da, db = 1.0, -1.0
+    elif op == B_MUL:
+        da, db = yd, xd
+    elif op == B_DIV:
+        da, db = 1.0 / yd, -r / yd
+    else:
+        da = (yd * c_pow(xd, yd - 1.0)) if yd != 0.0 else 0.0
+        db = _dpow_exponent(xd, r) if b is not None else 0.0
+    cdef Tracked n = _new_node(top, val, K_SCALAR, OP_LIN)
+    n.fast = True
+    n.a = a
+    n.da = da
+    n.b = b
+    n.db = db
+    return n
 
 
 cdef object _one_like(object xv):

@@ -89,6 +89,37 @@ cdef object _record_elementwise(object fun, Rule rule, tuple inputs):
     return r
 
 
+cdef object _record_read(Tracked x, object index):
+    """The hot path of scalar loops over arrays: x[i] or x[i, j] (Python ints, one
+    per axis) of a float or complex array on the one active reverse tape, recorded
+    as one read node (OP_READ) whose sweep appends (index, g) to the sparse
+    cotangent of x, without the indexing rule's maker or a pullback closure.
+    None when anything else is asked (then the indexing rule records it)."""
+    cdef Tape top = _top
+    cdef object xv = x.value
+    cdef Py_ssize_t k
+    if (top is None or top.forward or x.tid != top.id or x.kind != K_ARRAY or len(_stack) != 1
+            or type(xv) is not _ndarray):
+        return None
+    if PyLong_CheckExact(index):
+        if (<object>xv).ndim != 1:
+            return None
+    elif type(index) is tuple:
+        if len(<tuple>index) != (<object>xv).ndim:
+            return None
+        for k in range(len(<tuple>index)):
+            if not PyLong_CheckExact((<tuple>index)[k]):
+                return None
+    else:
+        return None
+    if (<object>xv).dtype.kind not in "fc":
+        return None
+    r = _new_node(top, xv[index], K_SCALAR, OP_READ)    # numpy checks the bounds
+    r.a = x
+    r.ext = index
+    return r
+
+
 cdef inline object _call(object fun, list plain, dict kwargs):
     """fun(*plain, **kwargs) one level down. A primitive whose arguments hold no
     tracked value any more is called as its plain function (its own checks

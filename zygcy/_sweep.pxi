@@ -208,6 +208,8 @@ cdef object _sweep(Tape tape, list seeds, list leaves):
                 G.add_object(n.a, _ew_cotangent(<EwRec>n.ext, 0, n.value, g, n.a))
             if n.b is not None:
                 G.add_object(n.b, _ew_cotangent(<EwRec>n.ext, 1, n.value, g, n.b))
+        elif n.op == OP_READ:
+            _add_read(G, n.a, n.ext, G.take(n))
         elif n.op == OP_PROJ:
             # element k of a multi-output node: pass a list with g in slot k
             g = G.take(n)
@@ -227,6 +229,26 @@ cdef object _sweep(Tape tape, list seeds, list leaves):
         p = <Tracked>tape.moved.get(id(leaf), leaf) if tape.moved else <Tracked>leaf
         out.append(G.take(p))
     return out
+
+
+cdef int _add_read(_Grads G, Tracked p, object index, object g) except -1:
+    """Send the cotangent g of the read p[index] to p: one more entry of the
+    sparse cotangent (IndexGrad) this sweep holds for p, or a new one."""
+    cdef Py_ssize_t j = G._index(p)
+    cdef IndexGrad ig
+    if G.state[j] == G_OBJECT and G.own[j] and type(G.go[j]) is IndexGrad:
+        (<IndexGrad>G.go[j]).entries.append((index, g))
+        return 0
+    ig = IndexGrad.__new__(IndexGrad)
+    ig.shape = (<object>p.value).shape
+    ig.dtype = (<object>p.value).dtype
+    ig.entries = [(index, g)]
+    if G.state[j] == 0:
+        G.state[j] = G_OBJECT
+        G.go[j] = ig
+        G.own[j] = True         # its entry list is this sweep's alone
+        return 0
+    return G.add_object(p, ig)
 
 
 cdef object _ew_cotangent(EwRec rec, Py_ssize_t i, object ans, object g, Tracked parent):

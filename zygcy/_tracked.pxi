@@ -226,6 +226,9 @@ cdef class Tracked:
     conj = conjugate
 
     def __getitem__(self, index):
+        r = _record_read(self, index)           # _record.pxi: x[i] in a loop
+        if r is not None:
+            return r
         return _rules_for().getitem(self, index)
 
     def __setitem__(self, index, v):
