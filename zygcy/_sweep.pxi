@@ -27,12 +27,17 @@ cdef class _Grads:
 
     def __cinit__(self, Py_ssize_t n):
         self.n = n
-        self.gd = <double*>calloc(n + 1, sizeof(double))
+        self.gd = <double*>malloc((n + 1) * sizeof(double))     # read only where state is G_DOUBLE
         self.state = <char*>calloc(2 * (n + 1), sizeof(char))
         if self.gd == NULL or self.state == NULL:
             raise MemoryError()
         self.own = self.state + (n + 1)
-        self.go = [None] * n
+        self.go = None          # made at the first object gradient: a sweep of floats needs none
+
+    cdef inline int _objects(self) except -1:
+        if self.go is None:
+            self.go = [None] * self.n
+        return 0
 
     def __dealloc__(self):
         free(self.gd)
@@ -66,6 +71,7 @@ cdef class _Grads:
                 self.state[i] = G_DOUBLE
                 self.gd[i] = PyFloat_AS_DOUBLE(v)
             else:
+                self._objects()
                 self.state[i] = G_OBJECT
                 self.go[i] = v
                 self.own[i] = False
@@ -73,6 +79,7 @@ cdef class _Grads:
             if PyFloat_CheckExact(v):
                 self.gd[i] += PyFloat_AS_DOUBLE(v)
             else:
+                self._objects()
                 self.state[i] = G_OBJECT
                 self.own[i] = False
                 self.go[i] = self._sum(i, PyFloat_FromDouble(self.gd[i]), v)
@@ -185,15 +192,21 @@ cdef object _sweep(Tape tape, list seeds, list leaves):
                 if n.a is not None:
                     j = n.a.pos
                     if <size_t>j < <size_t>n_nodes and G.state[j] != G_OBJECT:
-                        G.gd[j] += G.gd[i] * n.da         # gd is zero where state is (calloc)
-                        G.state[j] = G_DOUBLE
+                        if G.state[j] == G_DOUBLE:
+                            G.gd[j] += G.gd[i] * n.da
+                        else:
+                            G.gd[j] = G.gd[i] * n.da
+                            G.state[j] = G_DOUBLE
                     else:
                         G.add_double(n.a, G.gd[i] * n.da)
                 if n.b is not None:
                     j = n.b.pos
                     if <size_t>j < <size_t>n_nodes and G.state[j] != G_OBJECT:
-                        G.gd[j] += G.gd[i] * n.db
-                        G.state[j] = G_DOUBLE
+                        if G.state[j] == G_DOUBLE:
+                            G.gd[j] += G.gd[i] * n.db
+                        else:
+                            G.gd[j] = G.gd[i] * n.db
+                            G.state[j] = G_DOUBLE
                     else:
                         G.add_double(n.b, G.gd[i] * n.db)
             else:
@@ -244,6 +257,7 @@ cdef int _add_read(_Grads G, Tracked p, object index, object g) except -1:
     ig.dtype = (<object>p.value).dtype
     ig.entries = [(index, g)]
     if G.state[j] == 0:
+        G._objects()
         G.state[j] = G_OBJECT
         G.go[j] = ig
         G.own[j] = True         # its entry list is this sweep's alone
