@@ -92,6 +92,7 @@ cdef class EwRec:
     cdef tuple partials
     cdef tuple args          # the plain arguments (one level down)
     cdef object fun
+    cdef list kept           # sweeps that repeat (jacobian's rows): the partials, computed once
 
 
 cdef class Tracked:

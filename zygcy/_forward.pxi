@@ -121,6 +121,40 @@ cdef object _dual_rule(Tape top, object fun, Rule rule, object ans, list plain, 
     return _dual_out(top, fun, ans, total)
 
 
+cdef object _dual_elementwise(Tape top, object fun, Rule rule, object ans, tuple args, Tracked a, Tracked b):
+    """The forward value of an elementwise function (_record_elementwise): the sum
+    of its forward rules (made from the same partials), without _apply's level
+    resolution and argument lists."""
+    cdef object total = None, t, f, c
+    cdef Py_ssize_t i
+    for i in range(2):
+        t = a if i == 0 else b
+        if t is None:
+            continue
+        t = _tangent(<Tracked>t)
+        if t is None:
+            continue
+        f = rule.jvp(i)
+        c = f(t, ans, args[0]) if len(args) == 1 else f(t, ans, args[0], args[1])
+        total = _tangent_add(total, c)
+    return _dual_out(top, fun, ans, total)
+
+
+cdef object _dual_read(Tape top, Tracked x, object index):
+    """x[index] (ints, one per axis) on a forward level: the number and its
+    tangent's element; an exact zero (the other columns of forward_jacobian's
+    basis tangents) is kept as no tangent, so the work downstream is skipped."""
+    cdef object t = x.ext if not x.fast else None
+    val = (<object>x.value)[index]
+    if t is not None:
+        if type(t) is not _ndarray or (<object>t).shape != (<object>x.value).shape:
+            return _rules_for().getitem(x, index)
+        t = (<object>t)[index]
+        if PyFloat_Check(t) and PyFloat_AS_DOUBLE(t) == 0.0:
+            t = None
+    return _dual(top, val, K_SCALAR, t)
+
+
 cdef list _argument_tangents(list plain, list parents, list argi, list elem):
     """Per positional argument its tangent (None: zero); an argument that is a list
     of values gets a list of tangents, zeros where an element is constant.

@@ -40,14 +40,15 @@ cdef class EwRec:
 cdef object _record_elementwise(object fun, Rule rule, tuple inputs):
     """The hot path of array code: ufunc(x[, y]) with a derivative table, recorded as
     one elementwise node (OP_EW) whose sweep multiplies by the partials and undoes
-    broadcasting in C, without makers or pullback closures. Taken when one reverse
-    tape is active and every operand is one of its nodes, an ndarray or a number;
-    None otherwise (then _apply records it with the rule's makers)."""
+    broadcasting in C, without makers or pullback closures; on a forward level, the
+    value with its tangent from the same partials. Taken when one level is active
+    and every operand is one of its values, an ndarray or a number; None otherwise
+    (then _apply records it with the rule's makers or forward rules)."""
     cdef Tape top = _top
     cdef Tracked a = None, b = None, r
     cdef Py_ssize_t n = len(inputs), i
     cdef EwRec rec
-    if top is None or top.forward or len(_stack) != 1 or n != len(rule.partials) or n > 2:
+    if top is None or len(_stack) != 1 or n != len(rule.partials) or n > 2:
         return None
     cdef object x = None, y = None
     for i in range(n):
@@ -72,12 +73,16 @@ cdef object _record_elementwise(object fun, Rule rule, tuple inputs):
             y = v
     if a is None and b is None:
         return None
+    if top.forward and ((a is not None and rule.jvp(0) is None) or (b is not None and rule.jvp(1) is None)):
+        return None         # a forward rule missing: _apply transposes the pullback
     if n == 1:
         ans = fun(x)
         args = (x,)
     else:
         ans = fun(x, y)
         args = (x, y)
+    if top.forward:
+        return _dual_elementwise(top, fun, rule, ans, args, a, b)     # _forward.pxi
     r = _new_node(top, ans, _kind_of(ans), OP_EW)
     r.a = a
     r.b = b
@@ -93,12 +98,13 @@ cdef object _record_read(Tracked x, object index):
     """The hot path of scalar loops over arrays: x[i] or x[i, j] (Python ints, one
     per axis) of a float or complex array on the one active reverse tape, recorded
     as one read node (OP_READ) whose sweep appends (index, g) to the sparse
-    cotangent of x, without the indexing rule's maker or a pullback closure.
-    None when anything else is asked (then the indexing rule records it)."""
+    cotangent of x, without the indexing rule's maker or a pullback closure (on a
+    forward level: the number with its tangent's element). None when anything
+    else is asked (then the indexing rule records it)."""
     cdef Tape top = _top
     cdef object xv = x.value
     cdef Py_ssize_t k
-    if (top is None or top.forward or x.tid != top.id or x.kind != K_ARRAY or len(_stack) != 1
+    if (top is None or x.tid != top.id or x.kind != K_ARRAY or len(_stack) != 1
             or type(xv) is not _ndarray):
         return None
     if PyLong_CheckExact(index):
@@ -114,6 +120,8 @@ cdef object _record_read(Tracked x, object index):
         return None
     if (<object>xv).dtype.kind not in "fc":
         return None
+    if top.forward:
+        return _dual_read(top, x, index)        # _forward.pxi
     r = _new_node(top, xv[index], K_SCALAR, OP_READ)    # numpy checks the bounds
     r.a = x
     r.ext = index

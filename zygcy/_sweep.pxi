@@ -172,7 +172,7 @@ cdef object _plain_sum(object u, object w):
     return _densify(u) + _densify(w)
 
 
-cdef object _sweep(Tape tape, list seeds, list leaves):
+cdef object _sweep(Tape tape, list seeds, list leaves, bint repeat):
     cdef list nodes = tape.nodes
     cdef Py_ssize_t i, j, n_nodes = PyList_GET_SIZE(nodes)
     cdef _Grads G = _Grads(n_nodes)
@@ -218,9 +218,9 @@ cdef object _sweep(Tape tape, list seeds, list leaves):
         elif n.op == OP_EW:
             g = G.take(n)
             if n.a is not None:
-                G.add_object(n.a, _ew_cotangent(<EwRec>n.ext, 0, n.value, g, n.a))
+                G.add_object(n.a, _ew_cotangent(<EwRec>n.ext, 0, n.value, g, n.a, repeat))
             if n.b is not None:
-                G.add_object(n.b, _ew_cotangent(<EwRec>n.ext, 1, n.value, g, n.b))
+                G.add_object(n.b, _ew_cotangent(<EwRec>n.ext, 1, n.value, g, n.b, repeat))
         elif n.op == OP_READ:
             _add_read(G, n.a, n.ext, G.take(n))
         elif n.op == OP_PROJ:
@@ -265,11 +265,14 @@ cdef int _add_read(_Grads G, Tracked p, object index, object g) except -1:
     return G.add_object(p, ig)
 
 
-cdef object _ew_cotangent(EwRec rec, Py_ssize_t i, object ans, object g, Tracked parent):
+cdef object _ew_cotangent(EwRec rec, Py_ssize_t i, object ans, object g, Tracked parent, bint repeat):
     """The cotangent of argument i of an elementwise node: g * conj(partial_i),
-    summed over the axes broadcasting added to the argument."""
+    summed over the axes broadcasting added to the argument. With ``repeat`` the
+    conjugated partial is kept on the node for the next sweep."""
     cdef object p = rec.partials[i], ct
     if not PyFloat_CheckExact(p):
+        if rec.kept is not None and rec.kept[i] is not None:
+            return _unbroadcast_to(g * rec.kept[i], parent)
         p = p(ans, rec.args[0]) if len(rec.args) == 1 else p(ans, rec.args[0], rec.args[1])
     if PyFloat_CheckExact(p):
         # a constant partial (a sum, a negation): no multiplication, the cotangent
@@ -281,7 +284,12 @@ cdef object _ew_cotangent(EwRec rec, Py_ssize_t i, object ans, object g, Tracked
         else:
             ct = g * p
     else:
-        ct = g * _conj_partial(p)
+        p = _conj_partial(p)
+        if repeat:
+            if rec.kept is None:
+                rec.kept = [None, None]
+            rec.kept[i] = p
+        ct = g * p
     return _unbroadcast_to(ct, parent)
 
 

@@ -107,12 +107,15 @@ cdef class Tape:
     def __len__(self):
         return len(self.nodes)
 
-    def backward(self, list seeds, list leaves):
+    def backward(self, list seeds, list leaves, bint repeat=False):
         """Reverse sweep: the gradients arriving at ``leaves`` given ``seeds``.
 
         seeds: list of (node, cotangent) pairs, nodes of this tape.
         leaves: nodes whose gradients are wanted; returns a list, None where
         no gradient reached.
+        repeat: this tape will be swept many times (jacobian's rows): keep the
+        partials of elementwise nodes for the next sweep instead of recomputing
+        them (memory for speed).
         """
         if self.forward:
             raise TypeError("Tape.backward: a forward level has no reverse sweep")
@@ -123,7 +126,7 @@ cdef class Tape:
             if not self._holds(self.moved.get(id(leaf), leaf)):
                 raise TypeError(_messages.not_on_tape(leaf))
         _check_fingerprints(self.prints)
-        return _sweep(self, seeds, leaves)
+        return _sweep(self, seeds, leaves, repeat)
 
     cdef bint _holds(self, object x):
         cdef Tracked t

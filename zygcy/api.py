@@ -362,7 +362,7 @@ def _direct_rows(back, out_leaves):
 
     def rows(seed):
         full = [None] * n_args
-        for (i, _), g in zip(inputs, tape.backward([(node, seed)], wanted)):
+        for (i, _), g in zip(inputs, tape.backward([(node, seed)], wanted, True)):
             full[i] = g
         return full
     return rows
@@ -790,16 +790,17 @@ def forward_jacobian(f, x):
 def _forward_jacobian(f, x, fname):
     """(y, J) by one forward pass per element of x; J None if no output depends on x."""
     xv = _core.value(x)
-    shape = np.shape(xv)
-    n = int(np.prod(shape, dtype=np.intp))
     if not isinstance(xv, np.ndarray):
         y, dy = _jvp(f, (x,), (1.0,), fname)
         return y, dy
+    shape, n = xv.shape, xv.size
     y = None
     columns = []
+    basis = np.zeros(n + n - 1 if n else 0, dtype=np.result_type(xv.dtype, np.float64))
+    if n:
+        basis[n - 1] = 1.0
     for k in range(n):
-        e = np.zeros(shape)
-        e.flat[k] = 1.0
+        e = basis[n - 1 - k:2 * n - 1 - k].reshape(shape)    # the k-th unit vector, a view
         y, dy = _jvp(f, (x,), (e,), fname)
         columns.append(dy)
     if n == 0:
