@@ -41,6 +41,7 @@ from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check, PyFloat_FromDouble
 from cpython.long cimport PyLong_AsDouble
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_REFCNT
 from libc.stdlib cimport calloc, free, malloc
 from libc.math cimport (M_PI, NAN, acos, asin, atan, cos, cosh, erf, erfc, exp, expm1, fabs, isfinite,
                         log as c_log, log1p, log2, log10, pow as c_pow, sin, sinh, sqrt, tan, tanh)
@@ -84,6 +85,7 @@ cdef object _Number = _numbers.Number
 cdef object _add_at = np.add.at
 cdef tuple _ARITH_UFUNCS = (np.add, np.subtract, np.multiply, np.true_divide, np.power, np.remainder)
 cdef object _np_matmul = np.matmul
+cdef object _np_multiply = np.multiply
 cdef object _weakref = _weakref_module.ref
 
 # Registered by zygcy.rules (through zygcy.extend): function -> Rule, the constant

@@ -289,8 +289,25 @@ cdef object _ew_cotangent(EwRec rec, Py_ssize_t i, object ans, object g, Tracked
             if rec.kept is None:
                 rec.kept = [None, None]
             rec.kept[i] = p
-        ct = g * p
+            ct = g * p
+        elif _is_scratch(p, g):
+            ct = _np_multiply(g, p, p)      # the partial is a temporary no one else holds: reuse it
+        else:
+            ct = g * p
     return _unbroadcast_to(ct, parent)
+
+
+cdef inline bint _is_scratch(object p, object g):
+    """p is a large array that only the caller holds (a partial just computed, not
+    an argument or a value of the tape), with its own data, of the shape and
+    dtype g * p has: g * p may then be written into it, saving an allocation."""
+    return (type(p) is _ndarray and Py_REFCNT(p) == 1 and type(g) is _ndarray
+            and (<object>p).size >= _SCRATCH_MIN and (<object>p).base is None
+            and (<object>p).shape == (<object>g).shape and (<object>p).dtype is (<object>g).dtype
+            and (<object>p).flags.writeable)
+
+
+cdef Py_ssize_t _SCRATCH_MIN = 1 << 12     # below this, numpy's out= call costs more than an allocation
 
 
 cdef object _unbroadcast_to(object ct, Tracked parent):

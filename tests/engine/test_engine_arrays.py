@@ -181,3 +181,32 @@ def test_reads_keep_numpy_semantics():
     with np.errstate(divide="ignore"):
         y, back = forward(lambda x: x[1] / x[0], x)
     assert type(y) is np.float64 and np.isinf(y)     # numpy's value, not Python's ZeroDivisionError
+
+
+# ---------------------------------------------------------------------------
+# Large arrays: the sweep writes g * partial into a partial no one else holds
+# (tanh's 1 - y**2, x**2's 2x, ...) instead of allocating. Same numbers, and
+# nothing the user or the tape holds is overwritten.
+
+@pytest.mark.parametrize("n", [5000, 70_000])
+def test_large_elementwise_gradients_are_exact_and_leave_values_alone(n):
+    from zygcy import value
+    x = np.random.default_rng(3).uniform(-2.0, 2.0, n)
+    x0 = x.copy()
+    held = []
+
+    def f(x):
+        t = np.tanh(x)
+        e = np.exp(-x ** 2)
+        held.append((t, e))
+        return np.sum(t * e + x + np.sin(x) * np.sqrt(x * x + 1.0) - np.log1p(x ** 2) / 3.0)
+
+    g, = gradient(f, x)
+    t, e = np.tanh(x), np.exp(-x ** 2)
+    want = ((1 - t ** 2) * e + t * e * (-2 * x) + 1 + np.cos(x) * np.sqrt(x * x + 1.0)
+            + np.sin(x) * x / np.sqrt(x * x + 1.0) - 2 * x / (1 + x ** 2) / 3.0)
+    np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(value(held[0][0]), t)
+    np.testing.assert_array_equal(value(held[0][1]), e)
+    gradcheck(f, x, directions=2)
