@@ -320,6 +320,11 @@ def tape_active():
     return "this tape is already active"
 
 
+def tape_swept():
+    return ("this tape was swept with last=True, which let go of its nodes; it cannot be "
+            "swept again (sweep with last=False to keep them)")
+
+
 def bad_seed_pair(pair):
     return ("Tape.backward: each seed must be a pair (node, cotangent) with a node "
             "recorded on this tape, got %r" % (pair,))

@@ -37,8 +37,9 @@ def outputs(tape, out):
     return unflatten(out_tree, [tape.unwrap(v) for v in out_leaves]), out_leaves, out_tree
 
 
-def sweep(tape, out_leaves, out_tree, dy, wanted):
-    """The reverse sweep of ``tape`` from the cotangent ``dy`` of the output."""
+def sweep(tape, out_leaves, out_tree, dy, wanted, last=False):
+    """The reverse sweep of ``tape`` from the cotangent ``dy`` of the output
+    (``last``: the only one, which frees the intermediates as it goes)."""
     seeds = [dy] if out_tree is None else flatten_like(out_tree, dy)
     pairs = []
     for j, (node, s) in enumerate(zip(out_leaves, seeds)):
@@ -47,7 +48,7 @@ def sweep(tape, out_leaves, out_tree, dy, wanted):
         s = check_seed(node, s, out_tree, j)
         if tape.owns(node):
             pairs.append((node, s))
-    return tape.backward(pairs, wanted)
+    return tape.backward(pairs, wanted, False, last)
 
 
 def fresh(g, dy=None):

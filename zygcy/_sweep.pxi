@@ -172,7 +172,7 @@ cdef object _plain_sum(object u, object w):
     return _densify(u) + _densify(w)
 
 
-cdef object _sweep(Tape tape, list seeds, list leaves, bint repeat):
+cdef object _sweep(Tape tape, list seeds, list leaves, bint repeat, bint last):
     cdef list nodes = tape.nodes
     cdef Py_ssize_t i, j, n_nodes = PyList_GET_SIZE(nodes)
     cdef _Grads G = _Grads(n_nodes)
@@ -183,7 +183,11 @@ cdef object _sweep(Tape tape, list seeds, list leaves, bint repeat):
         G.add_object(<Tracked>node, s)
     for i in range(n_nodes - 1, -1, -1):
         n = <Tracked>PyList_GET_ITEM(nodes, i)
-        if G.state[i] == 0 or n.op == OP_LEAF:
+        if n.op == OP_LEAF:
+            continue
+        if G.state[i] == 0:
+            if last and not n.fast:
+                _let_go(nodes, i, n)
             continue
         if n.op == OP_LIN:
             if n.fast and G.state[i] == G_DOUBLE:
@@ -237,11 +241,24 @@ cdef object _sweep(Tape tape, list seeds, list leaves, bint repeat):
             _run_pullbacks(G, tape, <Rec>n.ext, g)
         if G.state[i] == G_OBJECT:
             G.go[i] = None     # intermediate gradients are not needed again: free them now
+        if last and not n.fast:     # a float node holds nothing large: not worth the time
+            _let_go(nodes, i, n)
     cdef list out = []
     for leaf in leaves:
         p = <Tracked>tape.moved.get(id(leaf), leaf) if tape.moved else <Tracked>leaf
         out.append(G.take(p))
     return out
+
+
+cdef inline void _let_go(list nodes, Py_ssize_t i, Tracked n):
+    """The last sweep has passed node i: drop what links it to its parents (their
+    values, its pullbacks) and the tape's hold on it, so that its value is freed
+    now unless user code still holds it. Leaves are kept (their gradients are read
+    at the end)."""
+    n.a = None
+    n.b = None
+    n.ext = None
+    nodes[i] = None
 
 
 cdef int _add_read(_Grads G, Tracked p, object index, object g) except -1:

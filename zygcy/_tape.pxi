@@ -31,9 +31,10 @@ cdef class Tape:
         cdef Tracked n
         if self.nodes is not None:
             for n in self.nodes:
-                n.a = None
-                n.b = None
-                n.ext = None
+                if n is not None:       # a last sweep has already let go of its nodes
+                    n.a = None
+                    n.b = None
+                    n.ext = None
 
     def push(self):
         """Make this tape the innermost active one."""
@@ -107,7 +108,7 @@ cdef class Tape:
     def __len__(self):
         return len(self.nodes)
 
-    def backward(self, list seeds, list leaves, bint repeat=False):
+    def backward(self, list seeds, list leaves, bint repeat=False, bint last=False):
         """Reverse sweep: the gradients arriving at ``leaves`` given ``seeds``.
 
         seeds: list of (node, cotangent) pairs, nodes of this tape.
@@ -116,7 +117,12 @@ cdef class Tape:
         repeat: this tape will be swept many times (jacobian's rows): keep the
         partials of elementwise nodes for the next sweep instead of recomputing
         them (memory for speed).
+        last: this is the tape's only sweep (``gradient``): each node is let go
+        as soon as the sweep has passed it, so intermediate values are freed
+        during the sweep instead of after it; the tape cannot be swept again.
         """
+        if self.swept:
+            raise RuntimeError(_messages.tape_swept())
         if self.forward:
             raise TypeError("Tape.backward: a forward level has no reverse sweep")
         for pair in seeds:
@@ -126,7 +132,8 @@ cdef class Tape:
             if not self._holds(self.moved.get(id(leaf), leaf)):
                 raise TypeError(_messages.not_on_tape(leaf))
         _check_fingerprints(self.prints)
-        return _sweep(self, seeds, leaves, repeat)
+        self.swept = last
+        return _sweep(self, seeds, leaves, repeat, last)
 
     cdef bint _holds(self, object x):
         cdef Tracked t

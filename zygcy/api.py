@@ -92,6 +92,9 @@ def forward(f, *args):
     return _forward(f, args, "forward")
 
 
+_ONE_SWEEP = frozenset(["gradient", "withgradient"])     # callers whose back runs once, at once
+
+
 def _forward(f, args, fname, rows=False):
     ps = params.params_argument(f, args, fname)
     if ps is not None:
@@ -114,8 +117,10 @@ def _forward(f, args, fname, rows=False):
     y, out_leaves, out_tree = _seeds.outputs(tape, out)
     inputs = [(i, t) for i, t in enumerate(tleaves) if tape.owns(t)]
 
+    once = fname in _ONE_SWEEP      # back is called once, here: free the intermediates as it goes
+
     def back(dy):
-        grads = _seeds.sweep(tape, out_leaves, out_tree, dy, [t for _, t in inputs])
+        grads = _seeds.sweep(tape, out_leaves, out_tree, dy, [t for _, t in inputs], once)
         full = [None] * len(leaves)
         for (i, t), g in zip(inputs, grads):
             full[i] = _seeds.fresh(_seeds.project(tape.unwrap(t), g), dy)

@@ -22,6 +22,8 @@ Pullbacks are written with numpy functions and operators (never
 used for shapes, permutations and masks. Contractions (matmul, einsum, ...)
 are in ``contractions``.
 """
+from math import prod as _prod
+
 import numpy as np
 
 from ..extend import defjoint, deflinear, defjvp, defvjp, primitive, unbroadcast, value
@@ -133,7 +135,11 @@ def _expand_plain(g, shape, axes, keepdims):
         for ax in axes:
             full[ax] = 1
         g = g.reshape(full)
-    out = np.empty(shape, dtype=g.dtype)      # faster than np.broadcast_to(g, shape).copy()
+    if _prod(shape) >= 1 << 15:
+        # Large: a read-only view, no memory (the sweep never writes into a cotangent
+        # it did not allocate, and the gradients it returns are copied if views).
+        return np.broadcast_to(g, shape)
+    out = np.empty(shape, dtype=g.dtype)      # small: faster than broadcast_to
     out[...] = g
     return out
 
