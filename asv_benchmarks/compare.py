@@ -980,8 +980,10 @@ def machine_lines(libraries):
         except ImportError:
             pass
     load = load_line(START_LOAD)
+    import zygcy        # which tree was measured: an old checkout needs PYTHONPATH set to it
+    where = "- zygcy imported from %s" % os.path.dirname(os.path.dirname(os.path.abspath(zygcy.__file__)))
     return (["- Machine: %s, %d cores, %s" % (cpu, os.cpu_count() or 0, platform.platform()),
-             "- Versions: " + ", ".join(versions)] + numpy_lines() + ([load] if load else [])
+             "- Versions: " + ", ".join(versions), where] + numpy_lines() + ([load] if load else [])
             + ["- Date: %s" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")])
 
 
