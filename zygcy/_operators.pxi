@@ -39,17 +39,40 @@ cdef inline int _float_operand(object v, Tape top, double* d) except -1:
 
 cdef inline object _arith(int op, Tape top, Tracked a, double xd, Tracked b, double yd):
     """Record x op y for + - * / on C doubles, with the partials of each operand."""
-    cdef double r
+    cdef double r, da, db
     if op == B_ADD:
-        return _lin_fast(top, xd + yd, a, 1.0, b, 1.0)
-    if op == B_SUB:
-        return _lin_fast(top, xd - yd, a, 1.0, b, -1.0)
-    if op == B_MUL:
-        return _lin_fast(top, xd * yd, a, yd, b, xd)
-    if yd == 0.0:
-        raise ZeroDivisionError("float division by zero")
-    r = xd / yd
-    return _lin_fast(top, r, a, 1.0 / yd, b, -r / yd)
+        r = xd + yd
+    elif op == B_SUB:
+        r = xd - yd
+    elif op == B_MUL:
+        r = xd * yd
+    else:
+        if yd == 0.0:
+            raise ZeroDivisionError("float division by zero")
+        r = xd / yd
+    _c_partials(op, xd, yd, r, &da, &db)
+    return _lin_fast(top, r, a, da, b, db)
+
+
+cdef inline int _c_partials(int op, double xd, double yd, double r, double* da, double* db) except -1:
+    """The partials of r = x op y in x (*da) and y (*db), for + - * / ** on C
+    doubles (y != 0 for /)."""
+    if op == B_ADD:
+        da[0] = 1.0
+        db[0] = 1.0
+    elif op == B_SUB:
+        da[0] = 1.0
+        db[0] = -1.0
+    elif op == B_MUL:
+        da[0] = yd
+        db[0] = xd
+    elif op == B_DIV:
+        da[0] = 1.0 / yd
+        db[0] = -r / yd
+    else:
+        da[0] = (yd * c_pow(xd, yd - 1.0)) if yd != 0.0 else 0.0
+        db[0] = _dpow_exponent(xd, r)
+    return 0
 
 
 cdef object _binary_slow(int op, object x, object y):
@@ -86,7 +109,7 @@ cdef object _binary_slow(int op, object x, object y):
 
     cdef object xv = a.value if a is not None else x
     cdef object yv = b.value if b is not None else y
-    cdef double xd, yd, r
+    cdef double xd, yd, r, da, db
     if (op <= B_DIV
             and (PyFloat_CheckExact(xv) or (a is None and PyLong_CheckExact(xv)))
             and (PyFloat_CheckExact(yv) or (b is None and PyLong_CheckExact(yv)))):
@@ -106,8 +129,8 @@ cdef object _binary_slow(int op, object x, object y):
             xd = PyFloat_AS_DOUBLE(xv)
             yd = PyFloat_AS_DOUBLE(yv) if PyFloat_CheckExact(yv) else PyLong_AsDouble(yv)
             r = PyFloat_AS_DOUBLE(val)
-            return _lin_fast(top, r, a, (yd * c_pow(xd, yd - 1.0)) if yd != 0.0 else 0.0,
-                             b, _dpow_exponent(xd, r) if b is not None else 0.0)
+            _c_partials(B_POW, xd, yd, r, &da, &db)
+            return _lin_fast(top, r, a, da, b, db)
     return _binary_generic(op, top, a, b, xv, yv)
 
 
@@ -123,24 +146,14 @@ cdef object _f64_arith(int op, Tape top, Tracked a, Tracked b, object xv, object
     None where the partials need the general path (a zero divisor, a non-float64 result)."""
     cdef double xd = PyFloat_AS_DOUBLE(xv) if not PyLong_CheckExact(xv) else PyLong_AsDouble(xv)
     cdef double yd = PyFloat_AS_DOUBLE(yv) if not PyLong_CheckExact(yv) else PyLong_AsDouble(yv)
-    cdef double r, da = 0.0, db = 0.0
+    cdef double r, da, db
     if op == B_DIV and yd == 0.0:
         return None
     val = _PLAIN_BINARY[op](xv, yv)
     if type(val) is not _float64:
         return None
     r = PyFloat_AS_DOUBLE(val)
-    if op == B_ADD:
-        da, db = 1.0, 1.0
-    elif op == B_SUB:
-        da, db = 1.0, -1.0
-    elif op == B_MUL:
-        da, db = yd, xd
-    elif op == B_DIV:
-        da, db = 1.0 / yd, -r / yd
-    else:
-        da = (yd * c_pow(xd, yd - 1.0)) if yd != 0.0 else 0.0
-        db = _dpow_exponent(xd, r) if b is not None else 0.0
+    _c_partials(op, xd, yd, r, &da, &db)
     cdef Tracked n = _new_node(top, val, K_SCALAR, OP_LIN)
     n.fast = True
     n.a = a

@@ -48,7 +48,7 @@ def sweep(tape, out_leaves, out_tree, dy, wanted, last=False):
         s = check_seed(node, s, out_tree, j)
         if tape.owns(node):
             pairs.append((node, s))
-    return tape.backward(pairs, wanted, False, last)
+    return tape.backward(pairs, wanted, last=last)
 
 
 def fresh(g, dy=None):

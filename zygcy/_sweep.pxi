@@ -89,18 +89,14 @@ cdef class _Grads:
 
     cdef object _sum(self, Py_ssize_t i, object acc, object v):
         """acc + v for node i; acc is updated in place only if own[i]."""
-        cdef IndexGrad ig
         cdef bint owned = self.own[i]
         if type(acc) is IndexGrad and type(v) is IndexGrad and (<IndexGrad>acc).shape == (<IndexGrad>v).shape:
             if owned:
                 (<IndexGrad>acc).entries.extend((<IndexGrad>v).entries)
                 return acc
-            ig = IndexGrad.__new__(IndexGrad)
-            ig.shape = (<IndexGrad>acc).shape
-            ig.dtype = (<IndexGrad>acc).dtype
-            ig.entries = (<IndexGrad>acc).entries + (<IndexGrad>v).entries
             self.own[i] = True
-            return ig
+            return _index_grad((<IndexGrad>acc).shape, (<IndexGrad>acc).dtype,
+                               (<IndexGrad>acc).entries + (<IndexGrad>v).entries)
         if type(acc) is IndexGrad:
             # Sparse so far, dense incoming: the dense one becomes the sum, but it
             # is not ours, so it is copied before the entries are added.
@@ -164,11 +160,8 @@ cdef object _plain_sum(object u, object w):
     if w is None:
         return u
     if type(u) is IndexGrad and type(w) is IndexGrad and (<IndexGrad>u).shape == (<IndexGrad>w).shape:
-        ig = IndexGrad.__new__(IndexGrad)
-        ig.shape = (<IndexGrad>u).shape
-        ig.dtype = (<IndexGrad>u).dtype
-        ig.entries = (<IndexGrad>u).entries + (<IndexGrad>w).entries
-        return ig
+        return _index_grad((<IndexGrad>u).shape, (<IndexGrad>u).dtype,
+                           (<IndexGrad>u).entries + (<IndexGrad>w).entries)
     return _densify(u) + _densify(w)
 
 
@@ -269,10 +262,7 @@ cdef int _add_read(_Grads G, Tracked p, object index, object g) except -1:
     if G.state[j] == G_OBJECT and G.own[j] and type(G.go[j]) is IndexGrad:
         (<IndexGrad>G.go[j]).entries.append((index, g))
         return 0
-    ig = IndexGrad.__new__(IndexGrad)
-    ig.shape = (<object>p.value).shape
-    ig.dtype = (<object>p.value).dtype
-    ig.entries = [(index, g)]
+    ig = _index_grad((<object>p.value).shape, (<object>p.value).dtype, [(index, g)])
     if G.state[j] == 0:
         G._objects()
         G.state[j] = G_OBJECT

@@ -92,10 +92,10 @@ def forward(f, *args):
     return _forward(f, args, "forward")
 
 
-_ONE_SWEEP = frozenset(["gradient", "withgradient"])     # callers whose back runs once, at once
-
-
-def _forward(f, args, fname, rows=False):
+def _forward(f, args, fname, rows=False, once=False):
+    """(y, back) for f at args. ``rows``: back also carries what jacobian's direct
+    sweeps need; ``once``: the caller calls back once, at once (gradient), so its
+    sweep frees the intermediates as it goes."""
     ps = params.params_argument(f, args, fname)
     if ps is not None:
         return params.forward_params(f, ps, watch=fname == "forward")
@@ -117,10 +117,8 @@ def _forward(f, args, fname, rows=False):
     y, out_leaves, out_tree = _seeds.outputs(tape, out)
     inputs = [(i, t) for i, t in enumerate(tleaves) if tape.owns(t)]
 
-    once = fname in _ONE_SWEEP      # back is called once, here: free the intermediates as it goes
-
     def back(dy):
-        grads = _seeds.sweep(tape, out_leaves, out_tree, dy, [t for _, t in inputs], once)
+        grads = _seeds.sweep(tape, out_leaves, out_tree, dy, [t for _, t in inputs], last=once)
         full = [None] * len(leaves)
         for (i, t), g in zip(inputs, grads):
             full[i] = _seeds.fresh(_seeds.project(tape.unwrap(t), g), dy)
@@ -219,7 +217,7 @@ def gradient(f, *args):
       (Fraction(6, 1),)
     """
     _seeds.check_callable(f, "gradient")
-    y, back = _forward(f, args, "gradient")
+    y, back = _forward(f, args, "gradient", once=True)
     return back(_seeds.scalar_seed(y, "gradient"))
 
 
@@ -244,7 +242,7 @@ def withgradient(f, *args):
       (6.0,)
     """
     _seeds.check_callable(f, "withgradient")
-    y, back = _forward(f, args, "withgradient")
+    y, back = _forward(f, args, "withgradient", once=True)
     if isinstance(y, (tuple, list)) and not hasattr(y, "_fields") and len(y) > 0:
         seed = type(y)([_seeds.scalar_seed(y[0], "withgradient")] + [None] * (len(y) - 1))
     else:
@@ -367,7 +365,7 @@ def _direct_rows(back, out_leaves):
 
     def rows(seed):
         full = [None] * n_args
-        for (i, _), g in zip(inputs, tape.backward([(node, seed)], wanted, True)):
+        for (i, _), g in zip(inputs, tape.backward([(node, seed)], wanted, repeat=True)):
             full[i] = g
         return full
     return rows
@@ -801,7 +799,7 @@ def _forward_jacobian(f, x, fname):
     shape, n = xv.shape, xv.size
     y = None
     columns = []
-    basis = np.zeros(n + n - 1 if n else 0, dtype=np.result_type(xv.dtype, np.float64))
+    basis = np.zeros(max(2 * n - 1, 0), dtype=np.result_type(xv.dtype, np.float64))
     if n:
         basis[n - 1] = 1.0
     for k in range(n):
