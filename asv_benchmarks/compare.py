@@ -120,6 +120,7 @@ def rows(quick):
     n_elem = small(C.ELEMENTWISE_SIZE, 1000)
     n_index = [small(n, n // 100) for n in C.INDEX_SIZES]
     rnn_steps = small(C.RNN_STEPS, 20)
+    ops_steps = small(C.SMALL_OPS_STEPS, 20)
     out = [
         ("chain (200 steps)" if not quick else "chain", "chain",
          lambda: types.SimpleNamespace(x=C.CHAIN_X, steps=steps)),
@@ -142,6 +143,8 @@ def rows(quick):
          lambda: _ns(*C.rnn_data(steps=rnn_steps), names="W U b / h0 xs")),
         ("Params SGD step (64x8)" if not quick else "Params SGD step", "params_step",
          lambda: _ns(*C.params_data(batch=small(None, 4)), names="W b / X y")),
+        ("small-array ops (%d on 4 elements)" % C.small_ops_count(ops_steps), "small_ops",
+         lambda: types.SimpleNamespace(x=C.small_ops_data(), steps=ops_steps)),
     ]
     return out
 
@@ -169,6 +172,7 @@ def primal_makers():
         "index_loop": lambda d: _bind(C.index_loop, d.x),
         "rnn": lambda d: _bind(C.rnn_loss, d.W, d.U, d.b, d.h0, d.xs),
         "params_step": lambda d: _bind(C.linear_loss, d.W, d.b, d.X, d.y),
+        "small_ops": lambda d: _bind(C.small_ops, d.x, d.steps),
     }
 
 
@@ -201,6 +205,7 @@ def zygcy_makers():
         "index_loop": lambda d: lambda: zygcy.gradient(C.index_loop, d.x),
         "rnn": arrays(lambda d, *p: C.rnn_loss(*p, d.h0, d.xs)),
         "params_step": params_step,
+        "small_ops": lambda d: lambda: zygcy.gradient(lambda x: C.small_ops(x, d.steps), d.x),
     }
 
 
@@ -251,6 +256,7 @@ def torch_makers():
                                                   [leaf(getattr(d, n)) for n in d.params]))(
             const(d.h0), const(d.xs)),
         "params_step": params_step,
+        "small_ops": lambda d: backprop(lambda x: C.small_ops(x, d.steps, xp=torch), [leaf(d.x)]),
     }
 
 
@@ -282,6 +288,7 @@ def _jax_functions(jax, jnp):
         "rnn": lambda d: (lambda W, U, b, h0, xs: C.rnn_loss(W, U, b, h0, xs, xp=jnp),
                           tuple(jnp.asarray(getattr(d, n)) for n in d.params),
                           (jnp.asarray(d.h0), jnp.asarray(d.xs))),
+        "small_ops": lambda d: (lambda x: C.small_ops(x, d.steps, xp=jnp), (jnp.asarray(d.x),), ()),
     }
 
 
@@ -355,6 +362,14 @@ def jax_jit_makers():
 
     functions["rnn"] = lambda d: (rnn_scan, tuple(jnp.asarray(getattr(d, n)) for n in d.params),
                                   (jnp.asarray(d.h0), jnp.asarray(d.xs)))
+
+    def small_ops_loop(steps):
+        # as the RNN: a loop under jit is written with lax, not unrolled
+        def f(x):
+            return jnp.sum(jax.lax.fori_loop(0, steps, lambda i, x: x + 0.01 * jnp.tanh(x), x))
+        return f
+
+    functions["small_ops"] = lambda d: (small_ops_loop(d.steps), (jnp.asarray(d.x),), ())
     makers = {name: jitted(name) for name in functions}
     makers["params_step"] = lambda d: _jax_params_step(jax, jnp, d, compiled=True)
     return makers
@@ -395,6 +410,7 @@ def autograd_makers():
         "index_loop": lambda d: _bind(lambda g: (g(d.x),), autograd.grad(C.index_loop)),
         "rnn": arrays(lambda d, *p: C.rnn_loss(*p, d.h0, d.xs, xp=anp)),
         "params_step": params_step,
+        "small_ops": lambda d: _bind(lambda g: (g(d.x),), autograd.grad(lambda x: C.small_ops(x, d.steps, xp=anp))),
     }
 
 
@@ -434,6 +450,7 @@ def mygrad_makers():
         "index_loop": lambda d: backprop(C.index_loop, [mg.tensor(d.x)]),
         "rnn": arrays(lambda d, *p: C.rnn_loss(*p, d.h0, d.xs, xp=mg)),
         "params_step": params_step,
+        "small_ops": lambda d: backprop(lambda x: C.small_ops(x, d.steps, xp=mg), [mg.tensor(d.x)]),
     }
 
 
@@ -494,6 +511,7 @@ def micrograd_makers():
         "index_loop": index_loop,
         "rnn": lacks("tanh"),
         "params_step": params_step,
+        "small_ops": lacks("tanh or arrays"),
     }
 
 
@@ -524,6 +542,7 @@ def by_hand_makers():
         "elementwise": _by_hand(C.elementwise_grad_by_hand, C.elementwise, lambda d: (d.x,)),
         "index_loop": _by_hand(C.index_loop_grad_by_hand, C.index_loop, lambda d: (d.x,)),
         "rnn": _by_hand(C.rnn_grad_by_hand, C.rnn_loss, lambda d: (d.W, d.U, d.b, d.h0, d.xs)),
+        "small_ops": _by_hand(C.small_ops_grad_by_hand, C.small_ops, lambda d: (d.x, d.steps)),
         "params_step": _by_hand(C.linear_grad_by_hand, C.linear_loss, lambda d: (d.W, d.b, d.X, d.y),
                                 step=lambda d: lambda: C.params_step_by_hand(d.W, d.b, d.X, d.y)),
     }
@@ -837,6 +856,11 @@ def compile_lines(table_rows, cells):
 
 
 SCALAR = ("chain", "horner", "recursion", "dispatch")
+# The array targets against the hand-written numpy gradient (time, and peak memory),
+# and the engine's cost per small-array operation (gradient minus primal, per op).
+BY_HAND_LIMITS = {"mlp": 1.25, "elementwise": 1.15, "rnn": 1.5, "params_step": 1.5}
+PEAK_LIMITS = {"elementwise": 1.2}
+SMALL_OP_LIMIT = 0.8e-6
 
 
 def targets(table_rows, cells):
@@ -851,6 +875,23 @@ def targets(table_rows, cells):
         limit = {"mlp": 3.0, "elementwise": 2.5}.get(workload, 10.0 if workload in SCALAR else None)
         if limit is not None:
             out.append((r <= limit, "%s: zygcy %.3gx primal (target <= %gx)" % (label, r, limit)))
+        hand, zc = cells.get((label, "numpy_by_hand")), cells.get((label, "zygcy"))
+        if workload in BY_HAND_LIMITS and hand is not None and hand.timed():
+            lim = BY_HAND_LIMITS[workload]
+            rh = zc.seconds / hand.seconds
+            out.append((rh <= lim, "%s: zygcy %.3gx the hand-written numpy gradient (target <= %gx)"
+                        % (label, rh, lim)))
+            if workload in PEAK_LIMITS and zc.peak and hand.peak:
+                lim = PEAK_LIMITS[workload]
+                out.append((zc.peak / hand.peak <= lim, "%s: zygcy's peak memory %.3gx the hand-written "
+                            "gradient's (target <= %gx)" % (label, zc.peak / hand.peak, lim)))
+        if workload == "small_ops" and (label, "primal") in cells:
+            n = int(label.split("(")[1].split()[0])
+            per = (zc.seconds - cells[label, "primal"].seconds) / n
+            floor = ("; the hand-written gradient's %s" % fmt_time((hand.seconds - cells[label, "primal"].seconds) / n)
+                     if hand is not None and hand.timed() else "")
+            out.append((per <= SMALL_OP_LIMIT, "%s: zygcy adds %s per operation, forward and backward%s "
+                        "(target <= %s)" % (label, fmt_time(per), floor, fmt_time(SMALL_OP_LIMIT))))
         if workload in SCALAR:
             tr = ratio(cells, label, "torch")
             if tr is not None:

@@ -99,7 +99,10 @@ cdef class EwRec:
 cdef class Tracked:
     # What the user sees: the value (a plain number or ndarray, or a Tracked of an
     # outer differentiation when derivatives are nested).
-    cdef readonly object value
+    # The value is read through _tv(t) (_fv(t) as a C double for K_FLOAT), or the
+    # Python property ``value``: a float of a forward level keeps it as the C double
+    # db and leaves _v None until it is asked for as an object.
+    cdef object _v
     cdef long tid            # id of the Tape this node was recorded on
     cdef char kind           # K_FLOAT, K_SCALAR, K_ARRAY or K_MULTI: which fast paths apply
     cdef char op             # OP_LEAF, OP_LIN, OP_RULE, OP_PROJ

@@ -86,6 +86,7 @@ cdef object _add_at = np.add.at
 cdef tuple _ARITH_UFUNCS = (np.add, np.subtract, np.multiply, np.true_divide, np.power, np.remainder)
 cdef object _np_matmul = np.matmul
 cdef object _np_multiply = np.multiply
+cdef object _np_add = np.add
 cdef object _weakref = _weakref_module.ref
 
 # Registered by zygcy.rules (through zygcy.extend): function -> Rule, the constant

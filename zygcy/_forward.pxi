@@ -32,7 +32,7 @@ cdef inline object _tangent(Tracked t):
 cdef inline Tracked _dual(Tape tape, object val, char kind, object tan):
     """A value of the forward level ``tape`` with tangent ``tan`` (None: zero)."""
     cdef Tracked r = Tracked.__new__(Tracked)
-    r.value = val
+    r._v = val
     r.tid = tape.id
     r.kind = kind
     r.op = OP_DUAL
@@ -52,7 +52,7 @@ cdef Tracked _dual_lin_fast(Tape tape, double val, Tracked a, double da, Tracked
     if (a is None or a.fast) and (b is None or b.fast):
         # The hot path: every tangent is a C double.
         r = Tracked.__new__(Tracked)
-        r.value = PyFloat_FromDouble(val)
+        r.db = val                  # the value as a C double: _v stays None (_tv)
         r.tid = tape.id
         r.kind = K_FLOAT
         r.op = OP_DUAL
@@ -62,6 +62,43 @@ cdef Tracked _dual_lin_fast(Tape tape, double val, Tracked a, double da, Tracked
         return r
     return _dual(tape, PyFloat_FromDouble(val), K_FLOAT,
                  _tangent_sum(a, PyFloat_FromDouble(da), b, PyFloat_FromDouble(db)))
+
+
+cdef object _dual_arith(int op, Tape tape, object x, int kx, double xd, object y, int ky, double yd):
+    """x op y for + - * / of floats on the forward level ``tape`` (kx, ky: 2 for a
+    value of it, 1 for a constant): the hot path of scalar forward mode, value
+    and tangent in C doubles."""
+    cdef double r, tx = 0.0, ty = 0.0, t
+    if (kx == 2 and not (<Tracked>x).fast) or (ky == 2 and not (<Tracked>y).fast):
+        return _arith(op, tape, <Tracked>x if kx == 2 else None, xd, <Tracked>y if ky == 2 else None, yd)
+    if kx == 2:
+        tx = (<Tracked>x).da
+    if ky == 2:
+        ty = (<Tracked>y).da
+    # A constant's side adds nothing (not 0 * partial: that is nan for an infinite partial).
+    if op == B_ADD:
+        r = xd + yd
+        t = tx + ty
+    elif op == B_SUB:
+        r = xd - yd
+        t = tx - ty
+    elif op == B_MUL:
+        r = xd * yd
+        t = (tx * yd if kx == 2 else 0.0) + (ty * xd if ky == 2 else 0.0)
+    else:
+        if yd == 0.0:
+            raise ZeroDivisionError("float division by zero")
+        r = xd / yd
+        t = (tx / yd if kx == 2 else 0.0) + ((-r / yd) * ty if ky == 2 else 0.0)
+    cdef Tracked d = Tracked.__new__(Tracked)
+    d.db = r                # the value as a C double: _v stays None (_tv)
+    d.tid = tape.id
+    d.kind = K_FLOAT
+    d.op = OP_DUAL
+    d.pos = -1
+    d.fast = True
+    d.da = t
+    return d
 
 
 cdef Tracked _dual_lin_obj(Tape tape, object val, Tracked a, object pa, Tracked b, object pb):
@@ -145,9 +182,9 @@ cdef object _dual_read(Tape top, Tracked x, object index):
     tangent's element; an exact zero (the other columns of forward_jacobian's
     basis tangents) is kept as no tangent, so the work downstream is skipped."""
     cdef object t = x.ext if not x.fast else None
-    val = (<object>x.value)[index]
+    val = (<object>_tv(x))[index]
     if t is not None:
-        if type(t) is not _ndarray or (<object>t).shape != (<object>x.value).shape:
+        if type(t) is not _ndarray or (<object>t).shape != (<object>_tv(x)).shape:
             return _rules_for().getitem(x, index)
         t = (<object>t)[index]
         if PyFloat_Check(t) and PyFloat_AS_DOUBLE(t) == 0.0:
@@ -207,6 +244,8 @@ cdef object _tangent_add(object x, object y):
         return x
     if type(x) is tuple or type(x) is list:
         return tuple([_tangent_add(u, w) for u, w in zip(x, y)])
+    if _is_scratch(x, y):
+        return _np_add(x, y, x)     # x is a temporary made for this sum (t * partial): reuse it
     return x + y
 
 
@@ -234,10 +273,10 @@ cdef object _fit_tangent(object fun, object ans, object t):
         return None
     av = ans
     while type(av) is Tracked:
-        av = (<Tracked>av).value
+        av = _tv(<Tracked>av)
     tv = t
     while type(tv) is Tracked:
-        tv = (<Tracked>tv).value
+        tv = _tv(<Tracked>tv)
     if type(av) is _ndarray and type(tv) is _ndarray:
         if (<object>av).shape == (<object>tv).shape and ((<object>tv).dtype.kind != "c"
                                                           or (<object>av).dtype.kind == "c"):

@@ -5,7 +5,7 @@
 # In-place item assignment: the same Python object becomes a new node
 
 cdef void _copy_node(Tracked dst, Tracked src):
-    dst.value = src.value
+    dst._v = src._v
     dst.tid = src.tid
     dst.kind = src.kind
     dst.op = src.op

@@ -16,6 +16,8 @@ cdef object _binary(int op, object x, object y):
         if kx:
             ky = _float_operand(y, top, &yd)
     if kx and ky:
+        if top.forward:
+            return _dual_arith(op, top, x, kx, xd, y, ky, yd)         # _forward.pxi
         return _arith(op, top, <Tracked>x if kx == 2 else None, xd, <Tracked>y if ky == 2 else None, yd)
     return _binary_slow(op, x, y)
 
@@ -25,7 +27,7 @@ cdef inline int _float_operand(object v, Tape top, double* d) except -1:
     Sets *d to its value."""
     if type(v) is Tracked:
         if (<Tracked>v).tid == top.id and (<Tracked>v).kind == K_FLOAT:
-            d[0] = PyFloat_AS_DOUBLE((<Tracked>v).value)
+            d[0] = _fv(<Tracked>v)
             return 2
         return 0
     if PyFloat_CheckExact(v):
@@ -107,8 +109,8 @@ cdef object _binary_slow(int op, object x, object y):
     if b is None and not (type(y) is Tracked or _is_plain_number(y)):
         return NotImplemented
 
-    cdef object xv = a.value if a is not None else x
-    cdef object yv = b.value if b is not None else y
+    cdef object xv = _tv(a) if a is not None else x
+    cdef object yv = _tv(b) if b is not None else y
     cdef double xd, yd, r, da, db
     if (op <= B_DIV
             and (PyFloat_CheckExact(xv) or (a is None and PyLong_CheckExact(xv)))
@@ -185,7 +187,7 @@ cdef object _dpow_base(object xv, object yv):
     return yv * xv ** (yv - 1)
 
 
-cdef inline double _dpow_exponent(double xd, double r):
+cdef inline double _dpow_exponent(double xd, double r) noexcept:
     # d(x**y)/dy = x**y * log(x); 0 at x == 0 (the limit from y > 0), undefined for x < 0.
     if xd > 0.0:
         return r * c_log(xd)
@@ -291,8 +293,8 @@ cdef object _negate(Tracked x):
     if x.kind == K_ARRAY:
         return np.negative(x)
     if x.kind == K_FLOAT:
-        return _lin_fast(top, -PyFloat_AS_DOUBLE(x.value), x, -1.0, None, 0.0)
-    return _lin_obj(top, -x.value, x, -1, None, None)
+        return _lin_fast(top, -_fv(x), x, -1.0, None, 0.0)
+    return _lin_obj(top, -_tv(x), x, -1, None, None)
 
 
 cdef object _absolute(Tracked x):
@@ -303,12 +305,12 @@ cdef object _absolute(Tracked x):
     if x.kind == K_ARRAY:
         return np.absolute(x)
     if x.kind == K_FLOAT:
-        xd = PyFloat_AS_DOUBLE(x.value)
+        xd = _fv(x)
         return _lin_fast(top, fabs(xd), x, 1.0 if xd > 0 else (-1.0 if xd < 0 else 0.0), None, 0.0)
     if _is_complex(x):
         return _rules_for().cabs(x)
     v = value(x)
-    return _lin_obj(top, abs(x.value), x, 1 if v > 0 else (-1 if v < 0 else 0), None, None)
+    return _lin_obj(top, abs(_tv(x)), x, 1 if v > 0 else (-1 if v < 0 else 0), None, None)
 
 
 cdef tuple _PLAIN_BINARY = (

@@ -61,7 +61,7 @@ cdef object _record_elementwise(object fun, Rule rule, tuple inputs):
                     a = <Tracked>v
                 else:
                     b = <Tracked>v
-            v = (<Tracked>v).value
+            v = _tv(<Tracked>v)
         elif type(v) is _ndarray:
             if top.watching:
                 top.watched.append((_weakref(v), fun))
@@ -102,7 +102,7 @@ cdef object _record_read(Tracked x, object index):
     forward level: the number with its tangent's element). None when anything
     else is asked (then the indexing rule records it)."""
     cdef Tape top = _top
-    cdef object xv = x.value
+    cdef object xv = _tv(x)
     cdef Py_ssize_t k
     if (top is None or x.tid != top.id or x.kind != K_ARRAY or len(_stack) != 1
             or type(xv) is not _ndarray):
@@ -191,7 +191,7 @@ cdef void _strip_level(Tape top, object fun, list plain, list parents, list argi
                 parents.append(v)
                 argi.append(i)
                 elem.append(-1)
-                plain[i] = (<Tracked>v).value
+                plain[i] = _tv(<Tracked>v)
         elif type(v) is _ndarray and top.watching:
             top.watched.append((_weakref(v), fun))
         elif type(v) is list or type(v) is tuple:
@@ -202,7 +202,7 @@ cdef void _strip_level(Tape top, object fun, list plain, list parents, list argi
                     parents.append(e)
                     argi.append(i)
                     elem.append(j)
-                    items[j] = (<Tracked>e).value
+                    items[j] = _tv(<Tracked>e)
             plain[i] = items if type(v) is list else tuple(items)
 
 
@@ -313,8 +313,8 @@ cdef object _alias(Tracked t):
     if tp is None:
         return t
     if tp.forward:
-        return _dual(tp, t.value, t.kind, _tangent(t))
-    return _record(tp, t.value, (t,), (0,), (-1,), (_pass_through,), False, 1, "alias")
+        return _dual(tp, _tv(t), t.kind, _tangent(t))
+    return _record(tp, _tv(t), (t,), (0,), (-1,), (_pass_through,), False, 1, "alias")
 
 
 def record_joint(fun, ans, args, pullback):
@@ -365,7 +365,7 @@ def strip(Tape tape, x):
     """x without ``tape``'s level (x itself if tape did not record it)."""
     x = _resolve(x)
     if type(x) is Tracked and (<Tracked>x).tid == tape.id:
-        return (<Tracked>x).value
+        return _tv(<Tracked>x)
     return x
 
 

@@ -123,7 +123,7 @@ cdef class ScalarFunction(_ScalarFn):
             return self.fun(x)
         if (self.kernel and _top is not None and (<Tracked>x).tid == _top.id
                 and (<Tracked>x).kind == K_FLOAT
-                and _kernel(self.kernel, PyFloat_AS_DOUBLE((<Tracked>x).value), &y, &d)):
+                and _kernel(self.kernel, _fv(<Tracked>x), &y, &d)):
             return _lin_fast(_top, y, <Tracked>x, d, None, 0.0)
         x = _resolve(x)
         if type(x) is not Tracked:
@@ -131,15 +131,15 @@ cdef class ScalarFunction(_ScalarFn):
         cdef Tracked t = <Tracked>x
         cdef Tape top = _active(t)
         if t.kind == K_FLOAT:
-            val = self.fun(t.value)
-            dv = self.deriv(t.value, val)       # a Python object: it may be complex (cmath)
+            val = self.fun(_tv(t))
+            dv = self.deriv(_tv(t), val)       # a Python object: it may be complex (cmath)
             if PyFloat_CheckExact(val) and PyFloat_CheckExact(dv):
                 return _lin_fast(top, PyFloat_AS_DOUBLE(val), t, PyFloat_AS_DOUBLE(dv), None, 0.0)
             return _lin_obj(top, val, t, dv, None, None)
         if t.kind == K_ARRAY:
             raise TypeError(_messages.scalar_function_of_array(self.name))
-        val = self(t.value)       # t.value may be tracked by an outer differentiation
-        return _lin_obj(top, val, t, self.deriv(t.value, val), None, None)
+        val = self(_tv(t))       # t.value may be tracked by an outer differentiation
+        return _lin_obj(top, val, t, self.deriv(_tv(t), val), None, None)
 
 
 @cython.final
@@ -160,8 +160,8 @@ cdef class ScalarFunction2(_ScalarFn):
         cdef Tracked b = <Tracked>y if ty is top else None
         if (a is not None and a.kind == K_ARRAY) or (b is not None and b.kind == K_ARRAY):
             raise TypeError(_messages.scalar_function_of_array(self.name, plural=True))
-        xv = a.value if a is not None else x
-        yv = b.value if b is not None else y
+        xv = _tv(a) if a is not None else x
+        yv = _tv(b) if b is not None else y
         val = self(xv, yv)
         pa, pb = self.deriv(xv, yv, val)
         if (PyFloat_CheckExact(val) and (a is None or PyFloat_CheckExact(pa))

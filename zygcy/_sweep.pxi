@@ -115,7 +115,8 @@ cdef class _Grads:
         v = _densify(v)
         acc = _densify(acc)
         if (owned and type(acc) is _ndarray and type(v) is _ndarray
-                and (<object>acc).shape == (<object>v).shape and np.can_cast(v.dtype, acc.dtype)):
+                and (<object>acc).shape == (<object>v).shape
+                and ((<object>v).dtype is (<object>acc).dtype or np.can_cast(v.dtype, acc.dtype))):
             acc += v        # a buffer this sweep allocated for this node: add in place
             return acc
         r = acc + v
@@ -137,7 +138,7 @@ cdef class _Grads:
                 return g            # the common case: a real array
         elif PyFloat_CheckExact(g) or g is None:
             return g
-        if n.kind != K_MULTI and g is not None and _is_complex(g) and not _is_complex(n.value):
+        if n.kind != K_MULTI and g is not None and _is_complex(g) and not _is_complex(_tv(n)):
             g = g.real
         return g
 
@@ -215,9 +216,9 @@ cdef object _sweep(Tape tape, list seeds, list leaves, bint repeat, bint last):
         elif n.op == OP_EW:
             g = G.take(n)
             if n.a is not None:
-                G.add_object(n.a, _ew_cotangent(<EwRec>n.ext, 0, n.value, g, n.a, repeat))
+                G.add_object(n.a, _ew_cotangent(<EwRec>n.ext, 0, _tv(n), g, n.a, repeat))
             if n.b is not None:
-                G.add_object(n.b, _ew_cotangent(<EwRec>n.ext, 1, n.value, g, n.b, repeat))
+                G.add_object(n.b, _ew_cotangent(<EwRec>n.ext, 1, _tv(n), g, n.b, repeat))
         elif n.op == OP_READ:
             _add_read(G, n.a, n.ext, G.take(n))
         elif n.op == OP_PROJ:
@@ -262,7 +263,7 @@ cdef int _add_read(_Grads G, Tracked p, object index, object g) except -1:
     if G.state[j] == G_OBJECT and G.own[j] and type(G.go[j]) is IndexGrad:
         (<IndexGrad>G.go[j]).entries.append((index, g))
         return 0
-    ig = _index_grad((<object>p.value).shape, (<object>p.value).dtype, [(index, g)])
+    ig = _index_grad((<object>_tv(p)).shape, (<object>_tv(p)).dtype, [(index, g)])
     if G.state[j] == 0:
         G._objects()
         G.state[j] = G_OBJECT
@@ -320,7 +321,7 @@ cdef Py_ssize_t _SCRATCH_MIN = 1 << 12     # below this, numpy's out= call costs
 cdef object _unbroadcast_to(object ct, Tracked parent):
     """ct summed down to the shape of parent's value (undoing broadcasting): equal
     shapes are decided here, the summing is the rules' unbroadcast (Delegates)."""
-    cdef object pv = parent.value
+    cdef object pv = _tv(parent)
     if type(pv) is _ndarray and type(ct) is _ndarray and (<object>pv).shape == (<object>ct).shape:
         return ct                               # the common case
     if PyFloat_CheckExact(pv) and PyFloat_CheckExact(ct):
@@ -373,9 +374,9 @@ cdef object _check_cotangent(Rec n, Py_ssize_t i, Tracked parent, object ct):
     if parent.kind == K_MULTI:
         return None
     if parent.kind == K_ARRAY:
-        pv = parent.value
+        pv = _tv(parent)
         while type(pv) is Tracked:
-            pv = (<Tracked>pv).value
+            pv = _tv(<Tracked>pv)
         if (type(ct) is _ndarray or type(ct) is IndexGrad) and isinstance(pv, _ndarray):
             if (<object>ct).shape == (<object>pv).shape:
                 return None         # the common case: two tuples compared
@@ -392,7 +393,7 @@ cdef object _check_cotangent(Rec n, Py_ssize_t i, Tracked parent, object ct):
     else:
         raise TypeError(_messages.cotangent_kind(n.name, type(ct).__name__, i))
     if parent.kind == K_ARRAY:
-        want = np.shape(value(parent.value))
+        want = np.shape(value(_tv(parent)))
     else:
         want = ()
     if shape != want:

@@ -98,7 +98,7 @@ cdef class Tape:
     def unwrap(self, x):
         """Strip this tape's level from ``x``: the value as outer levels see it."""
         if type(x) is Tracked and (<Tracked>x).tid == self.id:
-            return (<Tracked>x).value
+            return _tv(<Tracked>x)
         return x
 
     def owns(self, x):
@@ -210,14 +210,14 @@ cdef inline Tape _active(Tracked t):
 cdef inline object _resolve(object x):
     """Drop the levels of x whose tape has finished: they are constants now."""
     while type(x) is Tracked and _active(<Tracked>x) is None:
-        x = (<Tracked>x).value
+        x = _tv(<Tracked>x)
     return x
 
 
 cpdef object value(object x):
     """The plain value of x, through every level of tracking."""
     while type(x) is Tracked:
-        x = (<Tracked>x).value
+        x = _tv(<Tracked>x)
     return x
 
 

@@ -26,15 +26,21 @@ cdef class Tracked:
 
     __array_priority__ = 1000.0   # numpy defers binary operators to us
 
+    @property
+    def value(self):
+        """The value one level down (a plain number or array, or a Tracked of an
+        outer differentiation); ``zygcy.value(x)`` goes through every level."""
+        return _tv(self)
+
     def __init__(self, *args, **kwargs):
         raise TypeError(_messages.made_by_hand())
 
     # -- display ------------------------------------------------------------
     def __repr__(self):
-        return "Tracked(%r)" % (self.value,)
+        return "Tracked(%r)" % (_tv(self),)
 
     def __str__(self):
-        return str(self.value)
+        return str(_tv(self))
 
     def __format__(self, spec):
         return format(value(self), spec)
@@ -323,9 +329,22 @@ cdef inline Delegates _rules_for():
 cdef class Rec:
     """The pullbacks of a rule node and where their cotangents go (fields in _core.pxd)."""
 
+cdef inline object _tv(Tracked t):
+    """t's value one level down, as an object. A float of a forward level holds
+    its value as the C double db (_v None) until it is asked for here."""
+    if t._v is None and t.op == OP_DUAL and t.kind == K_FLOAT:
+        t._v = PyFloat_FromDouble(t.db)
+    return t._v
+
+
+cdef inline double _fv(Tracked t) noexcept:
+    """The value of a K_FLOAT node t as a C double."""
+    return t.db if t._v is None else PyFloat_AS_DOUBLE(t._v)
+
+
 cdef inline Tracked _new_node(Tape tape, object val, char kind, char op):
     cdef Tracked r = Tracked.__new__(Tracked)
-    r.value = val
+    r._v = val
     r.tid = tape.id
     r.kind = kind
     r.op = op

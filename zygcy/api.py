@@ -96,11 +96,13 @@ def _forward(f, args, fname, rows=False, once=False):
     """(y, back) for f at args. ``rows``: back also carries what jacobian's direct
     sweeps need; ``once``: the caller calls back once, at once (gradient), so its
     sweep frees the intermediates as it goes."""
-    ps = params.params_argument(f, args, fname)
-    if ps is not None:
-        return params.forward_params(f, ps, watch=fname == "forward")
-    # The common case, numbers and arrays only, skips the container machinery.
-    tree = None if all(type(a) in _seeds.SIMPLE for a in args) else flatten(args)[1]
+    # The common case, numbers and arrays only, skips the Params and container machinery.
+    simple = _all_simple(args)
+    if not simple:
+        ps = params.params_argument(f, args, fname)
+        if ps is not None:
+            return params.forward_params(f, ps, watch=fname == "forward")
+    tree = None if simple else flatten(args)[1]
     leaves = list(args) if tree is None else flatten(args)[0]
     tape = Tape()
     if fname == "forward":
@@ -130,11 +132,20 @@ def _forward(f, args, fname, rows=False, once=False):
         gs = unflatten_grads(tree, full)
         return (None,) * len(args) if gs is None else tuple(gs)
 
-    back.__doc__ = "back(dy): the cotangents of the arguments of %s for an output cotangent dy" % (
-        getattr(f, "__name__", "f"),)
+    if not once:        # a back that is handed to the user
+        back.__doc__ = "back(dy): the cotangents of the arguments of %s for an output cotangent dy" % (
+            getattr(f, "__name__", "f"),)
     if rows and tree is None and out_tree is None:
         back._rows = (tape, out_leaves[0], inputs, len(leaves))     # for jacobian's sweeps
     return y, back
+
+
+def _all_simple(args):
+    """Every argument is a number, an ndarray or a Tracked: no structure, no Params."""
+    for a in args:
+        if type(a) not in _seeds.SIMPLE:
+            return False
+    return True
 
 
 _TRACK_AS_IS = frozenset([float, int, complex, np.float64])

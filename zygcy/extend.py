@@ -313,6 +313,11 @@ def deflinear(fun, transpose, jvp=None):
                         "(t, ans, x, *rest) -> tangent, got %s" % _kind(jvp))
 
     def linear_maker(ans, x, *rest, **kwargs):
+        if not rest and not kwargs:
+            def pullback(g):            # the common call, without packing arguments
+                return transpose(g, x)
+            return pullback
+
         def pullback(g):
             return transpose(g, x, *rest, **kwargs)
         return pullback
@@ -376,6 +381,11 @@ def defbilinear(fun, first, second):
 
     def side(d, suffix):
         def bilinear_maker(ans, a, b, *rest, **kwargs):
+            if not rest and not kwargs:
+                def pullback(g):        # the common call, without packing arguments
+                    return d(g, a, b)
+                return pullback
+
             def pullback(g):
                 return d(g, a, b, *rest, **kwargs)
             return pullback

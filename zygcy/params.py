@@ -192,12 +192,15 @@ def _as_view(res, sources, recipe):
     return res
 
 
-def _check_writable(p, how):
+def _check_writable(p, how, name=None):
+    """Refuse an in-place write into p while it is being differentiated; ``how``
+    describes the write (with ``%s`` for ``name``, formatted only for the error)."""
     if is_active(p):
         raise TypeError(
             "%s changes a parameter in place while it is being differentiated, which would "
             "corrupt its derivative; compute a new array instead (W2 = W + x), and update "
-            "the parameter after the differentiation (W -= lr * g[W])" % how)
+            "the parameter after the differentiation (W -= lr * g[W])"
+            % (how if name is None else how % name))
 
 
 # numpy functions that write into their first argument.
@@ -239,17 +242,22 @@ class Param(np.ndarray):
     # -- numpy's protocols -----------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         out = kwargs.get("out")
+        active = bool(_local.stack)     # else every parameter is its plain memory
         if out is not None:
-            for o in out:
-                if isinstance(o, Param):
-                    _check_writable(o, "numpy.%s(..., out=W) or an in-place operator "
-                                       "(W += x)" % ufunc.__name__)
-            kwargs["out"] = tuple(_plain(o) if isinstance(o, Param) else o for o in out)
-        if method == "at" and isinstance(inputs[0], Param):
-            _check_writable(inputs[0], "numpy.%s.at" % ufunc.__name__)
-        found = []
-        args = [_sub_tree(x, found) if isinstance(x, Param) else x for x in inputs]
-        res = getattr(ufunc, method)(*args, **kwargs)
+            if active:
+                for o in out:
+                    if isinstance(o, Param):
+                        _check_writable(o, "numpy.%s(..., out=W) or an in-place operator "
+                                           "(W += x)", ufunc.__name__)
+            kwargs["out"] = tuple([_plain(o) if isinstance(o, Param) else o for o in out])
+        if active and method == "at" and isinstance(inputs[0], Param):
+            _check_writable(inputs[0], "numpy.%s.at", ufunc.__name__)
+        if active:
+            found = []
+            args = [_sub_tree(x, found) if isinstance(x, Param) else x for x in inputs]
+        else:
+            args = [_plain(x) if isinstance(x, Param) else x for x in inputs]
+        res = (ufunc if method == "__call__" else getattr(ufunc, method))(*args, **kwargs)
         if method == "at" and isinstance(inputs[0], Param):
             written(inputs[0])
         if out is not None:
@@ -262,7 +270,7 @@ class Param(np.ndarray):
     def __array_function__(self, func, types, args, kwargs):
         out = kwargs.get("out")
         if isinstance(out, Param):
-            _check_writable(out, "numpy.%s(..., out=W)" % func.__name__)
+            _check_writable(out, "numpy.%s(..., out=W)", func.__name__)
         found = []
         sargs = _sub_tree(args, found)
         skwargs = _sub_tree(kwargs, found)

@@ -38,9 +38,11 @@ RNN_STEPS = 1000
 RNN_SHAPES = dict(n_hidden=8, n_in=4)
 PARAMS_SHAPES = dict(batch=64, n_in=8)
 SGD_RATE = 1e-3
+SMALL_OPS_STEPS = 500       # 3 operations per step on 4-element arrays, then a sum: 1501
+SMALL_OPS_SIZE = 4
 
 WORKLOADS = ["chain", "horner", "recursion", "dispatch", "mlp", "elementwise",
-             "index_loop", "rnn", "params_step"]
+             "index_loop", "rnn", "params_step", "small_ops"]
 
 
 def rng(offset=0):
@@ -171,6 +173,23 @@ def rnn_loss(W, U, b, h0, xs, xp=np):
     return xp.sum(h)
 
 
+def small_ops_data(size=SMALL_OPS_SIZE):
+    return np.linspace(0.1, 0.4, size)
+
+
+def small_ops(x, steps=SMALL_OPS_STEPS, xp=np):
+    """``x = x + 0.01 * tanh(x)`` ``steps`` times, then ``sum(x)``: many operations on
+    tiny arrays, where numpy's own time is small and the engine's cost per operation shows."""
+    for _ in range(steps):
+        x = x + 0.01 * xp.tanh(x)
+    return xp.sum(x)
+
+
+def small_ops_count(steps=SMALL_OPS_STEPS):
+    """The operations ``small_ops`` makes (each step 3, the sum 1)."""
+    return 3 * steps + 1
+
+
 def params_data(batch=None, n_in=None):
     """Parameters ``(W, b)`` and data ``(X, y)`` of a linear regression."""
     batch = batch or PARAMS_SHAPES["batch"]
@@ -215,7 +234,7 @@ def params_step(ps, W, b, X, y, rate=SGD_RATE):
 # returns ``(value, gradients)``, the gradients a tuple in the order of
 # zygcy.gradient's; compare.py checks them against zygcy's before timing them.
 
-ARRAY_WORKLOADS = ["mlp", "elementwise", "index_loop", "rnn", "params_step"]
+ARRAY_WORKLOADS = ["mlp", "elementwise", "index_loop", "rnn", "params_step", "small_ops"]
 
 
 def mlp_grad_by_hand(W1, b1, W2, b2, X, y):
@@ -299,6 +318,23 @@ def rnn_grad_by_hand(W, U, b, h0, xs):
         dz *= dh
         dh = dz @ W                     # W.T @ dz
     return value, (dZ.T @ H[:-1], dZ.T @ xs, dZ.sum(axis=0))
+
+
+def small_ops_grad_by_hand(x, steps=SMALL_OPS_STEPS):
+    """``small_ops`` (its own loop, every ``tanh`` kept) and its gradient: back through
+    the steps, ``g *= 1 + 0.01 * (1 - t**2)``, in place, three calls per step."""
+    ts = []
+    for _ in range(steps):
+        t = np.tanh(x)
+        x = x + 0.01 * t
+        ts.append(t)
+    value = np.sum(x)
+    g = np.ones_like(x)
+    for t in reversed(ts):
+        t *= t
+        np.subtract(1.01, 0.01 * t, out=t)     # 1 + 0.01 * (1 - t**2)
+        g *= t
+    return value, (g,)
 
 
 def linear_grad_by_hand(W, b, X, y):

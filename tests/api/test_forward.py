@@ -1418,3 +1418,95 @@ def test_jvp_of_a_long_scalar_loop_keeps_no_tape():
     assert peak_forward * 5 < peak_reverse, (peak_forward, peak_reverse)
     # and its tangent is right: differences of the plain loop
     assert dy == pytest.approx(numerical_gradient(long_loop, 0.5, h=1e-5), rel=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# Floats of a forward level keep their value as a C double until it is asked
+# for as an object: every way of asking must see the same number.
+
+def test_forward_floats_show_their_values_every_way_they_are_read():
+    seen = {}
+
+    def f(x):
+        y = x * x + 1.0                     # 10.0 at x = 3, made by the C path
+        seen["value"] = zygcy.value(y)
+        seen["attr"] = y.value
+        seen["repr"], seen["str"], seen["format"] = repr(y), str(y), "%.1f|%s" % (zygcy.value(y), format(y, ".2f"))
+        seen["compare"] = (y == 10.0, y < 10.5, y > 9.5, y != 10.0, hash(y) == hash(10.0))
+        seen["ints"] = (int(y), round(y), bool(y), math.floor(y), math.trunc(y))
+        # the value read again by the slower paths: numpy scalars, powers, zygcy.math, abs
+        z = np.float64(2.0) * y + y ** 1.5 + zygcy.math.sin(y) + abs(-y) + (-y) % 3.0
+        return z
+
+    y, dy = jvp(f, (3.0,), (1.0,))
+    assert seen["value"] == 10.0 and type(seen["value"]) is float
+    assert zygcy.value(seen["attr"]) == 10.0
+    assert seen["repr"] == "Tracked(10.0)" and seen["str"] == "10.0" and seen["format"] == "10.0|10.00"
+    assert seen["compare"] == (True, True, True, False, True)
+    assert seen["ints"] == (10, 10, True, 10, 10)
+    v = 10.0
+    assert y == pytest.approx(2 * v + v ** 1.5 + math.sin(v) + v + (-v) % 3.0, rel=1e-14)
+    dv = 6.0                                # d(x*x + 1)/dx at 3
+    assert dy == pytest.approx(dv * (2 + 1.5 * v ** 0.5 + math.cos(v) + 1 + (-1)), rel=1e-13)
+
+
+def test_forward_floats_as_values_of_nested_levels():
+    # second derivatives of scalar code through every pairing of modes
+    f = lambda x: x * x * x / (1.0 + x)
+    d1 = lambda x: (2 * x ** 3 + 3 * x ** 2) / (1 + x) ** 2
+    d2 = lambda x: ((6 * x ** 2 + 6 * x) * (1 + x) - 2 * (2 * x ** 3 + 3 * x ** 2)) / (1 + x) ** 3
+    for x in (0.5, 2.0, -3.0):
+        fwd_fwd = jvp(lambda u: jvp(f, (u,), (1.0,))[1], (x,), (1.0,))[1]
+        rev_fwd = derivative(lambda u: jvp(f, (u,), (1.0,))[1], x)
+        fwd_rev = jvp(lambda u: derivative(f, u), (x,), (1.0,))[1]
+        assert jvp(f, (x,), (1.0,))[1] == pytest.approx(d1(x), rel=1e-12)
+        for got in (fwd_fwd, rev_fwd, fwd_rev, hessian(f, x)):
+            assert zygcy.value(got) == pytest.approx(d2(x), rel=1e-10)
+
+
+def test_forward_float_arithmetic_with_infinite_values_and_constants():
+    inf = math.inf
+    # a constant's side adds nothing to the tangent, even where its partial is infinite
+    assert jvp(lambda x: x * 2.0, (inf,), (1.0,)) == (inf, 2.0)
+    assert jvp(lambda x, c: x * c, (inf, 2.0), (1.0, None)) == (inf, 2.0)
+    assert jvp(lambda x: x / 4.0, (inf,), (1.0,)) == (inf, 0.25)
+    assert jvp(lambda x: x - 1.0, (inf,), (1.0,)) == (inf, 1.0)
+    assert jvp(lambda x: x * inf, (2.0,), (1.0,)) == (inf, inf)
+    assert jvp(lambda x: inf / x, (2.0,), (1.0,)) == (inf, -inf)
+    y, dy = jvp(lambda x: 3.0 / x - x / 0.5, (2.0,), (1.0,))
+    assert (y, dy) == (-2.5, -0.75 - 2.0)
+    y, dy = jvp(lambda x, z: x / z, (3.0, 2.0), (1.0, 1.0))
+    assert (y, dy) == (1.5, 0.5 - 0.75)
+    with pytest.raises(ZeroDivisionError):
+        jvp(lambda x: 1.0 / (x - x), (1.0,), (1.0,))
+
+
+def test_tangent_sums_of_large_arrays_are_right_and_leave_every_array_alone():
+    r = np.random.default_rng(0)
+    n = 5000                                # above the size where a sum reuses its first term
+    x, z, tx, tz = (r.standard_normal(n) for _ in range(4))
+    saved = [a.copy() for a in (x, z, tx, tz)]
+    kept = np.full(n, 0.5)                  # a forward rule that returns an array it keeps
+
+    @primitive
+    def scaled(a, b):
+        return 0.5 * a + b
+
+    defvjp(scaled, lambda ans, a, b: lambda g: 0.5 * g, lambda ans, a, b: lambda g: g)
+    defjvp(scaled, lambda t, ans, a, b: 0.5 * t, lambda t, ans, a, b: t)
+    y, dy = jvp(lambda x, z: x * z + x * x * z + scaled(x, z), (x, z), (tx, tz))
+    np.testing.assert_allclose(y, x * z + x * x * z + 0.5 * x + z, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dy, tx * z + x * tz + 2 * x * tx * z + x * x * tz + 0.5 * tx + tz,
+                               rtol=1e-12, atol=1e-14)
+    for a, b in zip((x, z, tx, tz), saved):
+        np.testing.assert_array_equal(a, b)
+
+    @primitive
+    def shifted(a, b):
+        return a + b
+
+    defvjp(shifted, lambda ans, a, b: lambda g: g, lambda ans, a, b: lambda g: g)
+    defjvp(shifted, lambda t, ans, a, b: kept, lambda t, ans, a, b: 2.0 * t)   # a made-up rule
+    y, dy = jvp(shifted, (x, z), (tx, tz))
+    np.testing.assert_array_equal(dy, 0.5 + 2.0 * tz)
+    np.testing.assert_array_equal(kept, np.full(n, 0.5))   # the rule's own array, not written into

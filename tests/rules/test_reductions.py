@@ -466,3 +466,37 @@ def test_property_prod_matches_logs(x):
     g = zygcy.gradient(lambda x: np.sum(np.cumprod(x)), x)[0]
     expect = [sum(np.prod(np.delete(x[:k + 1], i)) for k in range(i, len(x))) for i in range(len(x))]
     assert np.allclose(g, expect)
+
+
+@pytest.mark.parametrize("shape", [(7,), (4, 3), (1 << 15,), (2, 1 << 14)])
+def test_sum_and_mean_cotangents_spread_exactly_at_every_size(shape):
+    # small cotangents are filled arrays, large ones broadcast views: both exact,
+    # both gradients the caller owns
+    x = rand(shape, seed=31)
+    n = x.size
+    for f, want in ((np.sum, np.full(shape, 3.0)), (np.mean, np.full(shape, 3.0 / n))):
+        g = zygcy.gradient(lambda x: 3.0 * f(x), x)[0]
+        np.testing.assert_array_equal(g, want)
+        assert g.flags.writeable and g.flags.owndata
+        g = zygcy.gradient(lambda x: f(x * x, axis=-1).sum(), x)[0]
+        np.testing.assert_allclose(g, 2 * x / (1 if f is np.sum else shape[-1]), rtol=1e-15)
+    gi = zygcy.gradient(lambda x: np.mean(x), np.arange(6).reshape(2, 3))[0]
+    np.testing.assert_array_equal(gi, np.full((2, 3), 1 / 6))
+    # second order through the spread: the Hessian of mean(x)**2 is 2/n^2 everywhere
+    if n <= 12:
+        np.testing.assert_allclose(zygcy.hessian(lambda x: np.mean(x) ** 2, x),
+                                   np.full(shape * 2, 2.0 / n ** 2), rtol=1e-14)
+
+
+@pytest.mark.parametrize("xshape,bshape", [((3, 4), (4,)), ((2, 3, 4), (4,)), ((2, 3, 4), (3, 4)),
+                                           ((2, 3, 4), (3, 1)), ((5, 1), (1,)), ((5, 2), (1, 2))])
+def test_broadcast_operands_get_the_sum_over_the_broadcast_axes(xshape, bshape):
+    x, b = rand(xshape, seed=32), rand(bshape, seed=33)
+    w = rand(np.broadcast_shapes(xshape, bshape), seed=34)
+    gx, gb = zygcy.gradient(lambda x, b: np.sum(w * (x + b)), x, b)
+    extra = len(w.shape) - len(bshape)
+    want = w.sum(axis=tuple(range(extra)))
+    want = want.sum(axis=tuple(i for i, k in enumerate(bshape) if k == 1), keepdims=True)
+    np.testing.assert_allclose(gb, want.reshape(bshape), rtol=1e-13)
+    np.testing.assert_allclose(gx, w.reshape(xshape) if w.shape == xshape else w, rtol=1e-15)
+    gradcheck(lambda x, b: np.sum(w * (x + b) ** 2), x, b, order=2)

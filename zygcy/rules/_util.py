@@ -43,6 +43,9 @@ TWO_OVER_SQRT_PI = 2.0 / SQRT_PI        # d erf(x) / dx at 0
 # ---------------------------------------------------------------------------
 # Broadcasting: the one place it is undone
 
+_add_reduce = np.add.reduce
+
+
 def unbroadcast_to(shape, g):
     """Sum the cotangent g over the axes that broadcasting added to reach its shape.
 
@@ -53,10 +56,12 @@ def unbroadcast_to(shape, g):
         if g.shape == shape:
             return g
         extra = g.ndim - len(shape)
+        if extra >= 1 and 1 not in shape:  # only leading axes were added (a bias row)
+            return _add_reduce(g, axis=0 if extra == 1 else tuple(range(extra)))
         if extra >= 0:
             axes = tuple(range(extra)) + tuple(
                 extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1)
-            return g.sum(axis=axes).reshape(shape)
+            return _add_reduce(g, axis=axes).reshape(shape)
     gshape = np.shape(value(g))
     if gshape == shape:
         return g

@@ -64,18 +64,26 @@ def _matmul_cotangent(which, g, a, b, kwargs):
     return np.reshape(r, bshape) if len(bshape) == 1 else r
 
 
+def _plain_real_2d(g, a, b):
+    """g, a and b are plain real ndarrays of at most 2 dimensions: the common case.
+    (Tracked ones, of a derivative taken again, take the general path: its
+    expand_dims and matmul are cheaper on them than _matmul_2d's indexing.)"""
+    return (type(a) is np.ndarray and type(b) is np.ndarray and type(g) is np.ndarray
+            and a.ndim <= 2 and b.ndim <= 2 and a.dtype.kind in _REAL_KINDS
+            and b.dtype.kind in _REAL_KINDS and g.dtype.kind in _REAL_KINDS)
+
+
+_REAL_KINDS = frozenset("biuf")
+
+
 def _matmul_first(g, a, b, **kwargs):
-    if (not kwargs and type(a) is np.ndarray and type(b) is np.ndarray and type(g) is np.ndarray
-            and a.ndim <= 2 and b.ndim <= 2 and a.dtype.kind != "c" and b.dtype.kind != "c"
-            and g.dtype.kind != "c"):
+    if not kwargs and _plain_real_2d(g, a, b):
         return _matmul_2d(0, g, a, b)       # plain real matrices and vectors: the common case
     return _matmul_cotangent(0, g, a, b, kwargs)
 
 
 def _matmul_second(g, a, b, **kwargs):
-    if (not kwargs and type(a) is np.ndarray and type(b) is np.ndarray and type(g) is np.ndarray
-            and a.ndim <= 2 and b.ndim <= 2 and a.dtype.kind != "c" and b.dtype.kind != "c"
-            and g.dtype.kind != "c"):
+    if not kwargs and _plain_real_2d(g, a, b):
         return _matmul_2d(1, g, a, b)
     return _matmul_cotangent(1, g, a, b, kwargs)
 

@@ -82,8 +82,10 @@ def _sum_adjoint(g, x, axis=None, dtype=None, out=None, keepdims=False, initial=
 
 def _mean_adjoint(g, x, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     shape, axes = np.shape(value(x)), reduced_axes(axis, ndim_of(x))
+    if _is_all(where):          # divided before it is spread: fewer numbers to divide
+        return expand(g / _safe_count(_count(shape, axes)), shape, axes, keepdims)
     g = expand(g, shape, axes, keepdims) / _safe_count(_count(shape, axes, where))
-    return g if _is_all(where) else g * value(where)
+    return g * value(where)
 
 
 def _notnan(x):

@@ -26,7 +26,7 @@ from math import prod as _prod
 
 import numpy as np
 
-from ..extend import defjoint, deflinear, defjvp, defvjp, primitive, unbroadcast, value
+from ..extend import Tracked, defjoint, deflinear, defjvp, defvjp, primitive, unbroadcast, value
 from ._util import axes_of, axis_of, ndim_of, shape_of
 
 
@@ -127,15 +127,22 @@ def reshape(a, shape):
     return _reshape_plain(a, tuple(shape))
 
 
-@primitive
-def _expand_plain(g, shape, axes, keepdims):
+def _expand_values(g, shape, axes, keepdims):
+    """The broadcast of the plain cotangent g of a reduction back to ``shape``."""
     g = np.asarray(g)
+    large = _prod(shape) >= 1 << 15
+    if g.ndim == 0:                 # a reduction over everything: one number to spread
+        if large:
+            return np.broadcast_to(g, shape)
+        out = np.empty(shape, dtype=g.dtype)
+        out.fill(g)
+        return out
     if not keepdims:
         full = list(shape)
         for ax in axes:
             full[ax] = 1
         g = g.reshape(full)
-    if _prod(shape) >= 1 << 15:
+    if large:
         # Large: a read-only view, no memory (the sweep never writes into a cotangent
         # it did not allocate, and the gradients it returns are copied if views).
         return np.broadcast_to(g, shape)
@@ -144,12 +151,19 @@ def _expand_plain(g, shape, axes, keepdims):
     return out
 
 
+_expand_plain = primitive(_expand_values)
+
+
 def expand(g, shape, axes, keepdims=False):
     """The cotangent g of a reduction over ``axes`` broadcast back to ``shape``.
 
     ``axes`` are non-negative; ``keepdims`` says whether g still has them (as 1s).
+    A tracked g (a pullback differentiated again) is recorded as the primitive
+    ``_expand_plain``; a plain one is broadcast directly.
     """
-    return _expand_plain(g, tuple(shape), tuple(axes), bool(keepdims))
+    if type(g) is Tracked:
+        return _expand_plain(g, tuple(shape), tuple(axes), bool(keepdims))
+    return _expand_values(g, tuple(shape), tuple(axes), bool(keepdims))
 
 
 def _reshape_plain_adjoint(g, a, shape):
