@@ -89,7 +89,7 @@ cdef object _dual_arith(int op, Tape tape, object x, int kx, double xd, object y
         if yd == 0.0:
             raise ZeroDivisionError("float division by zero")
         r = xd / yd
-        t = (tx / yd if kx == 2 else 0.0) + ((-r / yd) * ty if ky == 2 else 0.0)
+        t = ((1.0 / yd) * tx if kx == 2 else 0.0) + ((-r / yd) * ty if ky == 2 else 0.0)
     cdef Tracked d = Tracked.__new__(Tracked)
     d.db = r                # the value as a C double: _v stays None (_tv)
     d.tid = tape.id

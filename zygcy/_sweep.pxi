@@ -307,12 +307,15 @@ cdef object _ew_cotangent(EwRec rec, Py_ssize_t i, object ans, object g, Tracked
 
 cdef inline bint _is_scratch(object p, object g):
     """p is a large array that only the caller holds (a partial just computed, not
-    an argument or a value of the tape), with its own data, of the shape and
-    dtype g * p has: g * p may then be written into it, saving an allocation."""
-    return (type(p) is _ndarray and Py_REFCNT(p) == 1 and type(g) is _ndarray
+    an argument or a value of the tape), owning its memory (a view or an array
+    wrapping memory a library keeps is not), of the shape and dtype g * p has:
+    g * p may then be written into it, saving an allocation."""
+    if not (type(p) is _ndarray and Py_REFCNT(p) == 1 and type(g) is _ndarray
             and (<object>p).size >= _SCRATCH_MIN and (<object>p).base is None
-            and (<object>p).shape == (<object>g).shape and (<object>p).dtype is (<object>g).dtype
-            and (<object>p).flags.writeable)
+            and (<object>p).shape == (<object>g).shape and (<object>p).dtype is (<object>g).dtype):
+        return False
+    flags = (<object>p).flags
+    return flags.owndata and flags.writeable
 
 
 cdef Py_ssize_t _SCRATCH_MIN = 1 << 12     # below this, numpy's out= call costs more than an allocation

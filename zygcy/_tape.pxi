@@ -133,7 +133,17 @@ cdef class Tape:
                 raise TypeError(_messages.not_on_tape(leaf))
         _check_fingerprints(self.prints)
         self.swept = last
-        return _sweep(self, seeds, leaves, repeat, last)
+        # As while recording (push): the sweep makes many small objects in no cycle,
+        # which the cyclic collector would scan again and again; it resumes after
+        # (a gc.disable() made inside the sweep, by a hook, is undone then, as by pop).
+        cdef bint paused = _gc.isenabled()
+        if paused:
+            _gc.disable()
+        try:
+            return _sweep(self, seeds, leaves, repeat, last)
+        finally:
+            if paused:
+                _gc.enable()
 
     cdef bint _holds(self, object x):
         cdef Tracked t

@@ -117,16 +117,21 @@ def _plain(p):
 _writes = {}
 
 
+_base = np.ndarray.base.__get__     # a.base without Param's __getattribute__
+
+
 def _owner(a):
     """The ndarray that owns a's memory (a itself, or the end of its chain of bases)."""
-    while isinstance(a.base, np.ndarray):
-        a = a.base
+    b = _base(a)
+    while isinstance(b, np.ndarray):
+        a = b
+        b = _base(a)
     return a
 
 
 def written(p):
     """Count one in-place write into the memory of the parameter p."""
-    o = _owner(_plain(p))
+    o = _owner(p)
     e = _writes.get(id(o))
     if e is None or e[0]() is not o:
         _writes[id(o)] = [weakref.ref(o, lambda _, k=id(o): _writes.pop(k, None)), 1]
@@ -136,7 +141,7 @@ def written(p):
 
 def version(p):
     """How many in-place writes the memory of the parameter p has had."""
-    o = _owner(_plain(p))
+    o = _owner(p)
     e = _writes.get(id(o))
     return e[1] if e is not None and e[0]() is o else 0
 

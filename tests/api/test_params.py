@@ -483,3 +483,26 @@ def test_back_after_an_in_place_update_of_a_parameter_is_refused():
     y, back = forward(loss, Params([W, b]))
     assert y == pytest.approx(np.sum(np.tanh(plain(W) @ x + plain(b)) ** 2))
     back(1.0)
+
+
+@pytest.mark.parametrize("reduce", [
+    lambda x: np.sum(x, axis=0),
+    lambda x: np.mean(x, axis=0),
+    lambda x: np.sum(x, axis=0, where=np.array([[True, False], [True, True], [False, True]])),
+    lambda x: np.nansum(x, axis=0),
+    lambda x: np.mean(x, axis=0, keepdims=True)[0],
+])
+def test_a_parameter_as_the_seed_of_a_reductions_back_is_differentiated(reduce):
+    # The cotangent given to back is a parameter: its derivative must flow through the
+    # reduction's pullback (the spread of the cotangent over the reduced axis).
+    W = param(np.array([1.0, 2.0]))
+    X = np.arange(6.0).reshape(3, 2)
+    _, back = forward(reduce, X)
+    got = gradient(lambda: np.sum(back(W)[0] * X), Params([W]))[W]
+    # back is linear in its seed: d/dW sum(back(W) * X) = back(X-weights)^T, by differences
+    f = lambda w: float(np.sum(back(w)[0] * X))
+    e = np.eye(2)
+    want = np.array([(f(W.view(np.ndarray) + 1e-6 * e[i]) - f(W.view(np.ndarray) - 1e-6 * e[i])) / 2e-6
+                     for i in range(2)])
+    np.testing.assert_allclose(got, want, rtol=1e-7)
+    assert np.any(got != 0)

@@ -56,7 +56,7 @@ def unbroadcast_to(shape, g):
         if g.shape == shape:
             return g
         extra = g.ndim - len(shape)
-        if extra >= 1 and 1 not in shape:  # only leading axes were added (a bias row)
+        if extra >= 1 and 1 not in shape and g.shape[extra:] == shape:  # leading axes added (a bias row)
             return _add_reduce(g, axis=0 if extra == 1 else tuple(range(extra)))
         if extra >= 0:
             axes = tuple(range(extra)) + tuple(

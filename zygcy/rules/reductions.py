@@ -82,10 +82,12 @@ def _sum_adjoint(g, x, axis=None, dtype=None, out=None, keepdims=False, initial=
 
 def _mean_adjoint(g, x, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     shape, axes = np.shape(value(x)), reduced_axes(axis, ndim_of(x))
-    if _is_all(where):          # divided before it is spread: fewer numbers to divide
+    if _is_all(where) and (type(g) is np.ndarray or type(g) is float):
+        # divided before it is spread: fewer numbers to divide (a numpy scalar is not:
+        # numpy 1.x would widen a float32 one to float64 when divided by an int)
         return expand(g / _safe_count(_count(shape, axes)), shape, axes, keepdims)
     g = expand(g, shape, axes, keepdims) / _safe_count(_count(shape, axes, where))
-    return g * value(where)
+    return g if _is_all(where) else g * value(where)
 
 
 def _notnan(x):

@@ -26,7 +26,7 @@ from math import prod as _prod
 
 import numpy as np
 
-from ..extend import Tracked, defjoint, deflinear, defjvp, defvjp, primitive, unbroadcast, value
+from ..extend import defjoint, deflinear, defjvp, defvjp, primitive, unbroadcast, value
 from ._util import axes_of, axis_of, ndim_of, shape_of
 
 
@@ -158,12 +158,17 @@ def expand(g, shape, axes, keepdims=False):
     """The cotangent g of a reduction over ``axes`` broadcast back to ``shape``.
 
     ``axes`` are non-negative; ``keepdims`` says whether g still has them (as 1s).
-    A tracked g (a pullback differentiated again) is recorded as the primitive
-    ``_expand_plain``; a plain one is broadcast directly.
+    A plain g (an ndarray or a number) is broadcast directly; anything else (a
+    tracked g of a pullback differentiated again, a parameter standing in for
+    one) goes through the primitive ``_expand_plain``, which records it.
     """
-    if type(g) is Tracked:
-        return _expand_plain(g, tuple(shape), tuple(axes), bool(keepdims))
-    return _expand_values(g, tuple(shape), tuple(axes), bool(keepdims))
+    if type(g) in _PLAIN:
+        return _expand_values(g, tuple(shape), tuple(axes), bool(keepdims))
+    return _expand_plain(g, tuple(shape), tuple(axes), bool(keepdims))
+
+
+_PLAIN = frozenset([np.ndarray, float, int, complex, np.float64, np.float32, np.complex128,
+                    np.complex64, np.int64, np.int32, np.bool_, bool])
 
 
 def _reshape_plain_adjoint(g, a, shape):
