@@ -62,13 +62,14 @@ def unbroadcast_to(shape, g):
             axes = tuple(range(extra)) + tuple(
                 extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1)
             return _add_reduce(g, axis=axes).reshape(shape)
-    gshape = np.shape(value(g))
+    gshape = shape_of(g)
     if gshape == shape:
         return g
     extra = len(gshape) - len(shape)
     if extra > 0:
         g = np.sum(g, axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(value(g))[i] != 1)
+        gshape = gshape[extra:]
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and gshape[i] != 1)
     if axes:
         g = np.sum(g, axis=axes, keepdims=True)
     return g
@@ -100,7 +101,8 @@ def shape_of(x):
 
 def ndim_of(x):
     """The number of dimensions of a possibly tracked value."""
-    return np.ndim(value(x))
+    v = value(x)
+    return v.ndim if type(v) is np.ndarray else np.ndim(v)
 
 
 def axis_of(axis, ndim):

@@ -215,6 +215,8 @@ def _shape_args(args):
 
 def _method_reshape(x):
     def reshape(*shape, order="C"):
+        if order == "C":                # the common call, without a keyword to place
+            return np.reshape(x, _shape_args(shape))
         return np.reshape(x, _shape_args(shape), order=order)
 
     return reshape

@@ -210,7 +210,10 @@ def _reshape_order(a, order):
 
 
 def _reshape_adjoint(g, a, shape=None, order="C", **kwargs):
-    return np.reshape(g, shape_of(a), order=_reshape_order(a, order))
+    order = _reshape_order(a, order)
+    if type(g) is np.ndarray:
+        return g.reshape(shape_of(a), order=order)
+    return np.reshape(g, shape_of(a)) if order == "C" else np.reshape(g, shape_of(a), order=order)
 
 
 def _ravel_adjoint(g, a, order="C"):
