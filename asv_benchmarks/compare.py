@@ -866,7 +866,7 @@ SMALL_OP_LIMIT = 0.8e-6
 def targets(table_rows, cells):
     """The issue's targets, each as ``(met: bool or None, text)``."""
     out = []
-    for label, workload, _ in table_rows:
+    for label, workload, factory in table_rows:
         r = ratio(cells, label, "zygcy")
         if r is None:
             out.append((None, "%s: zygcy has no time (%s)" % (
@@ -886,7 +886,7 @@ def targets(table_rows, cells):
                 out.append((zc.peak / hand.peak <= lim, "%s: zygcy's peak memory %.3gx the hand-written "
                             "gradient's (target <= %gx)" % (label, zc.peak / hand.peak, lim)))
         if workload == "small_ops" and (label, "primal") in cells:
-            n = int(label.split("(")[1].split()[0])
+            n = C.small_ops_count(factory().steps)      # the operations of the row's data
             per = (zc.seconds - cells[label, "primal"].seconds) / n
             floor = ("; the hand-written gradient's %s" % fmt_time((hand.seconds - cells[label, "primal"].seconds) / n)
                      if hand is not None and hand.timed() else "")

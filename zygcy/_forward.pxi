@@ -51,54 +51,37 @@ cdef Tracked _dual_lin_fast(Tape tape, double val, Tracked a, double da, Tracked
     cdef Tracked r
     if (a is None or a.fast) and (b is None or b.fast):
         # The hot path: every tangent is a C double.
-        r = Tracked.__new__(Tracked)
-        r.db = val                  # the value as a C double: _v stays None (_tv)
-        r.tid = tape.id
-        r.kind = K_FLOAT
-        r.op = OP_DUAL
-        r.pos = -1
-        r.fast = True
-        r.da = (da * a.da if a is not None else 0.0) + (db * b.da if b is not None else 0.0)
-        return r
+        return _dual_float(tape, val, (da * a.da if a is not None else 0.0)
+                           + (db * b.da if b is not None else 0.0))
     return _dual(tape, PyFloat_FromDouble(val), K_FLOAT,
                  _tangent_sum(a, PyFloat_FromDouble(da), b, PyFloat_FromDouble(db)))
 
 
 cdef object _dual_arith(int op, Tape tape, object x, int kx, double xd, object y, int ky, double yd):
     """x op y for + - * / of floats on the forward level ``tape`` (kx, ky: 2 for a
-    value of it, 1 for a constant): the hot path of scalar forward mode, value
-    and tangent in C doubles."""
-    cdef double r, tx = 0.0, ty = 0.0, t
+    value of it, 1 for a constant; _float_operand): the hot path of scalar forward
+    mode, _dual_lin_fast's sum without taking the operands as Tracked arguments."""
+    cdef double r, da, db
     if (kx == 2 and not (<Tracked>x).fast) or (ky == 2 and not (<Tracked>y).fast):
         return _arith(op, tape, <Tracked>x if kx == 2 else None, xd, <Tracked>y if ky == 2 else None, yd)
-    if kx == 2:
-        tx = (<Tracked>x).da
-    if ky == 2:
-        ty = (<Tracked>y).da
+    _c_arith(op, xd, yd, &r, &da, &db)
     # A constant's side adds nothing (not 0 * partial: that is nan for an infinite partial).
-    if op == B_ADD:
-        r = xd + yd
-        t = tx + ty
-    elif op == B_SUB:
-        r = xd - yd
-        t = tx - ty
-    elif op == B_MUL:
-        r = xd * yd
-        t = (tx * yd if kx == 2 else 0.0) + (ty * xd if ky == 2 else 0.0)
-    else:
-        if yd == 0.0:
-            raise ZeroDivisionError("float division by zero")
-        r = xd / yd
-        t = ((1.0 / yd) * tx if kx == 2 else 0.0) + ((-r / yd) * ty if ky == 2 else 0.0)
-    cdef Tracked d = Tracked.__new__(Tracked)
-    d.db = r                # the value as a C double: _v stays None (_tv)
-    d.tid = tape.id
-    d.kind = K_FLOAT
-    d.op = OP_DUAL
-    d.pos = -1
-    d.fast = True
-    d.da = t
-    return d
+    return _dual_float(tape, r, (da * (<Tracked>x).da if kx == 2 else 0.0)
+                       + (db * (<Tracked>y).da if ky == 2 else 0.0))
+
+
+cdef inline Tracked _dual_float(Tape tape, double val, double tan):
+    """A float of the forward level ``tape``: value and tangent as C doubles (_v
+    stays None until _tv asks for the value as an object)."""
+    cdef Tracked r = Tracked.__new__(Tracked)
+    r.db = val
+    r.tid = tape.id
+    r.kind = K_FLOAT
+    r.op = OP_DUAL
+    r.pos = -1
+    r.fast = True
+    r.da = tan
+    return r
 
 
 cdef Tracked _dual_lin_obj(Tape tape, object val, Tracked a, object pa, Tracked b, object pb):

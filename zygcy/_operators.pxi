@@ -42,18 +42,24 @@ cdef inline int _float_operand(object v, Tape top, double* d) except -1:
 cdef inline object _arith(int op, Tape top, Tracked a, double xd, Tracked b, double yd):
     """Record x op y for + - * / on C doubles, with the partials of each operand."""
     cdef double r, da, db
+    _c_arith(op, xd, yd, &r, &da, &db)
+    return _lin_fast(top, r, a, da, b, db)
+
+
+cdef inline int _c_arith(int op, double xd, double yd, double* r, double* da, double* db) except -1:
+    """*r = x op y for + - * / on C doubles (ZeroDivisionError for a zero divisor, as
+    Python's floats), and its partials (_c_partials)."""
     if op == B_ADD:
-        r = xd + yd
+        r[0] = xd + yd
     elif op == B_SUB:
-        r = xd - yd
+        r[0] = xd - yd
     elif op == B_MUL:
-        r = xd * yd
+        r[0] = xd * yd
     else:
         if yd == 0.0:
             raise ZeroDivisionError("float division by zero")
-        r = xd / yd
-    _c_partials(op, xd, yd, r, &da, &db)
-    return _lin_fast(top, r, a, da, b, db)
+        r[0] = xd / yd
+    return _c_partials(op, xd, yd, r[0], da, db)
 
 
 cdef inline int _c_partials(int op, double xd, double yd, double r, double* da, double* db) except -1:

@@ -41,14 +41,9 @@ cdef class Tape:
         global _top, _gc_paused
         if self.active:
             raise RuntimeError(_messages.tape_active())
-        if not _stack and _gc.isenabled():
-            # The pullbacks of a long loop are many small GC objects that form no
-            # cycles; letting the collector scan them again and again made long
-            # array loops up to 3x slower. Reference counting frees them all the
-            # same. The collector resumes when the outermost tape pops (a
-            # gc.disable() inside f is not seen, since it was off already).
-            _gc.disable()
-            _gc_paused = True
+        if not _stack:
+            # The collector is paused from the outermost push to its pop (_pause_gc).
+            _gc_paused = _pause_gc()
         self.active = True
         _stack.append(self)
         _top = self
@@ -67,8 +62,7 @@ cdef class Tape:
         _top = _stack[len(_stack) - 1] if _stack else None
         if not _stack and _gc_paused:
             _gc_paused = False
-            if not _gc.isenabled():
-                _gc.enable()
+            _resume_gc()
         if self.watching:
             self.prints = _fingerprints(self.watched)
             self.watched = []
@@ -133,17 +127,12 @@ cdef class Tape:
                 raise TypeError(_messages.not_on_tape(leaf))
         _check_fingerprints(self.prints)
         self.swept = last
-        # As while recording (push): the sweep makes many small objects in no cycle,
-        # which the cyclic collector would scan again and again; it resumes after
-        # (a gc.disable() made inside the sweep, by a hook, is undone then, as by pop).
-        cdef bint paused = _gc.isenabled()
-        if paused:
-            _gc.disable()
+        cdef bint paused = _pause_gc()      # as while recording
         try:
             return _sweep(self, seeds, leaves, repeat, last)
         finally:
             if paused:
-                _gc.enable()
+                _resume_gc()
 
     cdef bint _holds(self, object x):
         cdef Tracked t
@@ -215,6 +204,25 @@ cdef inline Tape _active(Tracked t):
         if tp.id == t.tid:
             return tp
     return None
+
+
+cdef bint _pause_gc() except -1:
+    """Pause the cyclic collector if it runs; True if it was paused here.
+
+    Recording and sweeping make many small objects in no cycle (nodes, pullbacks,
+    cotangents); letting the collector scan them again and again made long array
+    loops up to 3x slower, and reference counting frees them all the same. A
+    gc.disable() made by user code meanwhile is undone when the collector resumes."""
+    if _gc.isenabled():
+        _gc.disable()
+        return True
+    return False
+
+
+cdef int _resume_gc() except -1:
+    if not _gc.isenabled():
+        _gc.enable()
+    return 0
 
 
 cdef inline object _resolve(object x):

@@ -247,21 +247,18 @@ class Param(np.ndarray):
     # -- numpy's protocols -----------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         out = kwargs.get("out")
-        active = bool(_local.stack)     # else every parameter is its plain memory
-        if out is not None:
-            if active:
-                for o in out:
-                    if isinstance(o, Param):
-                        _check_writable(o, "numpy.%s(..., out=W) or an in-place operator "
-                                           "(W += x)", ufunc.__name__)
-            kwargs["out"] = tuple([_plain(o) if isinstance(o, Param) else o for o in out])
-        if active and method == "at" and isinstance(inputs[0], Param):
-            _check_writable(inputs[0], "numpy.%s.at", ufunc.__name__)
-        if active:
-            found = []
-            args = [_sub_tree(x, found) if isinstance(x, Param) else x for x in inputs]
-        else:
+        if _local.stack:                # a differentiation is active: check writes, substitute
+            for o in out or ():
+                if isinstance(o, Param):
+                    _check_writable(o, "numpy.%s(..., out=W) or an in-place operator "
+                                       "(W += x)", ufunc.__name__)
+            if method == "at" and isinstance(inputs[0], Param):
+                _check_writable(inputs[0], "numpy.%s.at", ufunc.__name__)
+            args = [_sub_tree(x, []) if isinstance(x, Param) else x for x in inputs]
+        else:                           # every parameter is its plain memory
             args = [_plain(x) if isinstance(x, Param) else x for x in inputs]
+        if out is not None:
+            kwargs["out"] = tuple([_plain(o) if isinstance(o, Param) else o for o in out])
         res = (ufunc if method == "__call__" else getattr(ufunc, method))(*args, **kwargs)
         if method == "at" and isinstance(inputs[0], Param):
             written(inputs[0])

@@ -1448,6 +1448,8 @@ def test_forward_floats_show_their_values_every_way_they_are_read():
     assert y == pytest.approx(2 * v + v ** 1.5 + math.sin(v) + v + (-v) % 3.0, rel=1e-14)
     dv = 6.0                                # d(x*x + 1)/dx at 3
     assert dy == pytest.approx(dv * (2 + 1.5 * v ** 0.5 + math.cos(v) + 1 + (-1)), rel=1e-13)
+    plain = lambda u: (lambda w: 2 * w + w ** 1.5 + math.sin(w) + abs(-w) + (-w) % 3.0)(u * u + 1.0)
+    assert dy == pytest.approx(numerical_gradient(plain, 3.0), rel=1e-7)
 
 
 def test_forward_floats_as_values_of_nested_levels():
@@ -1456,6 +1458,8 @@ def test_forward_floats_as_values_of_nested_levels():
     d1 = lambda x: (2 * x ** 3 + 3 * x ** 2) / (1 + x) ** 2
     d2 = lambda x: ((6 * x ** 2 + 6 * x) * (1 + x) - 2 * (2 * x ** 3 + 3 * x ** 2)) / (1 + x) ** 3
     for x in (0.5, 2.0, -3.0):
+        assert d1(x) == pytest.approx(numerical_gradient(f, x), rel=1e-7)
+        assert d2(x) == pytest.approx(numerical_gradient(d1, x), rel=1e-7)
         fwd_fwd = jvp(lambda u: jvp(f, (u,), (1.0,))[1], (x,), (1.0,))[1]
         rev_fwd = derivative(lambda u: jvp(f, (u,), (1.0,))[1], x)
         fwd_rev = jvp(lambda u: derivative(f, u), (x,), (1.0,))[1]
@@ -1498,6 +1502,10 @@ def test_tangent_sums_of_large_arrays_are_right_and_leave_every_array_alone():
     np.testing.assert_allclose(y, x * z + x * x * z + 0.5 * x + z, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(dy, tx * z + x * tz + 2 * x * tx * z + x * x * tz + 0.5 * tx + tz,
                                rtol=1e-12, atol=1e-14)
+    F = lambda x, z: x * z + x * x * z + 0.5 * x + z
+    h = 1e-6
+    np.testing.assert_allclose(dy, (F(x + h * tx, z + h * tz) - F(x - h * tx, z - h * tz)) / (2 * h),
+                               rtol=1e-6, atol=1e-7)
     for a, b in zip((x, z, tx, tz), saved):
         np.testing.assert_array_equal(a, b)
 

@@ -56,11 +56,10 @@ def unbroadcast_to(shape, g):
         if g.shape == shape:
             return g
         extra = g.ndim - len(shape)
-        if extra >= 1 and 1 not in shape and g.shape[extra:] == shape:  # leading axes added (a bias row)
-            return _add_reduce(g, axis=0 if extra == 1 else tuple(range(extra)))
         if extra >= 0:
-            axes = tuple(range(extra)) + tuple(
-                extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1)
+            axes = tuple(range(extra))      # the leading axes broadcasting added
+            if 1 in shape:                  # and the axes it stretched from 1
+                axes += tuple(extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1)
             return _add_reduce(g, axis=axes).reshape(shape)
     gshape = shape_of(g)
     if gshape == shape:

@@ -127,22 +127,16 @@ def reshape(a, shape):
     return _reshape_plain(a, tuple(shape))
 
 
-def _expand_values(g, shape, axes, keepdims):
-    """The broadcast of the plain cotangent g of a reduction back to ``shape``."""
+@primitive
+def _expand_plain(g, shape, axes, keepdims):
+    """The broadcast of the cotangent g of a reduction back to ``shape``."""
     g = np.asarray(g)
-    large = _prod(shape) >= 1 << 15
-    if g.ndim == 0:                 # a reduction over everything: one number to spread
-        if large:
-            return np.broadcast_to(g, shape)
-        out = np.empty(shape, dtype=g.dtype)
-        out.fill(g)
-        return out
-    if not keepdims:
+    if not keepdims and g.ndim:
         full = list(shape)
         for ax in axes:
             full[ax] = 1
         g = g.reshape(full)
-    if large:
+    if _prod(shape) >= 1 << 15:
         # Large: a read-only view, no memory (the sweep never writes into a cotangent
         # it did not allocate, and the gradients it returns are copied if views).
         return np.broadcast_to(g, shape)
@@ -151,24 +145,12 @@ def _expand_values(g, shape, axes, keepdims):
     return out
 
 
-_expand_plain = primitive(_expand_values)
-
-
 def expand(g, shape, axes, keepdims=False):
     """The cotangent g of a reduction over ``axes`` broadcast back to ``shape``.
 
     ``axes`` are non-negative; ``keepdims`` says whether g still has them (as 1s).
-    A plain g (an ndarray or a number) is broadcast directly; anything else (a
-    tracked g of a pullback differentiated again, a parameter standing in for
-    one) goes through the primitive ``_expand_plain``, which records it.
     """
-    if type(g) in _PLAIN:
-        return _expand_values(g, tuple(shape), tuple(axes), bool(keepdims))
     return _expand_plain(g, tuple(shape), tuple(axes), bool(keepdims))
-
-
-_PLAIN = frozenset([np.ndarray, float, int, complex, np.float64, np.float32, np.complex128,
-                    np.complex64, np.int64, np.int32, np.bool_, bool])
 
 
 def _reshape_plain_adjoint(g, a, shape):
