@@ -330,13 +330,16 @@ def _wrap_joint(name, rule, transform_tuple):
     return make
 
 
-def register_rule(fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials=()):
+def register_rule(fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials=(), reads=-1):
     """Enter a rule in zygcy's table exactly as given: ``zygcy._core.register`` where
     the engine has it (what ``zygcy.extend.defvjp``/``defjoint`` call), else the
-    older ``zygcy._core.defvjp``/``defjoint``."""
+    older ``zygcy._core.defvjp``/``defjoint``. ``reads``: which of (ans, x, y) an
+    elementwise rule's partials read (the engine keeps only those values)."""
     register = getattr(_core, "register", None)
     if register is not None:
-        if jvps or partials:
+        if partials:
+            return register(fun, tuple(makers), joint_maker, variadic, tuple(jvps), tuple(partials), reads)
+        if jvps:
             return register(fun, tuple(makers), joint_maker, variadic, tuple(jvps), tuple(partials))
         if variadic:
             return register(fun, tuple(makers), joint_maker, True)
@@ -350,7 +353,7 @@ def restore_rule(fun, rule):
     """Register the Rule object ``rule`` (from ``registered()``) for ``fun`` again."""
     register_rule(fun, rule.makers, rule.joint_maker if rule.joint else None,
                   getattr(rule, "variadic", False), getattr(rule, "jvps", ()),
-                  getattr(rule, "partials", ()))
+                  getattr(rule, "partials", ()), getattr(rule, "reads", -1))
 
 
 def _wrap_partials(name, rule, transform):
@@ -375,11 +378,12 @@ def _reregister(fun, rule, name, transform, transform_tuple, transform_jvp=None)
     if transform_jvp is not None:
         jvps = _wrap_jvps(name, rule, transform_jvp)
     partials = _wrap_partials(name, rule, transform)
+    reads = getattr(rule, "reads", -1)   # the wrapped partials read what the rule's own do
     if rule.joint:
-        register_rule(fun, (), _wrap_joint(name, rule, transform_tuple), False, jvps, partials)
+        register_rule(fun, (), _wrap_joint(name, rule, transform_tuple), False, jvps, partials, reads)
     else:
         register_rule(fun, _wrap_makers(name, rule, transform), None, getattr(rule, "variadic", False),
-                      jvps, partials)
+                      jvps, partials, reads)
 
 
 def _replace_scalar(old, new):

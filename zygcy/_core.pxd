@@ -59,6 +59,7 @@ cdef class Tape:
     cdef list watched        # while recording: (weakref, user) of plain arrays the pullbacks may read
     cdef list prints         # after pop: (weakref, user, fingerprint) of those arrays, checked by backward
     cdef list user_pbs       # the pullbacks of user rules (@grad, hook): held here, where the collector sees them
+    cdef list unread         # while recording: elementwise nodes with large values their sweep does not read (_let_go_unreachable)
     cdef readonly bint forward   # a forward-mode level: values carry tangents, nothing is recorded
     cdef bint swept          # a last sweep (backward(last=True)) has let go of the nodes
     cdef bint _holds(self, object x)
@@ -72,6 +73,7 @@ cdef class Rule:
     cdef readonly bint variadic
     cdef readonly tuple jvps     # forward mode: jvps[i](t, ans, *args, **kwargs), the tangent from argument i
     cdef readonly tuple partials # elementwise functions: partials[i](ans, *args) (or a number, or None)
+    cdef readonly int reads      # which of (ans, x, y) partial k reads: bits 3k, 3k+1, 3k+2 (-1: all)
     cdef object maker(self, Py_ssize_t i)
     cdef object jvp(self, Py_ssize_t i)
 
@@ -108,6 +110,7 @@ cdef class Tracked:
     cdef char op             # OP_LEAF, OP_LIN, OP_RULE, OP_PROJ
     cdef bint fast           # OP_LIN: the partials are the C doubles da, db
     cdef Py_ssize_t pos      # index in the tape's node list
+    cdef int uses            # how many elementwise nodes hold this one as their parent a or b
     # OP_LIN: y depends on parents a, b with (already conjugated) local partials,
     # C doubles in da, db, or Python objects in ext = (oa, ob).
     cdef Tracked a

@@ -87,6 +87,7 @@ cdef tuple _ARITH_UFUNCS = (np.add, np.subtract, np.multiply, np.true_divide, np
 cdef object _np_matmul = np.matmul
 cdef object _np_multiply = np.multiply
 cdef object _np_add = np.add
+cdef object _np_negative = np.negative
 cdef object _weakref = _weakref_module.ref
 
 # Registered by zygcy.rules (through zygcy.extend): function -> Rule, the constant

@@ -15,7 +15,7 @@ cdef class Rule:
     """
     # fields in _core.pxd; variadic: the last maker serves every further positional argument
 
-    def __init__(self, fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials=()):
+    def __init__(self, fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials=(), reads=-1):
         self.fun = fun
         self.makers = tuple(makers)
         self.joint_maker = joint_maker
@@ -23,6 +23,7 @@ cdef class Rule:
         self.variadic = variadic and len(self.makers) > 0
         self.jvps = tuple(jvps)
         self.partials = tuple(partials)
+        self.reads = reads
 
     cdef object maker(self, Py_ssize_t i):
         if i < len(self.makers):
@@ -36,13 +37,16 @@ cdef class Rule:
         return self.jvps[len(self.jvps) - 1] if (self.variadic and self.jvps) else None
 
 
-def register(fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials=()):
+def register(fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials=(), reads=-1):
     """Enter a rule for ``fun`` in the table (zygcy.extend validates and calls this).
     It replaces any earlier rule, forward rules included: forward rules that
     belonged to other pullbacks must not outlive them. ``partials`` (for a ufunc,
     from zygcy.extend.defelementwise) lets the engine record its calls as
-    elementwise nodes (_record_elementwise); the makers serve every other call."""
-    _rules[fun] = Rule(fun, makers, joint_maker, variadic, jvps, partials)
+    elementwise nodes (_record_elementwise); the makers serve every other call.
+    ``reads``: which of (ans, x, y) each partial reads, a bit mask (partial k's
+    in bits 3k, 3k + 1, 3k + 2; -1: everything); an elementwise node keeps only
+    the values the partials of its tracked arguments read."""
+    _rules[fun] = Rule(fun, makers, joint_maker, variadic, jvps, partials, reads)
     return fun
 
 

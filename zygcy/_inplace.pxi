@@ -16,6 +16,7 @@ cdef void _copy_node(Tracked dst, Tracked src):
     dst.da = src.da
     dst.db = src.db
     dst.ext = src.ext
+    dst.uses = src.uses     # the elementwise nodes holding it move with it (_let_go_unreachable counts them)
 
 
 cdef object _assign(Tracked x, object index, object v):

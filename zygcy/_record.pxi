@@ -22,6 +22,8 @@ cdef object _apply(object fun, Rule rule, tuple args, dict kwargs):
     top = _resolve_levels(fun, plain, kwargs)
     if top is None:
         return fun(*plain, **kwargs)
+    if PyList_GET_SIZE(top.unread):
+        _let_go_unreachable(top)
     _strip_level(top, fun, plain, parents, argi, elem)
     if top.id != _stack_bottom_id():
         _alias_outer_arrays(plain)
@@ -75,6 +77,8 @@ cdef object _record_elementwise(object fun, Rule rule, tuple inputs):
         return None
     if top.forward and ((a is not None and rule.jvp(0) is None) or (b is not None and rule.jvp(1) is None)):
         return None         # a forward rule missing: _apply transposes the pullback
+    if PyList_GET_SIZE(top.unread):
+        _let_go_unreachable(top)    # before the call: what became unreachable is freed before ans is made
     if n == 1:
         ans = fun(x)
         args = (x,)
@@ -86,12 +90,75 @@ cdef object _record_elementwise(object fun, Rule rule, tuple inputs):
     r = _new_node(top, ans, _kind_of(ans), OP_EW)
     r.a = a
     r.b = b
+    if a is not None:
+        a.uses += 1
+    if b is not None:
+        b.uses += 1
     rec = EwRec.__new__(EwRec)
     rec.partials = rule.partials
+    # What the sweep will read: the partials of the tracked arguments (of x * c only
+    # the one in x, which reads c), each reading some of (ans, x, y).
+    cdef int reads = (rule.reads & 0b111 if a is not None else 0) | (rule.reads >> 3 & 0b111 if b is not None else 0)
+    if (reads >> 1) != (1 << n) - 1:
+        # keep only the arguments read (exp's and add's none: x**2 is freed as soon
+        # as -x**2 is made from it)
+        args = (x if reads & 2 else None,) if n == 1 else (x if reads & 2 else None, y if reads & 4 else None)
     rec.args = args
     rec.fun = fun
     r.ext = rec
+    if not (reads & 1) and type(ans) is _ndarray and (<object>ans).size >= _UNREAD_MIN:
+        _hold_unread(top, r)
     return r
+
+
+# Values no sweep reads. The sweep of an elementwise node reads its inputs' values
+# (kept in its EwRec, when its partials read them) and its own value only if its
+# partials read ans: of exp(y), y is not needed, nor x + y once made. The tape holds
+# such a value on its node all the same, and on array code it is most of the memory
+# (every intermediate of the forward pass at once). So an elementwise node whose own
+# partials do not read its value is kept in ``unread``; once no one but the tape
+# holds the node (its references are the tape's list, that list, and the
+# elementwise nodes made from it, counted in ``uses``), no code can read its value
+# again, and the value is replaced by a stand-in of the same shape and dtype (what
+# the sweep still asks of it), all NaN, so that a read the reasoning above missed
+# shows. Checked before each array operation is recorded, and when recording stops.
+
+# 256 KiB of float64: below, the memory is not worth the check. On the debug build
+# every array is watched, so that the engine and program tests run this path.
+cdef Py_ssize_t _UNREAD_MIN = 1 if ZYGCY_DEBUG_BUILD else 1 << 15
+cdef Py_ssize_t _UNREAD_MAX = 16           # the newest ones are watched: the check stays cheap
+
+
+cdef inline void _hold_unread(Tape top, Tracked r):
+    if (<object>_tv(r)).dtype.kind not in "fc" or top.swept:
+        return
+    if PyList_GET_SIZE(top.unread) >= _UNREAD_MAX:
+        del top.unread[0]           # it stays held until the sweep passes it, as every value used to
+    top.unread.append(r)
+
+
+cdef int _let_go_unreachable(Tape tape) except -1:
+    """Replace the values of the nodes in ``tape.unread`` that no one but the tape
+    can reach any more by stand-ins (see above); the others stay watched."""
+    cdef list kept = []
+    cdef Tracked c
+    cdef Py_ssize_t k
+    if tape.swept:      # a last sweep has cut links: ``uses`` no longer counts them
+        return 0
+    for k in range(PyList_GET_SIZE(tape.unread)):
+        c = <Tracked>PyList_GET_ITEM(tape.unread, k)
+        # held by: the tape's node list, ``unread``, this variable, its elementwise children
+        if Py_REFCNT(c) == 3 + c.uses:
+            c._v = _stand_in_for(c._v)
+        else:
+            kept.append(c)
+    tape.unread = kept
+    return 0
+
+
+cdef object _stand_in_for(object v):
+    """An array of v's shape and dtype holding one element, NaN."""
+    return np.broadcast_to(np.full((), np.nan, dtype=(<object>v).dtype), (<object>v).shape)
 
 
 cdef object _record_read(Tracked x, object index):

@@ -51,13 +51,21 @@ def sweep(tape, out_leaves, out_tree, dy, wanted, last=False):
     return tape.backward(pairs, wanted, last=last)
 
 
-def fresh(g, dy=None):
-    """A gradient the caller owns. The engine never updates an array it has
-    returned (it adds in place only into buffers made during the same sweep),
-    so only a gradient that is the seed, part of it, or a view is copied."""
-    if isinstance(g, np.ndarray) and (g.base is not None or type(g) is not np.ndarray or _holds(dy, g)):
-        return np.array(g, copy=True, subok=False)
-    return g
+def fresh(gs, dy=None):
+    """The gradients ``gs`` (a list) as arrays the caller owns. The engine never
+    updates an array it has returned (it adds in place only into buffers made
+    during the same sweep), so only a gradient that is the seed, part of it, a
+    view, or the very array of an earlier entry (``x + y`` hands one cotangent to
+    both) is copied: changing one gradient in place never changes another."""
+    out = []
+    seen = set()
+    for g in gs:
+        if isinstance(g, np.ndarray):
+            if g.base is not None or type(g) is not np.ndarray or id(g) in seen or _holds(dy, g):
+                g = np.array(g, copy=True, subok=False)
+            seen.add(id(g))
+        out.append(g)
+    return out
 
 
 def _holds(dy, g):

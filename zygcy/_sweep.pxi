@@ -17,21 +17,27 @@ cdef class _Grads:
     ``own[i]`` says that ``go[i]`` is a buffer this sweep allocated for node i
     alone, the only kind ever updated in place: a cotangent that arrives from
     a pullback may be shared (add's pullback hands the same array to both
-    operands), so it is never written into.
+    operands), so it is never written into. ``lent[i]`` says that ``go[i]`` is
+    an array the sweep does not own at all, lent to it: a value of the tape or a
+    constant, given as the cotangent itself where the cotangent is that array
+    times ones (``sum(x * y)``'s cotangent of x is y). A lent array is only read:
+    it is copied before it reaches a rule's pullback or leaves the sweep.
     """
     cdef double* gd
     cdef char* state
     cdef char* own
+    cdef char* lent
     cdef list go
     cdef Py_ssize_t n
 
     def __cinit__(self, Py_ssize_t n):
         self.n = n
         self.gd = <double*>malloc((n + 1) * sizeof(double))     # read only where state is G_DOUBLE
-        self.state = <char*>calloc(2 * (n + 1), sizeof(char))
+        self.state = <char*>calloc(3 * (n + 1), sizeof(char))
         if self.gd == NULL or self.state == NULL:
             raise MemoryError()
         self.own = self.state + (n + 1)
+        self.lent = self.state + 2 * (n + 1)
         self.go = None          # made at the first object gradient: a sweep of floats needs none
 
     cdef inline int _objects(self) except -1:
@@ -85,7 +91,41 @@ cdef class _Grads:
                 self.go[i] = self._sum(i, PyFloat_FromDouble(self.gd[i]), v)
         else:
             self.go[i] = self._sum(i, self.go[i], v)
+            self.lent[i] = False        # a sum is never a lent array
         return 0
+
+    cdef int add_cotangent(self, Tracked p, object v, bint fresh, bint lent) except -1:
+        """add_object, for a cotangent v that is ``fresh`` (an array no one else holds)
+        or ``lent`` (see the class) when told. A fresh one becomes this sweep's buffer
+        for p, and a sum with a gradient that is not (a seed, a cotangent shared by
+        a + b, a lent array) is written into it."""
+        cdef Py_ssize_t i
+        if not (fresh or lent):
+            return self.add_object(p, v)
+        i = self._index(p)
+        if self.state[i] == 0:
+            self._objects()
+            self.state[i] = G_OBJECT
+            self.go[i] = v
+            self.own[i] = fresh
+            self.lent[i] = lent
+            return 0
+        if fresh and self.state[i] == G_OBJECT and not self.own[i]:
+            acc = self.go[i]
+            if (type(acc) is _ndarray and (<object>acc).shape == (<object>v).shape
+                    and (<object>acc).dtype is (<object>v).dtype):
+                self.go[i] = _np_add(v, acc, v)
+                self.own[i] = True
+                self.lent[i] = False
+                return 0
+        return self.add_object(p, v)
+
+    cdef object take_own(self, Tracked n):
+        """take(n), copied where it is a lent array: for code outside the sweep."""
+        g = self.take(n)
+        if self.lent[n.pos] and type(g) is _ndarray:
+            return (<object>g).copy()
+        return g
 
     cdef object _sum(self, Py_ssize_t i, object acc, object v):
         """acc + v for node i; acc is updated in place only if own[i]."""
@@ -172,7 +212,9 @@ cdef object _sweep(Tape tape, list seeds, list leaves, bint repeat, bint last):
     cdef _Grads G = _Grads(n_nodes)
     cdef Tracked n, p
     cdef Rec rec
-    cdef object g, cts
+    cdef object g, cts, ct, ans
+    cdef bint own
+    cdef int f, did = 0
     for node, s in seeds:
         G.add_object(<Tracked>node, s)
     for i in range(n_nodes - 1, -1, -1):
@@ -216,21 +258,36 @@ cdef object _sweep(Tape tape, list seeds, list leaves, bint repeat, bint last):
                     G.add_object(n.b, g * (n.db if n.fast else (<tuple>n.ext)[1]))
         elif n.op == OP_EW:
             g = G.take(n)
+            ans = _tv(n)
+            # g is this sweep's own buffer (own), read by nothing after its last use here:
+            # that use may write into it
+            own = G.state[i] == G_OBJECT and G.own[i] and type(g) is _ndarray
+            f = _EW_LENT if G.lent[i] else 0
+            # On the last sweep, a node that only this loop and the tape's list hold, whose
+            # value only the node holds (every node made from it has been let go), is
+            # passed for good: its value may be written into (exp's g * ans, in place).
+            if last and type(ans) is _ndarray and Py_REFCNT(n) == 2 and Py_REFCNT(ans) == 2:
+                f |= _EW_SPARE_ANS
             if n.a is not None:
-                G.add_object(n.a, _ew_cotangent(<EwRec>n.ext, 0, _tv(n), g, n.a, repeat))
+                ct = _ew_cotangent(<EwRec>n.ext, 0, ans, g, n.a, repeat,
+                                   f | (_EW_INTO_G if own else 0) if n.b is None else f & ~_EW_SPARE_ANS, &did)
+                own = own and ct is not g       # a + b hands g itself to a: b must not write into it
+                G.add_cotangent(n.a, ct, did & _EW_FRESH, did & _EW_LENT)
             if n.b is not None:
-                G.add_object(n.b, _ew_cotangent(<EwRec>n.ext, 1, _tv(n), g, n.b, repeat))
+                ct = _ew_cotangent(<EwRec>n.ext, 1, ans, g, n.b, repeat, f | (_EW_INTO_G if own else 0), &did)
+                G.add_cotangent(n.b, ct, did & _EW_FRESH, did & _EW_LENT)
+            ans = None
         elif n.op == OP_READ:
             _add_read(G, n.a, n.ext, G.take(n))
         elif n.op == OP_PROJ:
             # element k of a multi-output node: pass a list with g in slot k
-            g = G.take(n)
+            g = G.take_own(n)
             rec = <Rec>n.ext
             cts = [None] * rec.nargs
             cts[<Py_ssize_t>rec.argi[0]] = g
             G.add_object(<Tracked>rec.parents[0], cts)
         else:
-            g = G.take(n)
+            g = G.take_own(n)
             if n.kind == K_MULTI:
                 g = tuple(g)
             _run_pullbacks(G, tape, <Rec>n.ext, g)
@@ -238,11 +295,11 @@ cdef object _sweep(Tape tape, list seeds, list leaves, bint repeat, bint last):
             G.go[i] = None     # intermediate gradients are not needed again: free them now
         if last and not n.fast:     # a float node holds nothing large: not worth the time
             _let_go(nodes, i, n)
-    cdef list out = []
+    cdef list res = []
     for leaf in leaves:
         p = <Tracked>tape.moved.get(id(leaf), leaf) if tape.moved else <Tracked>leaf
-        out.append(G.take(p))
-    return out
+        res.append(G.take_own(p))
+    return res
 
 
 cdef inline void _let_go(list nodes, Py_ssize_t i, Tracked n):
@@ -274,24 +331,42 @@ cdef int _add_read(_Grads G, Tracked p, object index, object g) except -1:
     return G.add_object(p, ig)
 
 
-cdef object _ew_cotangent(EwRec rec, Py_ssize_t i, object ans, object g, Tracked parent, bint repeat):
+# What _ew_cotangent may do and did (flags): write into g or into ans (the node's
+# value), g is lent (see _Grads); the cotangent it returns is fresh or lent.
+cdef enum:
+    _EW_INTO_G = 1
+    _EW_SPARE_ANS = 2
+    _EW_LENT = 4
+    _EW_FRESH = 8
+
+
+cdef object _ew_cotangent(EwRec rec, Py_ssize_t i, object ans, object g, Tracked parent, bint repeat,
+                          int may, int* did):
     """The cotangent of argument i of an elementwise node: g * conj(partial_i),
     summed over the axes broadcasting added to the argument. With ``repeat`` the
-    conjugated partial is kept on the node for the next sweep."""
+    conjugated partial is kept on the node for the next sweep. ``may`` (flags
+    above): g is this sweep's buffer, not read after this call, so the product
+    may be written into it (``_EW_INTO_G``), and so may ans (``_EW_SPARE_ANS``);
+    g is a lent array (``_EW_LENT``). Sets ``did[0]``: the cotangent is an array
+    no one else holds (``_EW_FRESH``: the sweep may sum into it), or lent."""
     cdef object p = rec.partials[i], ct
+    cdef bint into_g = may & _EW_INTO_G
+    did[0] = _EW_FRESH
     if not PyFloat_CheckExact(p):
         if rec.kept is not None and rec.kept[i] is not None:
-            return _unbroadcast_to(g * rec.kept[i], parent)
+            ct = _np_multiply(g, rec.kept[i], g) if into_g and _fits(g, rec.kept[i]) else g * rec.kept[i]
+            return _cotangent_of(ct, _unbroadcast_to(ct, parent), did)
         p = p(ans, rec.args[0]) if len(rec.args) == 1 else p(ans, rec.args[0], rec.args[1])
     if PyFloat_CheckExact(p):
         # a constant partial (a sum, a negation): no multiplication, the cotangent
         # keeps its dtype (an integer cotangent stays an integer)
         if <double>PyFloat_AS_DOUBLE(p) == 1.0:
-            ct = g
+            ct = g              # g itself: this sweep's alone only if it was; lent if it was
+            did[0] = _EW_FRESH if into_g else (may & _EW_LENT)
         elif <double>PyFloat_AS_DOUBLE(p) == -1.0:
-            ct = -g
+            ct = _np_negative(g, g) if into_g else -g
         else:
-            ct = g * p
+            ct = _np_multiply(g, p, g) if into_g and _fits(g, p) else g * p
     else:
         p = _conj_partial(p)
         if repeat:
@@ -300,10 +375,48 @@ cdef object _ew_cotangent(EwRec rec, Py_ssize_t i, object ans, object g, Tracked
             rec.kept[i] = p
             ct = g * p
         elif _is_scratch(p, g):
-            ct = _np_multiply(g, p, p)      # the partial is a temporary no one else holds: reuse it
+            # the partial is a temporary no one else holds: reuse it (times ones: it is the cotangent)
+            ct = p if _is_ones(g, p) else _np_multiply(g, p, p)
+        elif _is_ones(g, p):
+            ct = p              # the cotangent of sum(x * y) in x is y itself: lent, not copied
+            did[0] = _EW_LENT
+        elif into_g and _fits(g, p):
+            ct = _np_multiply(g, p, g)
+        elif may & _EW_SPARE_ANS and p is ans and _fits(p, g) and (<object>p).flags.writeable:
+            ct = _np_multiply(g, p, p)      # exp: g * ans, into the value no one will read again
         else:
             ct = g * p
-    return _unbroadcast_to(ct, parent)
+    return _cotangent_of(ct, _unbroadcast_to(ct, parent), did)
+
+
+cdef inline object _cotangent_of(object ct, object reduced, int* did):
+    """The cotangent ``reduced`` (ct summed to the argument's shape): fresh if ct
+    was or a sum was made, lent only if it is ct itself; neither if not an array."""
+    if reduced is not ct:
+        did[0] = _EW_FRESH
+    if type(reduced) is not _ndarray:
+        did[0] = 0
+    return reduced
+
+
+cdef inline bint _is_ones(object g, object p):
+    """g is ones broadcast to p's shape and dtype (the cotangent sum spreads), a
+    large array: g * p is p."""
+    if not (type(g) is _ndarray and type(p) is _ndarray and (<object>g).size >= _SCRATCH_MIN
+            and (<object>p).shape == (<object>g).shape and (<object>p).dtype is (<object>g).dtype):
+        return False
+    for s in (<object>g).strides:
+        if s != 0:
+            return False
+    return (<object>g).item(0) == 1
+
+
+cdef inline bint _fits(object g, object p):
+    """g * p has g's shape and dtype (g an array of this sweep): it may be written into g."""
+    if PyFloat_CheckExact(p):
+        return (<object>g).dtype.kind in "fc"
+    return (type(p) is _ndarray and (<object>p).shape == (<object>g).shape
+            and (<object>p).dtype is (<object>g).dtype)
 
 
 cdef inline bint _is_scratch(object p, object g):
@@ -319,7 +432,9 @@ cdef inline bint _is_scratch(object p, object g):
     return flags.owndata and flags.writeable
 
 
-cdef Py_ssize_t _SCRATCH_MIN = 1 << 12     # below this, numpy's out= call costs more than an allocation
+# Below this, numpy's out= call costs more than an allocation; on the debug build
+# every size, so that the engine and program tests run the in-place path.
+cdef Py_ssize_t _SCRATCH_MIN = 1 if ZYGCY_DEBUG_BUILD else 1 << 12
 
 
 cdef object _unbroadcast_to(object ct, Tracked parent):

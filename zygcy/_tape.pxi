@@ -23,6 +23,7 @@ cdef class Tape:
         self.watched = []
         self.prints = []
         self.user_pbs = []
+        self.unread = []
 
     def __dealloc__(self):
         # Each node holds its parents, so a long chain would be freed by a deep
@@ -63,6 +64,9 @@ cdef class Tape:
         if not _stack and _gc_paused:
             _gc_paused = False
             _resume_gc()
+        if self.unread:
+            _let_go_unreachable(self)       # what the function made and dropped, no sweep reads
+            self.unread = []                # nothing more is recorded: none can become unreachable later
         if self.watching:
             self.prints = _fingerprints(self.watched)
             self.watched = []

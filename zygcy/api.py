@@ -122,8 +122,9 @@ def _forward(f, args, fname, rows=False, once=False):
     def back(dy):
         grads = _seeds.sweep(tape, out_leaves, out_tree, dy, [t for _, t in inputs], last=once)
         full = [None] * len(leaves)
-        for (i, t), g in zip(inputs, grads):
-            full[i] = _seeds.fresh(_seeds.project(tape.unwrap(t), g), dy)
+        grads = _seeds.fresh([_seeds.project(tape.unwrap(t), g) for (_, t), g in zip(inputs, grads)], dy)
+        for (i, _), g in zip(inputs, grads):
+            full[i] = g
         if _check.active():
             _check.check(lambda xs: _seeds.output_leaves(f(*(xs if tree is None else unflatten(tree, xs)))),
                          leaves, _seeds.seed_leaves(out_tree, dy), full, getattr(f, "__name__", "f"))

@@ -54,6 +54,7 @@ Example:
   >>> gradient(logsumexp, np.zeros(2))
   (array([0.5, 0.5]),)
 """
+import dis
 import functools
 import inspect
 import types
@@ -245,7 +246,46 @@ def defelementwise(fun, *partials):
                             "derivative, a number, or None; got %s" % (i, _kind(p)))
     makers, jvps = elementwise_rule(partials)
     return _core.register(fun, makers, None, False, jvps,
-                          tuple(float(p) if isinstance(p, (int, float)) else p for p in partials))
+                          tuple(float(p) if isinstance(p, (int, float)) else p for p in partials),
+                          _partials_read(partials))
+
+
+# What elementwise partials read, as a bit mask: partial k's reads of (ans, x, y)
+# in bits 3k, 3k + 1, 3k + 2. The engine keeps only the values that the partials
+# of a call's tracked arguments read, and lets go of an output none reads once no
+# one else holds it (memory: exp's x, the output of an addition).
+_EVERYTHING = 0b111
+
+
+def _partials_read(partials):
+    mask = 0
+    for k, p in enumerate(partials):
+        if p is not None and not isinstance(p, (int, float)):
+            mask |= _function_reads(p, len(partials) + 1) << (3 * k)
+    return mask
+
+
+def _function_reads(fun, nparams):
+    """Which of its first ``nparams`` parameters the plain Python function ``fun``
+    reads, as a bit mask (parameter k: bit k). Anything it cannot see through (not
+    a plain function, ``*args``, fewer parameters, ``locals()``/``eval``) counts as
+    reading every parameter: a partial is then given everything, as before."""
+    code = getattr(fun, "__code__", None)
+    if type(fun) is not types.FunctionType or code is None or code.co_argcount < nparams:
+        return _EVERYTHING
+    if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+        return _EVERYTHING
+    if {"locals", "vars", "eval", "exec", "sys"} & set(code.co_names):
+        return _EVERYTHING
+    used = set(code.co_cellvars)            # parameters a nested function captures
+    for ins in dis.get_instructions(code):
+        if "FAST" in ins.opname or "DEREF" in ins.opname or "CLOSURE" in ins.opname:
+            used.update(ins.argval if isinstance(ins.argval, tuple) else (ins.argval,))
+    mask = 0
+    for k, name in enumerate(code.co_varnames[:nparams]):
+        if name in used:
+            mask |= 1 << k
+    return mask
 
 
 def defjoint(fun, maker):

@@ -86,7 +86,7 @@ UNARY = {
     # hyperbolic
     np.sinh: lambda ans, x: np.cosh(x),
     np.cosh: lambda ans, x: np.sinh(x),
-    np.tanh: lambda ans, x: 1 - ans * ans,
+    np.tanh: lambda ans, x: -(ans * ans) + 1,      # 1 - ans², with one temporary array, not two
     np.arcsinh: lambda ans, x: 1 / np.sqrt(x * x + 1),
     np.arccosh: lambda ans, x: 1 / (np.sqrt(x - 1) * np.sqrt(x + 1)),
     np.arctanh: lambda ans, x: 1 / (1 - x * x),
