@@ -43,6 +43,7 @@ from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_REFCNT
 from libc.stdlib cimport calloc, free, malloc
+cimport numpy as cnp
 from libc.math cimport (M_PI, NAN, acos, asin, atan, cos, cosh, erf, erfc, exp, expm1, fabs, isfinite,
                         log as c_log, log1p, log2, log10, pow as c_pow, sin, sinh, sqrt, tan, tanh)
 
@@ -88,7 +89,57 @@ cdef object _np_matmul = np.matmul
 cdef object _np_multiply = np.multiply
 cdef object _np_add = np.add
 cdef object _np_negative = np.negative
+cdef object _np_add_reduce = np.add.reduce
 cdef object _weakref = _weakref_module.ref
+
+cnp.import_array()
+
+# Facts of an exact ndarray read from its struct (numpy's C API): a.shape == b.shape
+# would make two tuples, a.size an int, a.flags an object. Only for arrays whose
+# type has been checked to be ndarray itself.
+
+cdef inline Py_ssize_t _asize(object a) noexcept:
+    return cnp.PyArray_SIZE(<cnp.ndarray>a)
+
+
+cdef inline bint _same_shape(object a, object b) noexcept:
+    cdef int nd = cnp.PyArray_NDIM(<cnp.ndarray>a), k
+    cdef cnp.npy_intp* da
+    cdef cnp.npy_intp* db
+    if nd != cnp.PyArray_NDIM(<cnp.ndarray>b):
+        return False
+    da = cnp.PyArray_DIMS(<cnp.ndarray>a)
+    db = cnp.PyArray_DIMS(<cnp.ndarray>b)
+    for k in range(nd):
+        if da[k] != db[k]:
+            return False
+    return True
+
+
+cdef inline bint _same_dtype(object a, object b) noexcept:
+    return <void*>cnp.PyArray_DESCR(<cnp.ndarray>a) == <void*>cnp.PyArray_DESCR(<cnp.ndarray>b)
+
+
+cdef inline char _dtype_kind(object a) noexcept:
+    return (<cnp.dtype>cnp.PyArray_DESCR(<cnp.ndarray>a)).kind
+
+
+cdef inline bint _owns_writeable(object a) noexcept:
+    """a owns its memory (no base: not a view, not memory a library keeps) and may be written."""
+    return (cnp.PyArray_BASE(<cnp.ndarray>a) == NULL
+            and cnp.PyArray_CHKFLAGS(<cnp.ndarray>a, cnp.NPY_ARRAY_OWNDATA | cnp.NPY_ARRAY_WRITEABLE))
+
+
+cdef inline bint _uniform(object a) noexcept:
+    """Every stride of a is 0 (one element broadcast to its shape), and it has an axis."""
+    cdef int nd = cnp.PyArray_NDIM(<cnp.ndarray>a), k
+    cdef cnp.npy_intp* st = cnp.PyArray_STRIDES(<cnp.ndarray>a)
+    if nd == 0:
+        return False
+    for k in range(nd):
+        if st[k] != 0:
+            return False
+    return True
 
 # Registered by zygcy.rules (through zygcy.extend): function -> Rule, the constant
 # functions, the refused ones. What Tracked hands to rule code is the Delegates

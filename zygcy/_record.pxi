@@ -106,7 +106,7 @@ cdef object _record_elementwise(object fun, Rule rule, tuple inputs):
     rec.args = args
     rec.fun = fun
     r.ext = rec
-    if not (reads & 1) and type(ans) is _ndarray and (<object>ans).size >= _UNREAD_MIN:
+    if not (reads & 1) and type(ans) is _ndarray and _asize(ans) >= _UNREAD_MIN:
         _hold_unread(top, r)
     return r
 
@@ -130,7 +130,8 @@ cdef Py_ssize_t _UNREAD_MAX = 16           # the newest ones are watched: the ch
 
 
 cdef inline void _hold_unread(Tape top, Tracked r):
-    if (<object>_tv(r)).dtype.kind not in "fc" or top.swept:
+    cdef char k = _dtype_kind(_tv(r))
+    if not (k == c'f' or k == c'c') or top.swept:
         return
     if PyList_GET_SIZE(top.unread) >= _UNREAD_MAX:
         del top.unread[0]           # it stays held until the sweep passes it, as every value used to

@@ -112,8 +112,7 @@ cdef class _Grads:
             return 0
         if fresh and self.state[i] == G_OBJECT and not self.own[i]:
             acc = self.go[i]
-            if (type(acc) is _ndarray and (<object>acc).shape == (<object>v).shape
-                    and (<object>acc).dtype is (<object>v).dtype):
+            if type(acc) is _ndarray and _same_shape(acc, v) and _same_dtype(acc, v):
                 self.go[i] = _np_add(v, acc, v)
                 self.own[i] = True
                 self.lent[i] = False
@@ -155,8 +154,7 @@ cdef class _Grads:
         v = _densify(v)
         acc = _densify(acc)
         if (owned and type(acc) is _ndarray and type(v) is _ndarray
-                and (<object>acc).shape == (<object>v).shape
-                and ((<object>v).dtype is (<object>acc).dtype or np.can_cast(v.dtype, acc.dtype))):
+                and _same_shape(acc, v) and (_same_dtype(v, acc) or np.can_cast(v.dtype, acc.dtype))):
             acc += v        # a buffer this sweep allocated for this node: add in place
             return acc
         r = acc + v
@@ -174,7 +172,7 @@ cdef class _Grads:
         # A real value's cotangent is real: drop the imaginary part a complex consumer
         # sent back (ChainRules' ProjectTo), so rules of real functions never see it.
         if type(g) is _ndarray:
-            if (<object>g).dtype.kind != "c":
+            if _dtype_kind(g) != c'c':
                 return g            # the common case: a real array
         elif PyFloat_CheckExact(g) or g is None:
             return g
@@ -382,7 +380,7 @@ cdef object _ew_cotangent(EwRec rec, Py_ssize_t i, object ans, object g, Tracked
             did[0] = _EW_LENT
         elif into_g and _fits(g, p):
             ct = _np_multiply(g, p, g)
-        elif may & _EW_SPARE_ANS and p is ans and _fits(p, g) and (<object>p).flags.writeable:
+        elif may & _EW_SPARE_ANS and p is ans and _fits(p, g) and _owns_writeable(p):
             ct = _np_multiply(g, p, p)      # exp: g * ans, into the value no one will read again
         else:
             ct = g * p
@@ -402,21 +400,18 @@ cdef inline object _cotangent_of(object ct, object reduced, int* did):
 cdef inline bint _is_ones(object g, object p):
     """g is ones broadcast to p's shape and dtype (the cotangent sum spreads), a
     large array: g * p is p."""
-    if not (type(g) is _ndarray and type(p) is _ndarray and (<object>g).size >= _SCRATCH_MIN
-            and (<object>p).shape == (<object>g).shape and (<object>p).dtype is (<object>g).dtype):
+    if not (type(g) is _ndarray and type(p) is _ndarray and _asize(g) >= _SCRATCH_MIN
+            and _same_shape(p, g) and _same_dtype(p, g) and _uniform(g)):
         return False
-    for s in (<object>g).strides:
-        if s != 0:
-            return False
     return (<object>g).item(0) == 1
 
 
 cdef inline bint _fits(object g, object p):
     """g * p has g's shape and dtype (g an array of this sweep): it may be written into g."""
     if PyFloat_CheckExact(p):
-        return (<object>g).dtype.kind in "fc"
-    return (type(p) is _ndarray and (<object>p).shape == (<object>g).shape
-            and (<object>p).dtype is (<object>g).dtype)
+        k = _dtype_kind(g)
+        return k == c'f' or k == c'c'
+    return type(p) is _ndarray and _same_shape(p, g) and _same_dtype(p, g)
 
 
 cdef inline bint _is_scratch(object p, object g):
@@ -424,12 +419,9 @@ cdef inline bint _is_scratch(object p, object g):
     an argument or a value of the tape), owning its memory (a view or an array
     wrapping memory a library keeps is not), of the shape and dtype g * p has:
     g * p may then be written into it, saving an allocation."""
-    if not (type(p) is _ndarray and Py_REFCNT(p) == 1 and type(g) is _ndarray
-            and (<object>p).size >= _SCRATCH_MIN and (<object>p).base is None
-            and (<object>p).shape == (<object>g).shape and (<object>p).dtype is (<object>g).dtype):
-        return False
-    flags = (<object>p).flags
-    return flags.owndata and flags.writeable
+    return (type(p) is _ndarray and Py_REFCNT(p) == 1 and type(g) is _ndarray
+            and _asize(p) >= _SCRATCH_MIN and _same_shape(p, g) and _same_dtype(p, g)
+            and _owns_writeable(p))
 
 
 # Below this, numpy's out= call costs more than an allocation; on the debug build
@@ -439,13 +431,30 @@ cdef Py_ssize_t _SCRATCH_MIN = 1 if ZYGCY_DEBUG_BUILD else 1 << 12
 
 cdef object _unbroadcast_to(object ct, Tracked parent):
     """ct summed down to the shape of parent's value (undoing broadcasting): equal
-    shapes are decided here, the summing is the rules' unbroadcast (Delegates)."""
+    shapes, and leading axes added (a bias: ct of shape (n, k) for (k,)), are
+    decided here; the other sums are the rules' unbroadcast (Delegates)."""
     cdef object pv = _tv(parent)
-    if type(pv) is _ndarray and type(ct) is _ndarray and (<object>pv).shape == (<object>ct).shape:
-        return ct                               # the common case
+    cdef int extra, k
+    cdef cnp.npy_intp* dp
+    cdef cnp.npy_intp* dc
+    if type(pv) is _ndarray and type(ct) is _ndarray:
+        if _same_shape(pv, ct):
+            return ct                           # the common case
+        extra = cnp.PyArray_NDIM(<cnp.ndarray>ct) - cnp.PyArray_NDIM(<cnp.ndarray>pv)
+        if 0 < extra < len(_LEADING) and cnp.PyArray_NDIM(<cnp.ndarray>pv) > 0:
+            dp = cnp.PyArray_DIMS(<cnp.ndarray>pv)
+            dc = cnp.PyArray_DIMS(<cnp.ndarray>ct)
+            for k in range(cnp.PyArray_NDIM(<cnp.ndarray>pv)):
+                if dp[k] != dc[extra + k]:
+                    break
+            else:
+                return _np_add_reduce(ct, <tuple>_LEADING[extra])     # already of pv's shape
     if PyFloat_CheckExact(pv) and PyFloat_CheckExact(ct):
         return ct
     return _rules_for().unbroadcast(pv, ct)
+
+
+cdef tuple _LEADING = tuple([tuple(range(k)) for k in range(17)])     # the first k axes
 
 
 cdef int _run_pullbacks(_Grads G, Tape tape, Rec n, object g) except -1:
@@ -496,9 +505,12 @@ cdef object _check_cotangent(Rec n, Py_ssize_t i, Tracked parent, object ct):
         pv = _tv(parent)
         while type(pv) is Tracked:
             pv = _tv(<Tracked>pv)
-        if (type(ct) is _ndarray or type(ct) is IndexGrad) and isinstance(pv, _ndarray):
-            if (<object>ct).shape == (<object>pv).shape:
-                return None         # the common case: two tuples compared
+        if type(ct) is _ndarray and type(pv) is _ndarray:
+            if _same_shape(ct, pv):
+                return None         # the common case
+        elif type(ct) is IndexGrad and isinstance(pv, _ndarray):
+            if (<IndexGrad>ct).shape == (<object>pv).shape:
+                return None
     if type(ct) is _ndarray or type(ct) is IndexGrad:
         shape = (<object>ct).shape
     elif PyFloat_CheckExact(ct) or PyLong_CheckExact(ct) or type(ct) is complex:

@@ -387,7 +387,7 @@ cdef inline object _conj_partial(object p):
     if PyFloat_CheckExact(p) or PyLong_CheckExact(p):
         return p
     if type(p) is _ndarray:
-        return p.conjugate() if (<object>p).dtype.kind == "c" else p
+        return p.conjugate() if _dtype_kind(p) == c'c' else p
     if _is_complex(p):
         return p.conjugate()
     return p

@@ -81,30 +81,37 @@ def test_the_peak_memory_of_a_gradient_is_that_of_the_values_it_needs():
 # read must equal numpy's, every gradient the one of the same program run on a
 # small slice of the data (where nothing is let go) and central differences.
 
+# (source, function, defined on the whole complex plane: entire or of |z|^2). tanh,
+# arctan, and division by z * z + 1 have poles and branch cuts off the real line,
+# where central differences of a complex program would be meaningless.
 UNARY = [
-    ("np.tanh({a})", lambda a: np.tanh(a)),
-    ("np.sin({a})", lambda a: np.sin(a)),
-    ("np.exp(-{a} * {a})", lambda a: np.exp(-a * a)),
-    ("np.sqrt({a} * np.conj({a}) + 1.0)", lambda a: np.sqrt(a * np.conj(a) + 1.0)),   # no branch cut
-    ("-{a}", lambda a: -a),
-    ("{a} * 0.75", lambda a: a * 0.75),
-    ("{a} + 0.5", lambda a: a + 0.5),
-    ("0.5 - {a}", lambda a: 0.5 - a),
-    ("{a} ** 2 * 0.1", lambda a: a ** 2 * 0.1),
-    ("np.arctan({a})", lambda a: np.arctan(a)),
+    ("np.tanh({a})", lambda a: np.tanh(a), False),
+    ("np.sin({a})", lambda a: np.sin(a), True),
+    ("np.exp(-{a} * {a})", lambda a: np.exp(-a * a), True),
+    ("np.sqrt({a} * np.conj({a}) + 1.0)", lambda a: np.sqrt(a * np.conj(a) + 1.0), True),
+    ("-{a}", lambda a: -a, True),
+    ("{a} * 0.75", lambda a: a * 0.75, True),
+    ("{a} + 0.5", lambda a: a + 0.5, True),
+    ("0.5 - {a}", lambda a: 0.5 - a, True),
+    ("{a} ** 2 * 0.1", lambda a: a ** 2 * 0.1, True),
+    ("np.arctan({a})", lambda a: np.arctan(a), False),
 ]
 BINARY = [
-    ("{a} + {b}", lambda a, b: a + b),
-    ("{a} - {b}", lambda a, b: a - b),
-    ("{a} * {b}", lambda a, b: a * b),
-    ("{a} / ({b} * np.conj({b}) + 1.0)", lambda a, b: a / (b * np.conj(b) + 1.0)),   # no pole
-    ("np.maximum({a}, {b} + 10.0)", lambda a, b: np.maximum(a, b + 10.0)),   # no tie: b + 10 wins
-    ("{a} * w", None),                                                        # broadcast against w
+    ("{a} + {b}", lambda a, b: a + b, True),
+    ("{a} - {b}", lambda a, b: a - b, True),
+    ("{a} * {b}", lambda a, b: a * b, True),
+    ("{a} / ({b} * np.conj({b}) + 1.0)", lambda a, b: a / (b * np.conj(b) + 1.0), True),
+    ("np.maximum(np.tanh({a}), np.tanh({b}) + 3.0)",                                # no tie: the
+     lambda a, b: np.maximum(np.tanh(a), np.tanh(b) + 3.0), False),                # second wins
+    ("{a} * w", None, True),                                                         # broadcast against w
 ]
 
 
 @st.composite
 def programs(draw):
+    dtype = draw(st.sampled_from([np.float64, np.complex128]))
+    unary = [k for k, op in enumerate(UNARY) if dtype is np.float64 or op[2]]
+    binary = [k for k, op in enumerate(BINARY) if dtype is np.float64 or op[2]]
     steps = []
     n = 1                               # variables: v0 is x
     for _ in range(draw(st.integers(2, 9))):
@@ -112,15 +119,14 @@ def programs(draw):
             steps.append(("s", 0, draw(st.integers(1, n - 1)), None, False))
             continue
         if draw(st.booleans()):
-            k = draw(st.integers(0, len(UNARY) - 1))
+            k = draw(st.sampled_from(unary))
             steps.append(("u", k, draw(st.integers(0, n - 1)), None, draw(st.booleans())))
         else:
-            k = draw(st.integers(0, len(BINARY) - 1))
+            k = draw(st.sampled_from(binary))
             a = draw(st.integers(0, n - 1))
             b = a if draw(st.booleans()) else draw(st.integers(0, n - 1))    # x * x, x + x too
             steps.append(("b", k, a, b, draw(st.booleans())))
         n += 1
-    dtype = draw(st.sampled_from([np.float64, np.complex128]))
     return steps, dtype
 
 
@@ -184,11 +190,11 @@ def test_generated_programs_on_large_arrays_keep_what_is_held_and_differentiate_
     assert np.allclose(y, plain_total, rtol=1e-12), src
     for i, v in held:                       # read after the forward pass (x ** 2 of a tracked
         # complex array is numpy's power, of a plain one its square: equal to rounding)
-        np.testing.assert_allclose(zygcy.value(v), plain_vs[i], rtol=1e-14, atol=1e-300, err_msg=src)
+        np.testing.assert_allclose(zygcy.value(v), plain_vs[i], rtol=1e-13, atol=1e-13, err_msg=src)
     gx, gw = back(1.0)
     gx2, gw2 = back(1.0)                    # a second sweep of the same tape
     for i, v in held:                       # and after both sweeps
-        np.testing.assert_allclose(zygcy.value(v), plain_vs[i], rtol=1e-14, atol=1e-300, err_msg=src)
+        np.testing.assert_allclose(zygcy.value(v), plain_vs[i], rtol=1e-13, atol=1e-13, err_msg=src)
     np.testing.assert_array_equal(gx, gx2, err_msg=src)
     np.testing.assert_array_equal(gw, gw2, err_msg=src)
     if gw is None:                          # the program does not use w
@@ -206,7 +212,8 @@ def test_generated_programs_on_large_arrays_keep_what_is_held_and_differentiate_
     dw = r.standard_normal(w.shape)
     def central(h):
         return (_run(steps, x + h * dx, w + h * dw)[0] - _run(steps, x - h * dx, w - h * dw)[0]) / (2 * h)
-    fd = (4 * central(5e-6) - central(1e-5)) / 3       # Richardson: error O(h^4)
+    fd = (4 * central(1e-4) - central(2e-4)) / 3       # Richardson: error O(h^4); steps large
+    # enough that rounding in the sum over 32768 elements stays far below the tolerance
     ad = np.sum(np.real(np.conj(gx) * dx)) + np.sum(gw * dw)
     assert np.isclose(ad, fd, rtol=1e-6, atol=1e-6 * (1 + abs(fd))), src
 
