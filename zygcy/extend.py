@@ -219,6 +219,9 @@ def defelementwise(fun, *partials):
     of one differentiation is recorded as an elementwise node, whose sweep
     multiplies by the partial in C, without making a pullback per call. Write
     the partials with numpy functions, so that they are differentiable again.
+    The engine keeps, for the reverse sweep, only the values the partials read,
+    found from their code: a partial that is not a plain Python function, or
+    takes ``*args``, is given every value.
 
     Example: zygcy's own rule for ``np.logaddexp`` is this registration (its
     table line); the registering line is not run as a doctest, since it would
