@@ -60,6 +60,7 @@ cdef class Tape:
     cdef list prints         # after pop: (weakref, user, fingerprint) of those arrays, checked by backward
     cdef list user_pbs       # the pullbacks of user rules (@grad, hook): held here, where the collector sees them
     cdef list unread         # while recording: elementwise nodes with large values their sweep does not read (_let_go_unreachable)
+    cdef bint releasing      # _let_go_unreachable is running (code a freed value runs must not re-enter it)
     cdef readonly bint forward   # a forward-mode level: values carry tangents, nothing is recorded
     cdef bint swept          # a last sweep (backward(last=True)) has let go of the nodes
     cdef bint _holds(self, object x)

@@ -87,13 +87,8 @@ cdef object _record_elementwise(object fun, Rule rule, tuple inputs):
         args = (x, y)
     if top.forward:
         return _dual_elementwise(top, fun, rule, ans, args, a, b)     # _forward.pxi
-    r = _new_node(top, ans, _kind_of(ans), OP_EW)
-    r.a = a
-    r.b = b
-    if a is not None:
-        a.uses += 1
-    if b is not None:
-        b.uses += 1
+    # The record first, the node last: nothing can fail between the node joining the
+    # tape and being complete.
     rec = EwRec.__new__(EwRec)
     rec.partials = rule.partials
     # What the sweep will read: the partials of the tracked arguments (of x * c only
@@ -105,7 +100,14 @@ cdef object _record_elementwise(object fun, Rule rule, tuple inputs):
         args = (x if reads & 2 else None,) if n == 1 else (x if reads & 2 else None, y if reads & 4 else None)
     rec.args = args
     rec.fun = fun
+    r = _new_node(top, ans, _kind_of(ans), OP_EW)
+    r.a = a
+    r.b = b
     r.ext = rec
+    if a is not None:
+        a.uses += 1
+    if b is not None:
+        b.uses += 1
     if not (reads & 1) and type(ans) is _ndarray and _asize(ans) >= _UNREAD_MIN:
         _hold_unread(top, r)
     return r
@@ -140,21 +142,34 @@ cdef inline void _hold_unread(Tape top, Tracked r):
 
 cdef int _let_go_unreachable(Tape tape) except -1:
     """Replace the values of the nodes in ``tape.unread`` that no one but the tape
-    can reach any more by stand-ins (see above); the others stay watched."""
-    cdef list kept = []
+    can reach any more by stand-ins (see above); the others stay watched.
+
+    Freeing a value can run user code (a weakref callback), which may record
+    operations on this tape: the values are freed only at the end, when the
+    watch list is consistent again, and a call from that code while the loop
+    runs does nothing."""
+    cdef list watched = tape.unread, kept = [], freed = []
     cdef Tracked c
     cdef Py_ssize_t k
-    if tape.swept:      # a last sweep has cut links: ``uses`` no longer counts them
+    if tape.swept or tape.releasing:    # a last sweep has cut links: ``uses`` no longer counts them
         return 0
-    for k in range(PyList_GET_SIZE(tape.unread)):
-        c = <Tracked>PyList_GET_ITEM(tape.unread, k)
-        # held by: the tape's node list, ``unread``, this variable, its elementwise children
-        if Py_REFCNT(c) == 3 + c.uses:
-            c._v = _stand_in_for(c._v)
-        else:
-            kept.append(c)
-    tape.unread = kept
-    return 0
+    tape.releasing = True
+    tape.unread = kept                  # nodes recorded meanwhile are watched here too
+    try:
+        for k in range(PyList_GET_SIZE(watched)):
+            c = <Tracked>PyList_GET_ITEM(watched, k)
+            # held by: the tape's node list, ``watched``, this variable, its elementwise
+            # children; and still the tape's node (an assignment into it that failed half
+            # way moved the node to another object, and left this one off the list)
+            if (Py_REFCNT(c) == 3 + c.uses and c.tid == tape.id and 0 <= c.pos < PyList_GET_SIZE(tape.nodes)
+                    and <object>PyList_GET_ITEM(tape.nodes, c.pos) is c):
+                freed.append(c._v)
+                c._v = _stand_in_for(c._v)
+            else:
+                kept.append(c)
+    finally:
+        tape.releasing = False
+    return 0            # the values in ``freed`` go here
 
 
 cdef object _stand_in_for(object v):

@@ -219,9 +219,8 @@ def defelementwise(fun, *partials):
     of one differentiation is recorded as an elementwise node, whose sweep
     multiplies by the partial in C, without making a pullback per call. Write
     the partials with numpy functions, so that they are differentiable again.
-    The engine keeps, for the reverse sweep, only the values the partials read,
-    found from their code: a partial that is not a plain Python function, or
-    takes ``*args``, is given every value.
+    The engine keeps every value a partial registered here is given (zygcy's
+    own rules keep only those their code reads).
 
     Example: zygcy's own rule for ``np.logaddexp`` is this registration (its
     table line); the registering line is not run as a doctest, since it would
@@ -270,11 +269,15 @@ def _partials_read(partials):
 
 def _function_reads(fun, nparams):
     """Which of its first ``nparams`` parameters the plain Python function ``fun``
-    reads, as a bit mask (parameter k: bit k). Anything it cannot see through (not
-    a plain function, ``*args``, fewer parameters, ``locals()``/``eval``) counts as
-    reading every parameter: a partial is then given everything, as before."""
+    reads, as a bit mask (parameter k: bit k). Only zygcy's own rules are read this
+    way: a function can reach its arguments without naming them (numexpr's
+    ``evaluate("1 - ans * ans")`` reads its caller's frame), so a partial defined
+    elsewhere counts as reading every parameter, as does anything the scan cannot
+    see through (not a plain function, ``*args``, fewer parameters, ``locals()``)."""
     code = getattr(fun, "__code__", None)
     if type(fun) is not types.FunctionType or code is None or code.co_argcount < nparams:
+        return _EVERYTHING
+    if not (getattr(fun, "__module__", None) or "").startswith("zygcy."):
         return _EVERYTHING
     if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
         return _EVERYTHING

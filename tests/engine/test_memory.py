@@ -242,6 +242,25 @@ def test_a_value_assigned_into_after_use_keeps_its_new_value():
     np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-12)
 
 
+def test_code_that_runs_when_a_value_is_freed_may_record_operations():
+    # A weakref callback on a value runs when the engine lets the value go, in the
+    # middle of recording; the operation it records must be differentiated, and the
+    # engine's watch list must survive it (it used to crash the interpreter).
+    import weakref
+    x0 = np.linspace(0.1, 1, 2 * N)
+
+    def f(x):
+        extra = []
+        ts = [x * float(k + 2) for k in range(6)]
+        weakref.finalize(zygcy.value(ts[0]), lambda: extra.append(x * 3.0))
+        del ts
+        z = x + 1.0                     # recording this frees ts's values
+        return np.sum(z * z) + sum(np.sum(e) for e in extra)
+
+    g, = zygcy.gradient(f, x0)
+    np.testing.assert_allclose(g, 2 * (x0 + 1.0) + 3.0, rtol=1e-13)
+
+
 def test_a_partial_that_reads_its_value_through_a_nested_function_keeps_it():
     # expit's partial reads ans only inside a nested function: the engine must see
     # that it is read, or the value would be let go and the gradient would be NaN.
@@ -260,6 +279,50 @@ def test_a_partial_that_reads_its_value_through_a_nested_function_keeps_it():
         np.testing.assert_allclose(g, 2.0 * s * (1 - s), rtol=1e-13)
     finally:
         restore_rule(special.expit, saved)
+
+
+def test_a_partial_that_reads_its_callers_frame_is_given_every_value():
+    # numexpr's evaluate("1 - ans * ans") finds ans in its caller's frame: nothing in
+    # the partial's code names it, so a rule defined outside zygcy keeps everything.
+    import sys
+    special = pytest.importorskip("scipy.special")
+    saved = zygcy._core.registered()[0][special.expit]
+
+    def evaluate(expr):
+        return eval(expr, {}, sys._getframe(1).f_locals)
+    try:
+        defelementwise(special.expit, lambda ans, x: evaluate("ans * (1.0 - ans)"))
+        x = np.linspace(-3, 3, 2 * N)
+        g, = zygcy.gradient(lambda x: np.sum(special.expit(x * 2.0) * 3.0), x)
+        s = special.expit(2.0 * x)
+        np.testing.assert_allclose(g, 6.0 * s * (1 - s), rtol=1e-13)
+    finally:
+        restore_rule(special.expit, saved)
+
+
+def test_an_assignment_that_fails_half_way_leaves_the_value_alone():
+    # y[0] = complex raises ComplexWarning (as an error) after the node was moved:
+    # y is then no longer the tape's node, and must not be taken for unreachable.
+    import warnings
+    x0 = np.linspace(0.1, 1, 2 * N)
+
+    def f(x):
+        y = x * 2.0
+        raised = False
+        try:                            # (no pytest.raises: its traceback would hold y)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                y[0] = x[0] * 1j
+        except Exception:
+            raised = True
+        assert raised
+        w = x * 3.0                     # recording this looks for values no one holds
+        z = y + w
+        np.testing.assert_allclose(zygcy.value(z), 5.0 * zygcy.value(x), rtol=1e-15)
+        return np.sum(z * z)
+
+    g, = zygcy.gradient(f, x0)
+    np.testing.assert_allclose(g, 50.0 * x0, rtol=1e-13)
 
 
 def test_a_partial_with_any_arguments_is_given_every_value():
