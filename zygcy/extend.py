@@ -273,13 +273,13 @@ def _function_reads(fun, nparams):
     way: a function can reach its arguments without naming them (numexpr's
     ``evaluate("1 - ans * ans")`` reads its caller's frame), so a partial defined
     elsewhere counts as reading every parameter, as does anything the scan cannot
-    see through (not a plain function, ``*args``, fewer parameters, ``locals()``)."""
+    see through (not a plain function, fewer named parameters than it is given, as
+    with ``*args``, or ``locals()``). The engine passes exactly ``nparams``
+    arguments, so a further ``*rest`` is always empty."""
     code = getattr(fun, "__code__", None)
     if type(fun) is not types.FunctionType or code is None or code.co_argcount < nparams:
         return _EVERYTHING
     if not (getattr(fun, "__module__", None) or "").startswith("zygcy."):
-        return _EVERYTHING
-    if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
         return _EVERYTHING
     if {"locals", "vars", "eval", "exec", "sys"} & set(code.co_names):
         return _EVERYTHING

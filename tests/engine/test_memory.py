@@ -271,6 +271,8 @@ def test_a_partial_that_reads_its_value_through_a_nested_function_keeps_it():
         def inner():
             return ans * (1.0 - ans)
         return inner()
+    # zygcy reads the code of its own rules only: let this one be read as if it were
+    partial.__module__ = "zygcy.rules.test_partial"
     try:
         defelementwise(special.expit, partial)
         x = np.linspace(-3, 3, 2 * N)
@@ -331,6 +333,7 @@ def test_a_partial_with_any_arguments_is_given_every_value():
 
     def partial(*args):                 # ans, x: the engine cannot see what it reads
         return args[0] * (1.0 - args[0]) + 0.0 * args[1]
+    partial.__module__ = "zygcy.rules.test_partial"     # read as zygcy's own rules are
     try:
         defelementwise(special.expit, partial)
         x = np.linspace(-3, 3, 2 * N)
