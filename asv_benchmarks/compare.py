@@ -1233,12 +1233,16 @@ def forward_ratios(quick):
             fns = {"hvp": lambda: zygcy.hvp(C.elementwise, x, t),
                    "jvp": lambda: zygcy.jvp(C.elementwise, (x,), (t,)),
                    "gradient": lambda: zygcy.gradient(C.elementwise, x),
-                   "primal": lambda: C.elementwise(x)}
+                   "primal": lambda: C.elementwise(x),
+                   "jvp by hand, in place": lambda: C.elementwise_jvp_by_hand(x, t)}
             if metric == "jvp":
                 del fns["hvp"]
+            else:
+                del fns["jvp by hand, in place"]
             if metric == "hvp time":
                 del fns["jvp"]
-            return fns, {"jvp": _check_jvp(C.elementwise(x), float(np.sum(d1 * t))),
+            jvp_check = _check_jvp(C.elementwise(x), float(np.sum(d1 * t)))
+            return fns, {"jvp": jvp_check, "jvp by hand, in place": jvp_check,
                          "hvp": lambda h: _close(h, d2 * t, what="hvp"),
                          "gradient": lambda g: _close(g[0], d1, what="gradient")}
         return make

@@ -19,8 +19,8 @@ import zygcy
 
 from .common import (CHAIN_STEPS, CHAIN_X, ELEMENTWISE_SIZE, HESSIAN_MLP_SHAPES, HESSIAN_SIZE,
                      HORNER_DEGREE, HORNER_X, JACOBIAN_SIZE, RECURSION_DEPTH, RECURSION_X,
-                     WAVE_POINTS, chain, elementwise, elementwise_data, horner, horner_coeffs,
-                     jacobian_mlp, jacobian_mlp_data, mlp_data, mlp_flat_data, mlp_flat_loss,
+                     WAVE_POINTS, chain, elementwise, elementwise_data, elementwise_jvp_by_hand, horner,
+                     horner_coeffs, jacobian_mlp, jacobian_mlp_data, mlp_data, mlp_flat_data, mlp_flat_loss,
                      mlp_loss, peak_bytes, power_rec, rosen, rosen_data, tangents_like, wave, wave_data)
 
 
@@ -122,6 +122,9 @@ class ElementwiseJVP:
 
     def time_jvp(self, size):
         zygcy.jvp(elementwise, (self.x,), (self.t,))
+
+    def time_jvp_by_hand(self, size):
+        elementwise_jvp_by_hand(self.x, self.t)     # forward mode's floor, op by op in place
 
     def time_hvp(self, size):
         zygcy.hvp(elementwise, self.x, self.t)

@@ -103,6 +103,21 @@ def _tiny_by_hand_cases():
     }
 
 
+def test_jvp_by_hand_is_right():
+    """The hand-written forward-mode floor of the elementwise jvp row against Richardson
+    central differences along the tangent, and its value against the primal's."""
+    import zygcy
+    x = common.elementwise_data(50)
+    (t,) = common.tangents_like([x])
+    y, dy = common.elementwise_jvp_by_hand(x, t)
+    assert np.allclose(y, common.elementwise(x), rtol=1e-12)
+    f = lambda s: common.elementwise(x + s * t)  # noqa: E731
+    d = lambda h: (f(h) - f(-h)) / (2 * h)  # noqa: E731
+    ref = (4 * d(1e-4) - d(2e-4)) / 3
+    assert np.isclose(dy, ref, rtol=1e-8), (dy, ref)
+    assert np.isclose(dy, zygcy.jvp(common.elementwise, (x,), (t,))[1], rtol=1e-12)
+
+
 @pytest.mark.parametrize("case", sorted(_tiny_by_hand_cases()))
 def test_gradient_by_hand_is_right(case):
     """Each hand-written gradient against central differences (not only against zygcy, which
