@@ -281,6 +281,8 @@ def sites():
 def jvp_positions(rule):
     """The arguments with a forward rule of their own (the first three of a variadic one)."""
     from zygcy.rules._util import zero_jvp
+    if getattr(rule, "ew_jvps", False):
+        return []       # forward mode multiplies by the partials: their sites are the rule's own
     jvps = getattr(rule, "jvps", ())
     # zero_jvp declares an argument without a derivative (no tangent): nothing to mutate
     positions = [i for i, f in enumerate(jvps)
@@ -330,15 +332,18 @@ def _wrap_joint(name, rule, transform_tuple):
     return make
 
 
-def register_rule(fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials=(), reads=-1):
+def register_rule(fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials=(), reads=-1,
+                  ew_jvps=False):
     """Enter a rule in zygcy's table exactly as given: ``zygcy._core.register`` where
     the engine has it (what ``zygcy.extend.defvjp``/``defjoint`` call), else the
     older ``zygcy._core.defvjp``/``defjoint``. ``reads``: which of (ans, x, y) an
-    elementwise rule's partials read (the engine keeps only those values)."""
+    elementwise rule's partials read (the engine keeps only those values); ``ew_jvps``:
+    its forward rules are ``t * partial`` (forward mode then calls the partials)."""
     register = getattr(_core, "register", None)
     if register is not None:
         if partials:
-            return register(fun, tuple(makers), joint_maker, variadic, tuple(jvps), tuple(partials), reads)
+            return register(fun, tuple(makers), joint_maker, variadic, tuple(jvps), tuple(partials), reads,
+                            ew_jvps)
         if jvps:
             return register(fun, tuple(makers), joint_maker, variadic, tuple(jvps), tuple(partials))
         if variadic:
@@ -353,7 +358,7 @@ def restore_rule(fun, rule):
     """Register the Rule object ``rule`` (from ``registered()``) for ``fun`` again."""
     register_rule(fun, rule.makers, rule.joint_maker if rule.joint else None,
                   getattr(rule, "variadic", False), getattr(rule, "jvps", ()),
-                  getattr(rule, "partials", ()), getattr(rule, "reads", -1))
+                  getattr(rule, "partials", ()), getattr(rule, "reads", -1), getattr(rule, "ew_jvps", False))
 
 
 def _wrap_partials(name, rule, transform):
@@ -379,11 +384,12 @@ def _reregister(fun, rule, name, transform, transform_tuple, transform_jvp=None)
         jvps = _wrap_jvps(name, rule, transform_jvp)
     partials = _wrap_partials(name, rule, transform)
     reads = getattr(rule, "reads", -1)   # the wrapped partials read what the rule's own do
+    ew = getattr(rule, "ew_jvps", False)  # and forward mode multiplies by them, as by the rule's own
     if rule.joint:
-        register_rule(fun, (), _wrap_joint(name, rule, transform_tuple), False, jvps, partials, reads)
+        register_rule(fun, (), _wrap_joint(name, rule, transform_tuple), False, jvps, partials, reads, ew)
     else:
         register_rule(fun, _wrap_makers(name, rule, transform), None, getattr(rule, "variadic", False),
-                      jvps, partials, reads)
+                      jvps, partials, reads, ew)
 
 
 def _replace_scalar(old, new):

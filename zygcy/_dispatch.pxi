@@ -15,7 +15,8 @@ cdef class Rule:
     """
     # fields in _core.pxd; variadic: the last maker serves every further positional argument
 
-    def __init__(self, fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials=(), reads=-1):
+    def __init__(self, fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials=(), reads=-1,
+                 ew_jvps=False):
         self.fun = fun
         self.makers = tuple(makers)
         self.joint_maker = joint_maker
@@ -24,6 +25,7 @@ cdef class Rule:
         self.jvps = tuple(jvps)
         self.partials = tuple(partials)
         self.reads = reads
+        self.ew_jvps = bool(ew_jvps) and len(self.partials) > 0
 
     cdef object maker(self, Py_ssize_t i):
         if i < len(self.makers):
@@ -37,7 +39,8 @@ cdef class Rule:
         return self.jvps[len(self.jvps) - 1] if (self.variadic and self.jvps) else None
 
 
-def register(fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials=(), reads=-1):
+def register(fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials=(), reads=-1,
+             ew_jvps=False):
     """Enter a rule for ``fun`` in the table (zygcy.extend validates and calls this).
     It replaces any earlier rule, forward rules included: forward rules that
     belonged to other pullbacks must not outlive them. ``partials`` (for a ufunc,
@@ -45,8 +48,10 @@ def register(fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials
     elementwise nodes (_record_elementwise); the makers serve every other call.
     ``reads``: which of (ans, x, y) each partial reads, a bit mask (partial k's
     in bits 3k, 3k + 1, 3k + 2; -1: everything); an elementwise node keeps only
-    the values the partials of its tracked arguments read."""
-    _rules[fun] = Rule(fun, makers, joint_maker, variadic, jvps, partials, reads)
+    the values the partials of its tracked arguments read. ``ew_jvps``: the
+    forward rules are ``t * partials[i]`` (defelementwise's), which forward mode
+    then computes from the partials itself, without calling them."""
+    _rules[fun] = Rule(fun, makers, joint_maker, variadic, jvps, partials, reads, ew_jvps)
     return fun
 
 
@@ -57,6 +62,7 @@ def register_jvp(fun, jvps):
     if rule is None:
         raise TypeError(_messages.jvp_without_rule(fun))
     rule.jvps = tuple(jvps)
+    rule.ew_jvps = False            # from now on the forward rules given, not the partials
     return fun
 
 

@@ -118,6 +118,10 @@ cdef object _dual_rule(Tape top, object fun, Rule rule, object ans, list plain, 
     for i in range(len(plain)):
         if tans[i] is None:
             continue
+        if rule.ew_jvps and not kwargs and len(plain) <= 2 and type(tans[i]) is not list:
+            # an elementwise function recorded as a rule (several levels active)
+            total = _tangent_add(total, _partial_times(rule.partials[i], tans[i], ans, tuple(plain)))
+            continue
         f = rule.jvp(i)
         if f is not None:
             c = f(tans[i], ans, *plain, **kwargs) if kwargs else f(tans[i], ans, *plain)
@@ -154,10 +158,28 @@ cdef object _dual_elementwise(Tape top, object fun, Rule rule, object ans, tuple
         t = _tangent(<Tracked>t)
         if t is None:
             continue
-        f = rule.jvp(i)
-        c = f(t, ans, args[0]) if len(args) == 1 else f(t, ans, args[0], args[1])
+        if rule.ew_jvps:
+            c = _partial_times(rule.partials[i], t, ans, args)
+        else:
+            f = rule.jvp(i)
+            c = f(t, ans, args[0]) if len(args) == 1 else f(t, ans, args[0], args[1])
         total = _tangent_add(total, c)
     return _dual_out(top, fun, ans, total)
+
+
+cdef object _partial_times(object partial, object t, object ans, tuple args):
+    """t * partial(ans, *args): the forward rule defelementwise makes (the partial
+    unconjugated), without calling it; a constant partial of 1 or -1 multiplies by
+    nothing, as that rule does, and None gives no tangent."""
+    if partial is None:
+        return None
+    if PyFloat_CheckExact(partial):
+        if PyFloat_AS_DOUBLE(partial) == 1.0:
+            return t
+        if PyFloat_AS_DOUBLE(partial) == -1.0:
+            return -t
+        return t * partial
+    return t * (partial(ans, args[0]) if len(args) == 1 else partial(ans, args[0], args[1]))
 
 
 cdef object _dual_read(Tape top, Tracked x, object index):

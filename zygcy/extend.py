@@ -249,7 +249,7 @@ def defelementwise(fun, *partials):
     makers, jvps = elementwise_rule(partials)
     return _core.register(fun, makers, None, False, jvps,
                           tuple(float(p) if isinstance(p, (int, float)) else p for p in partials),
-                          _partials_read(partials))
+                          _partials_read(partials), True)
 
 
 # What elementwise partials read, as a bit mask: partial k's reads of (ans, x, y)

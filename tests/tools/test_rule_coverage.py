@@ -45,10 +45,10 @@ def test_the_recorder_sees_forward_rules(rule_watch):
     saved = rec.current
     rec.current = "probe::checked"
     try:
-        gradcheck(lambda x: np.cbrt(x), np.array([1.0, 2.0]))
+        gradcheck(lambda x: np.cumsum(x), np.array([1.0, 2.0]))     # a rule with a forward rule of its own
     finally:
         rec.current = saved
-    assert "probe::checked" in rec.checked["jvp:numpy.cbrt:0"]
+    assert "probe::checked" in rec.checked["jvp:numpy.cumsum:0"]
     _forget(rec, {"probe::checked"})
 
 
