@@ -115,12 +115,14 @@ cdef object _dual_rule(Tape top, object fun, Rule rule, object ans, list plain, 
     if tans is None:
         return _dual_out(top, fun, ans, None)
     cdef list rest = None           # tangents of the arguments without a forward rule
+    # an elementwise function recorded as a rule (several levels active): its partials
+    cdef bint by_partials = rule.ew_jvps and not kwargs and len(plain) <= 2
+    cdef tuple args = tuple(plain) if by_partials else None
     for i in range(len(plain)):
         if tans[i] is None:
             continue
-        if rule.ew_jvps and not kwargs and len(plain) <= 2 and type(tans[i]) is not list:
-            # an elementwise function recorded as a rule (several levels active)
-            total = _tangent_add(total, _partial_times(rule.partials[i], tans[i], ans, tuple(plain)))
+        if by_partials and type(tans[i]) is not list:
+            total = _tangent_add(total, _partial_times(rule.partials[i], tans[i], ans, args))
             continue
         f = rule.jvp(i)
         if f is not None:
