@@ -333,14 +333,18 @@ def _wrap_joint(name, rule, transform_tuple):
 
 
 def register_rule(fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials=(), reads=-1,
-                  ew_jvps=False):
+                  ew_jvps=False, batched=()):
     """Enter a rule in zygcy's table exactly as given: ``zygcy._core.register`` where
     the engine has it (what ``zygcy.extend.defvjp``/``defjoint`` call), else the
     older ``zygcy._core.defvjp``/``defjoint``. ``reads``: which of (ans, x, y) an
     elementwise rule's partials read (the engine keeps only those values); ``ew_jvps``:
-    its forward rules are ``t * partial`` (forward mode then calls the partials)."""
+    its forward rules are ``t * partial`` (forward mode then calls the partials);
+    ``batched``: its forward rules for batches of tangents."""
     register = getattr(_core, "register", None)
     if register is not None:
+        if batched:
+            return register(fun, tuple(makers), joint_maker, variadic, tuple(jvps), tuple(partials), reads,
+                            ew_jvps, tuple(batched))
         if partials:
             return register(fun, tuple(makers), joint_maker, variadic, tuple(jvps), tuple(partials), reads,
                             ew_jvps)
@@ -358,7 +362,8 @@ def restore_rule(fun, rule):
     """Register the Rule object ``rule`` (from ``registered()``) for ``fun`` again."""
     register_rule(fun, rule.makers, rule.joint_maker if rule.joint else None,
                   getattr(rule, "variadic", False), getattr(rule, "jvps", ()),
-                  getattr(rule, "partials", ()), getattr(rule, "reads", -1), getattr(rule, "ew_jvps", False))
+                  getattr(rule, "partials", ()), getattr(rule, "reads", -1), getattr(rule, "ew_jvps", False),
+                  getattr(rule, "batched", ()))
 
 
 def _wrap_partials(name, rule, transform):
@@ -385,11 +390,15 @@ def _reregister(fun, rule, name, transform, transform_tuple, transform_jvp=None)
     partials = _wrap_partials(name, rule, transform)
     reads = getattr(rule, "reads", -1)   # the wrapped partials read what the rule's own do
     ew = getattr(rule, "ew_jvps", False)  # and forward mode multiplies by them, as by the rule's own
+    # the batched forward rules stay: a forward rule mutated, they disagree with it, which the
+    # batched check of gradcheck (a batch against one direction at a time) reports
+    batched = getattr(rule, "batched", ())
     if rule.joint:
-        register_rule(fun, (), _wrap_joint(name, rule, transform_tuple), False, jvps, partials, reads, ew)
+        register_rule(fun, (), _wrap_joint(name, rule, transform_tuple), False, jvps, partials, reads, ew,
+                      batched)
     else:
         register_rule(fun, _wrap_makers(name, rule, transform), None, getattr(rule, "variadic", False),
-                      jvps, partials, reads, ew)
+                      jvps, partials, reads, ew, batched)
 
 
 def _replace_scalar(old, new):

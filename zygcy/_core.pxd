@@ -76,6 +76,7 @@ cdef class Rule:
     cdef readonly tuple partials # elementwise functions: partials[i](ans, *args) (or a number, or None)
     cdef readonly int reads      # which of (ans, x, y) partial k reads: bits 3k, 3k+1, 3k+2 (-1: all)
     cdef readonly bint ew_jvps   # jvps[i] is t * partials[i] (defelementwise's): forward mode applies the partials
+    cdef readonly tuple batched  # batched[i](tb, ans, *args, **kwargs): jvps[i] for a batch of tangents (Batched)
     cdef object maker(self, Py_ssize_t i)
     cdef object jvp(self, Py_ssize_t i)
 

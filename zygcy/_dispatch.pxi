@@ -16,7 +16,7 @@ cdef class Rule:
     # fields in _core.pxd; variadic: the last maker serves every further positional argument
 
     def __init__(self, fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials=(), reads=-1,
-                 ew_jvps=False):
+                 ew_jvps=False, batched=()):
         self.fun = fun
         self.makers = tuple(makers)
         self.joint_maker = joint_maker
@@ -26,6 +26,7 @@ cdef class Rule:
         self.partials = tuple(partials)
         self.reads = reads
         self.ew_jvps = bool(ew_jvps) and len(self.partials) > 0
+        self.batched = tuple(batched)
 
     cdef object maker(self, Py_ssize_t i):
         if i < len(self.makers):
@@ -40,7 +41,7 @@ cdef class Rule:
 
 
 def register(fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials=(), reads=-1,
-             ew_jvps=False):
+             ew_jvps=False, batched=()):
     """Enter a rule for ``fun`` in the table (zygcy.extend validates and calls this).
     It replaces any earlier rule, forward rules included: forward rules that
     belonged to other pullbacks must not outlive them. ``partials`` (for a ufunc,
@@ -50,8 +51,9 @@ def register(fun, makers=(), joint_maker=None, variadic=False, jvps=(), partials
     in bits 3k, 3k + 1, 3k + 2; -1: everything); an elementwise node keeps only
     the values the partials of its tracked arguments read. ``ew_jvps``: the
     forward rules are ``t * partials[i]`` (defelementwise's), which forward mode
-    then computes from the partials itself, without calling them."""
-    _rules[fun] = Rule(fun, makers, joint_maker, variadic, jvps, partials, reads, ew_jvps)
+    then computes from the partials itself, without calling them. ``batched``:
+    the forward rules for a batch of tangents (zygcy.extend.defbatched)."""
+    _rules[fun] = Rule(fun, makers, joint_maker, variadic, jvps, partials, reads, ew_jvps, batched)
     return fun
 
 
@@ -63,6 +65,18 @@ def register_jvp(fun, jvps):
         raise TypeError(_messages.jvp_without_rule(fun))
     rule.jvps = tuple(jvps)
     rule.ew_jvps = False            # from now on the forward rules given, not the partials
+    rule.batched = ()               # nor batched forms of the former ones
+    return fun
+
+
+def register_batched(fun, batched):
+    """Give the rule of ``fun`` batched forms of its forward rules, one per argument
+    (None: call the forward rule once per direction); zygcy.extend.defbatched
+    validates and calls this."""
+    cdef Rule rule = _rules.get(fun)
+    if rule is None:
+        raise TypeError(_messages.jvp_without_rule(fun, "defbatched"))
+    rule.batched = tuple(batched)
     return fun
 
 

@@ -18,6 +18,13 @@
 #   linear in the cotangent, so the gradient in u of <pullback(u), t> is the
 #   Jacobian applied to t, which a small reverse sweep computes exactly.
 #
+# * A batch of tangents (Batched, below: forward_jacobian and hessian push many
+#   directions through one pass) is scaled and added by the elementwise and
+#   scalar forward rules as one array with the batch axis in front; a rule with
+#   a batched forward rule (Rule.batched) gets that array; every other forward
+#   rule runs once per direction and its results are stacked, so a rule
+#   without a batched form is slower, never wrong.
+#
 # Tangents follow the cotangents' convention: for a holomorphic f the tangent
 # is f'(x) t (the partials are taken unconjugated here), and a real value's
 # tangent is real.
@@ -27,6 +34,128 @@ cdef inline object _tangent(Tracked t):
     if t.fast:
         return PyFloat_FromDouble(t.da)
     return t.ext
+
+
+class Batched:
+    """The tangents of a batch of directions, carried together: ``b[k]`` is the
+    tangent along direction k, so ``b`` has the batch axis in front of the
+    value's shape. Only the engine sees one. It scales (by a partial, broadcast
+    as the tangent of one direction would be) and adds (batch with batch, or an
+    exact zero); anything else refuses, so that no numpy function or forward
+    rule can take the batch axis for an axis of the value."""
+    __slots__ = ("b",)
+    __array_ufunc__ = None      # numpy's operators defer to the methods below
+
+    def __init__(self, b):
+        if type(b) is not _ndarray:
+            raise TypeError(_messages.batched_misuse("hold a %s" % type(b).__name__))
+        self.b = b
+
+    def __mul__(self, p):
+        if type(p) is Batched:
+            raise TypeError(_messages.batched_misuse("multiply two batches"))
+        return Batched(_batch_aligned(self.b, np.ndim(value(p))) * p)
+
+    __rmul__ = __mul__
+
+    def __add__(self, o):
+        if type(o) is Batched:
+            nd = max(self.b.ndim, (<object>o).b.ndim) - 1
+            return Batched(_batch_aligned(self.b, nd) + _batch_aligned((<object>o).b, nd))
+        if (PyFloat_CheckExact(o) or type(o) is int or type(o) is complex) and o == 0:
+            return self     # the C-double tangent 0.0 of a float that carries none
+        raise TypeError(_messages.batched_misuse("add a %s" % type(o).__name__))
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return Batched(-self.b)
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError(_messages.batched_misuse("become an array"))
+
+    def __array_function__(self, func, types, args, kwargs):
+        raise TypeError(_messages.batched_misuse("be given to %s" % getattr(func, "__name__", func)))
+
+    def __repr__(self):
+        return "Batched(%r)" % (self.b,)
+
+
+cdef object _batch_aligned(object b, Py_ssize_t nd):
+    """The batch b with axes of length 1 after the batch axis, so that its value
+    shape has at least nd axes: then numpy broadcasts it with an array of nd axes
+    as it broadcasts one direction's tangent."""
+    cdef Py_ssize_t have = (<object>b).ndim - 1
+    if nd <= have:
+        return b
+    shape = (<object>b).shape
+    return (<object>b).reshape(shape[:1] + (1,) * (nd - have) + shape[1:])
+
+
+cdef Py_ssize_t _batch_size(list tans):
+    """The number of directions of the Batched tangents among tans (-1: none)."""
+    for t in tans:
+        if type(t) is Batched:
+            return (<object>t).b.shape[0]
+        if type(t) is list or type(t) is tuple:
+            for e in t:
+                if type(e) is Batched:
+                    return (<object>e).b.shape[0]
+    return -1
+
+
+cdef object _column(object t, Py_ssize_t k):
+    """Direction k of the tangent t (a Batched, a list of tangents, a zero or None)."""
+    if type(t) is Batched:
+        return (<object>t).b[k]
+    if type(t) is list or type(t) is tuple:
+        return type(t)([_column(e, k) for e in t])
+    return t
+
+
+cdef list _columns(list tans, Py_ssize_t k):
+    return [_column(t, k) for t in tans]
+
+
+cdef object _stack_columns(object fun, object ans, list cols):
+    """One tangent per direction (each of them as a forward rule gives it) as one
+    Batched per output (None: zero in every direction)."""
+    cdef Py_ssize_t j
+    if type(ans) is tuple or type(ans) is list or (isinstance(ans, tuple) and hasattr(ans, "_fields")):
+        for c in cols:
+            if c is not None and not (isinstance(c, (tuple, list)) and len(c) == len(ans)):
+                raise ValueError(_messages.jvp_outputs(fun, c, len(ans)))
+        return tuple([_stack_one(fun, e, [None if c is None else c[j] for c in cols])
+                      for j, e in enumerate(ans)])
+    return _stack_one(fun, ans, cols)
+
+
+cdef object _stack_one(object fun, object ans, list cols):
+    cdef list fitted = [None if c is None else _fit_tangent(fun, ans, c) for c in cols]
+    first = None
+    for c in fitted:
+        if c is not None:
+            first = c
+            break
+    if first is None:
+        return None
+    zero = None
+    for k in range(len(fitted)):
+        if fitted[k] is None:
+            if zero is None:
+                zero = np.zeros_like(first)
+            fitted[k] = zero
+    return Batched(np.stack(fitted))
+
+
+cdef object _as_batched(object c):
+    """A batched forward rule's result (arrays with the batch axis in front, a
+    tuple of them for several outputs, None for zero) as Batched tangents."""
+    if c is None or type(c) is Batched:
+        return c
+    if type(c) is tuple or type(c) is list:
+        return tuple([_as_batched(e) for e in c])
+    return Batched(np.asarray(c))
 
 
 cdef inline Tracked _dual(Tape tape, object val, char kind, object tan):
@@ -110,10 +239,19 @@ cdef object _dual_rule(Tape top, object fun, Rule rule, object ans, list plain, 
                        list parents, list argi, list elem):
     """The value of ``fun(*plain)`` on the forward level ``top``, with its tangent."""
     cdef list tans = _argument_tangents(plain, parents, argi, elem)
-    cdef Py_ssize_t i
-    cdef object total = None, f, c
     if tans is None:
         return _dual_out(top, fun, ans, None)
+    cdef Py_ssize_t nb = _batch_size(tans)
+    if nb >= 0:
+        return _dual_out(top, fun, ans, _batched_rule_tangent(fun, rule, ans, plain, kwargs, tans, nb))
+    return _dual_out(top, fun, ans, _rule_tangent(fun, rule, ans, plain, kwargs, tans))
+
+
+cdef object _rule_tangent(object fun, Rule rule, object ans, list plain, dict kwargs, list tans):
+    """The sum over the arguments with a tangent (tans[i], None: zero) of the tangent
+    of the output that each gives: the rule's forward rule, or its pullback transposed."""
+    cdef Py_ssize_t i
+    cdef object total = None, f, c
     cdef list rest = None           # tangents of the arguments without a forward rule
     # an elementwise function recorded as a rule (several levels active): its partials
     cdef bint by_partials = rule.ew_jvps and not kwargs and len(plain) <= 2
@@ -144,7 +282,48 @@ cdef object _dual_rule(Tape top, object fun, Rule rule, object ans, list plain, 
         # one transposition of the joint pullback for every argument without a forward rule
         total = _tangent_add(total, _transposed(fun, rule.joint_maker(ans, *plain, **kwargs),
                                                 ans, plain, rest, True))
-    return _dual_out(top, fun, ans, total)
+    return total
+
+
+cdef object _batched_rule_tangent(object fun, Rule rule, object ans, list plain, dict kwargs, list tans,
+                                  Py_ssize_t nb):
+    """_rule_tangent for tangents of which some are Batched (nb directions): the
+    partials of an elementwise rule scale the batch, a batched forward rule takes
+    it, and the arguments left are done direction by direction."""
+    cdef Py_ssize_t i, k
+    cdef object total = None, t, f, c
+    cdef list loop = None           # the arguments done one direction at a time
+    cdef bint by_partials = rule.ew_jvps and not kwargs and len(plain) <= 2
+    cdef tuple args = tuple(plain) if by_partials else None
+    for i in range(len(plain)):
+        t = tans[i]
+        if t is None:
+            continue
+        if type(t) is Batched:
+            if by_partials:
+                total = _tangent_add(total, _partial_times(rule.partials[i], t, ans, args))
+                continue
+            f = rule.batched[i] if i < len(rule.batched) else None
+            if f is not None:
+                c = f((<object>t).b, ans, *plain, **kwargs) if kwargs else f((<object>t).b, ans, *plain)
+                if c is not NotImplemented:
+                    total = _tangent_add(total, _as_batched(c))
+                    continue
+        elif (type(t) is list or type(t) is tuple) and i < len(rule.batched) and getattr(
+                rule.batched[i], "_zygcy_lists", False):
+            # a list argument: the batched rule gets each element's batch (None: constant)
+            c = (<object>rule.batched[i])([(<object>e).b if type(e) is Batched else None for e in t],
+                                          ans, *plain, **kwargs)
+            if c is not NotImplemented:
+                total = _tangent_add(total, _as_batched(c))
+                continue
+        if loop is None:
+            loop = [None] * len(plain)
+        loop[i] = t
+    if loop is not None:
+        cols = [_rule_tangent(fun, rule, ans, plain, kwargs, _columns(loop, k)) for k in range(nb)]
+        total = _tangent_add(total, _stack_columns(fun, ans, cols))
+    return total
 
 
 cdef object _dual_elementwise(Tape top, object fun, Rule rule, object ans, tuple args, Tracked a, Tracked b):
@@ -152,12 +331,21 @@ cdef object _dual_elementwise(Tape top, object fun, Rule rule, object ans, tuple
     of its forward rules (made from the same partials), without _apply's level
     resolution and argument lists."""
     cdef object total = None, t, f, c
+    cdef Py_ssize_t i, k
+    cdef list tans = [None if a is None else _tangent(a), None if b is None else _tangent(b)]
+    if not rule.ew_jvps and (type(tans[0]) is Batched or type(tans[1]) is Batched):
+        # forward rules of their own (defjvp): one direction at a time
+        cols = [_elementwise_tangent(rule, ans, args, _columns(tans, k))
+                for k in range(_batch_size(tans))]
+        return _dual_out(top, fun, ans, _stack_columns(fun, ans, cols))
+    return _dual_out(top, fun, ans, _elementwise_tangent(rule, ans, args, tans))
+
+
+cdef object _elementwise_tangent(Rule rule, object ans, tuple args, list tans):
+    cdef object total = None, t, f, c
     cdef Py_ssize_t i
     for i in range(2):
-        t = a if i == 0 else b
-        if t is None:
-            continue
-        t = _tangent(<Tracked>t)
+        t = tans[i]
         if t is None:
             continue
         if rule.ew_jvps:
@@ -166,7 +354,7 @@ cdef object _dual_elementwise(Tape top, object fun, Rule rule, object ans, tuple
             f = rule.jvp(i)
             c = f(t, ans, args[0]) if len(args) == 1 else f(t, ans, args[0], args[1])
         total = _tangent_add(total, c)
-    return _dual_out(top, fun, ans, total)
+    return total
 
 
 cdef object _partial_times(object partial, object t, object ans, tuple args):
@@ -190,6 +378,11 @@ cdef object _dual_read(Tape top, Tracked x, object index):
     basis tangents) is kept as no tangent, so the work downstream is skipped."""
     cdef object t = x.ext if not x.fast else None
     val = (<object>_tv(x))[index]
+    if type(t) is Batched:
+        if (<object>t).b.shape[1:] != (<object>_tv(x)).shape:
+            return _rules_for().getitem(x, index)
+        return _dual(top, val, K_SCALAR,
+                     Batched((<object>t).b[(slice(None),) + (index if type(index) is tuple else (index,))]))
     if t is not None:
         if type(t) is not _ndarray or (<object>t).shape != (<object>_tv(x)).shape:
             return _rules_for().getitem(x, index)
@@ -249,6 +442,8 @@ cdef object _tangent_add(object x, object y):
         return y
     if y is None:
         return x
+    if type(x) is Batched or type(y) is Batched:
+        return x + y
     if type(x) is tuple or type(x) is list:
         return tuple([_tangent_add(u, w) for u, w in zip(x, y)])
     if _is_scratch(x, y):
@@ -281,6 +476,8 @@ cdef object _fit_tangent(object fun, object ans, object t):
     av = ans
     while type(av) is Tracked:
         av = _tv(<Tracked>av)
+    if type(t) is Batched:
+        return _fit_batched(fun, av, t)
     tv = t
     while type(tv) is Tracked:
         tv = _tv(<Tracked>tv)
@@ -305,6 +502,29 @@ cdef object _fit_tangent(object fun, object ans, object t):
     if _is_complex(tv) and not _is_complex(av):
         t = np.real(t) if isinstance(tv, (_ndarray, _generic)) else t.real
     return t
+
+
+cdef object _fit_batched(object fun, object av, object t):
+    """_fit_tangent for a Batched tangent t: each direction as _fit_tangent fits one."""
+    b = (<object>t).b
+    if type(av) is _ndarray and b.shape[1:] == (<object>av).shape and (
+            b.dtype.kind != "c" or (<object>av).dtype.kind == "c"):
+        return t                    # the common case
+    if not (isinstance(av, (_ndarray, _generic)) or isinstance(av, _Number)):
+        raise TypeError(_messages.tangent_kind(fun, "batch of tangents for a %s" % type(av).__name__))
+    ashape = np.shape(av)
+    tshape = b.shape[1:]
+    if tshape != ashape:
+        try:
+            ok = np.broadcast_shapes(tshape, ashape) == ashape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(_messages.tangent_shape(fun, tshape, ashape))
+        b = _batch_aligned(b, len(ashape)) + np.zeros(b.shape[:1] + ashape, dtype=b.dtype)
+    if b.dtype.kind == "c" and not _is_complex(av):
+        b = np.real(b).copy()
+    return Batched(b) if b is not (<object>t).b else t
 
 
 # ---------------------------------------------------------------------------
@@ -402,4 +622,8 @@ cdef object _dual_user_rule(Tape top, object fun, object ans, tuple args, list p
             any_tangent = True
     if not any_tangent:
         return _dual_out(top, fun, ans, None)
+    cdef Py_ssize_t nb = _batch_size(tans)
+    if nb >= 0:
+        return _dual_out(top, fun, ans, _stack_columns(
+            fun, ans, [_transposed(fun, pullback, ans, args, _columns(tans, k), True) for k in range(nb)]))
     return _dual_out(top, fun, ans, _transposed(fun, pullback, ans, args, tans, True))

@@ -404,9 +404,9 @@ def registration_failed(module, error):
 
 # -- forward mode ---------------------------------------------------------------
 
-def jvp_without_rule(fun):
-    return ("defjvp(%s, ...): %s has no reverse rule yet; register its pullbacks first "
-            "(defvjp, defjoint...), then its forward rules" % (_name(fun), _name(fun)))
+def jvp_without_rule(fun, verb="defjvp"):
+    return ("%s(%s, ...): %s has no reverse rule yet; register its pullbacks first "
+            "(defvjp, defjoint...), then its forward rules" % (verb, _name(fun), _name(fun)))
 
 
 def jvp_outputs(fun, total, n):
@@ -431,3 +431,10 @@ def transposed_pullback_failed(fun, error):
             "and operators only (np.stack([...]) instead of np.array([...]), no float() or "
             "np.asarray of the cotangent), or give %s a forward rule with zygcy.extend.defjvp"
             % (_name(fun), error, _name(fun)))
+
+
+def batched_misuse(what):
+    return ("zygcy: a batch of tangents (the directions forward_jacobian and hessian push "
+            "through one forward pass together) cannot %s; this is a bug in zygcy or in a "
+            "batched forward rule (zygcy.extend.defbatched). jvp along one direction at a "
+            "time gives the same numbers without batches" % what)

@@ -236,6 +236,11 @@ cdef inline object _resolve(object x):
     return x
 
 
+def levels_active():
+    """Whether any differentiation is running (a tape on the stack)."""
+    return len(_stack) > 0
+
+
 cpdef object value(object x):
     """The plain value of x, through every level of tracking."""
     while type(x) is Tracked:

@@ -483,9 +483,11 @@ def hessian_reverse(f, x):
 def hessian(f, x):
     """The Hessian of a real scalar ``f`` at ``x``: shape ``T + T`` for ``x`` of shape T.
 
-    Computed by forward over reverse mode: one forward-mode pass through the
-    gradient computation per element of ``x`` (``hessian_reverse`` gives the
-    same by reverse over reverse).
+    Computed by forward over reverse mode: the gradient computation runs once
+    in forward mode with every column of the identity as a tangent at once (a
+    batch; for large ``x``, a few batches), outside another differentiation; inside
+    one, one pass per element of ``x``. ``hessian_reverse`` gives the same by
+    reverse over reverse.
 
     Raises:
       ValueError: if ``f``'s output is not a real scalar.
@@ -781,9 +783,11 @@ def pushforward(f, *args):
 def forward_jacobian(f, x):
     """``(y, J)``: the value of ``f(x)`` and its Jacobian, by forward mode.
 
-    One forward pass per element of ``x``, so it is the right choice when
-    ``x`` is small and the output large (``jacobian`` runs one reverse sweep
-    per output element). For an output of shape S and ``x`` of shape T,
+    The columns of the identity are pushed through together, as a batch of
+    tangents (a few batches for large ``x``; one pass per element of ``x``
+    inside another differentiation), so it is the right choice when ``x`` is
+    small and the output large (``jacobian`` runs one reverse sweep per output
+    element). For an output of shape S and ``x`` of shape T,
     ``J`` has shape ``S + T``, as ``jacobian`` gives (Zygote's
     ``forward_jacobian`` returns the transpose). The output may be a
     structure: ``J`` then has its structure.
@@ -802,12 +806,86 @@ def forward_jacobian(f, x):
     return _forward_jacobian(f, x, "forward_jacobian")
 
 
+# Columns pushed through one forward pass together: the batch's tangents have
+# this many elements at most per element of x (so a batch of x's size is 8 MB).
+_BATCH_ELEMENTS = 1 << 20
+
+
 def _forward_jacobian(f, x, fname):
-    """(y, J) by one forward pass per element of x; J None if no output depends on x."""
+    """(y, J) by forward mode; J None if no output depends on x. A float array x
+    outside any other differentiation pushes a batch of columns through each
+    pass (_batched_jacobian); otherwise one pass per element of x."""
     xv = _core.value(x)
     if not isinstance(xv, np.ndarray):
         y, dy = _jvp(f, (x,), (1.0,), fname)
         return y, dy
+    if type(x) is np.ndarray and x.dtype == np.float64 and x.size > 1 and not _core.levels_active():
+        return _batched_jacobian(f, x, fname)
+    return _jacobian_by_columns(f, x, fname)
+
+
+def _batched_jacobian(f, x, fname):
+    """(y, J): the columns of J in batches, each batch one forward pass whose
+    tangents carry the batch axis in front (the engine's Batched)."""
+    n = x.size
+    per = max(1, min(n, _BATCH_ELEMENTS // n))
+    y, blocks = None, None
+    for k0 in range(0, n, per):
+        k1 = min(n, k0 + per)
+        seeds = np.zeros((k1 - k0, n))
+        seeds[np.arange(k1 - k0), np.arange(k0, k1)] = 1.0
+        y, tangents = _jvp_batched(f, (x,), (seeds.reshape((k1 - k0,) + x.shape),), fname)
+        if blocks is None:
+            blocks = [[] for _ in tangents[0]]
+        for j, t in enumerate(tangents[0]):
+            blocks[j].append(t)
+    J = []
+    for chunks in blocks:
+        if chunks[0] is None:
+            J.append(None)
+            continue
+        cols = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)    # (n,) + output shape
+        J.append(np.ascontiguousarray(np.moveaxis(cols, 0, -1)).reshape(cols.shape[1:] + x.shape))
+    return y, (J[0] if tangents[1] is None else unflatten(tangents[1], J))
+
+
+def _jvp_batched(f, primals, batches, fname):
+    """``(y, (leaves, tree))``: f(*primals) and the tangents of its output's leaves
+    along a batch of directions, pushed through one forward pass. ``batches[i]``
+    is None (a constant) or the tangents of ``primals[i]`` with the batch axis in
+    front; each leaf's tangents have it in front too (None for an output that is
+    not a number or an array); ``tree`` is the output's structure (None: one leaf).
+    The primals are floats and float arrays, outside any other differentiation."""
+    nb = next(b.shape[0] for b in batches if b is not None)
+    tape = Tape(forward=True)
+    tape.push()
+    try:
+        out = f(*[p if b is None else tape.leaf(p, _core.Batched(b)) for p, b in zip(primals, batches)])
+    finally:
+        tape.pop()
+    leaves, tree = ([out], None) if type(out) in _seeds.SIMPLE else flatten(out)
+    parts = [_batched_output(tape, v, nb, fname) for v in leaves]
+    y = parts[0][0] if tree is None else unflatten(tree, [p[0] for p in parts])
+    return y, ([p[1] for p in parts], tree)
+
+
+def _batched_output(tape, v, nb, fname):
+    """(value, tangents (nb,) + shape) of an output leaf of a batched pass; the
+    tangents are None for an output that is not a number or an array."""
+    y, t = _output_and_tangent(tape, v)
+    if t is None:
+        return y, None
+    if type(t) is _core.Batched:
+        return y, t.b
+    if isinstance(t, np.ndarray) and not t.any() or isinstance(t, (float, complex)) and t == 0:
+        return y, np.zeros((nb,) + np.shape(t), dtype=np.result_type(t))    # no tangent: zero
+    raise RuntimeError("%s: an output's tangent lost its batch of directions (%s); this is a bug "
+                       "in zygcy" % (fname, type(t).__name__))
+
+
+def _jacobian_by_columns(f, x, fname):
+    """(y, J) by one forward pass per element of x."""
+    xv = _core.value(x)
     shape, n = xv.shape, xv.size
     y = None
     columns = []

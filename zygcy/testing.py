@@ -132,6 +132,7 @@ def _gradcheck(f, args, directions, eps, rtol, atol, order, seed, modes):
                 "numbers or float arrays (e.g. A.toarray() for a sparse matrix)"
                 % (getattr(f, "__name__", "f"), _core.value(v).__class__.__name__))
     leaves, tree = flatten(args)
+    pushed = []         # (direction, jvp's tangent leaves) for the batched check
     for _ in range(directions):
         ul = [_random_like(v, rng) if _is_float_leaf(v) else None for v in ys]
         u = unflatten(ytree, ul)
@@ -154,6 +155,7 @@ def _gradcheck(f, args, directions, eps, rtol, atol, order, seed, modes):
                 raise AssertionError(
                     "gradcheck failed for %s in forward mode: <u, jvp(f, x, v)> = %r but finite "
                     "differences give %r" % (getattr(f, "__name__", "f"), tangent, numeric))
+            pushed.append((v, dys))
         if order >= 2:
             w = [_random_like(x, rng) if _is_float_leaf(x) else None for x in leaves]
 
@@ -168,7 +170,56 @@ def _gradcheck(f, args, directions, eps, rtol, atol, order, seed, modes):
 
             gradcheck(first, *args, directions=1, eps=eps, rtol=rtol * 10, atol=atol * 10,
                       order=order - 1, seed=int(rng.integers(1 << 30)), modes=modes)
+    if len(pushed) > 1:
+        check_batched(f, args, pushed)
     return True
+
+
+def check_batched(f, args, pushed):
+    """Check that directions pushed through one forward pass together (as
+    ``forward_jacobian`` and ``hessian`` push them) give the tangents they give
+    one at a time.
+
+    ``pushed`` lists ``(v, dys)``: a direction (one entry per leaf of
+    ``args``, None for a leaf held fixed) and the leaves of
+    ``jvp(f, args, v)``'s tangent. Checked where ``args`` are floats and
+    float or complex arrays and no differentiation is running; otherwise it
+    returns without checking. Raises AssertionError naming the direction and
+    output that differ.
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import jvp
+      >>> from zygcy.testing import check_batched
+      >>> f = lambda x: np.cumsum(np.sin(x))
+      >>> x = np.array([0.1, 0.5, 0.9])
+      >>> vs = [np.array([1.0, 0.0, 2.0]), np.array([0.0, 1.0, 0.0])]
+      >>> check_batched(f, (x,), [([v], [jvp(f, (x,), (v,))[1]]) for v in vs])
+    """
+    from .api import _jvp_batched
+    if _core.levels_active() or not all(
+            type(a) is float or (type(a) is np.ndarray and a.dtype in (np.float64, np.complex128))
+            for a in args):
+        return
+    batches = [None if pushed[0][0][i] is None else np.stack([np.asarray(v[i]) for v, _ in pushed])
+               for i in range(len(args))]
+    if all(b is None for b in batches):
+        return
+    _, (tangents, _) = _jvp_batched(f, args, batches, "gradcheck")
+    for j, tb in enumerate(tangents):
+        for k, (_, dys) in enumerate(pushed):
+            one = dys[j]
+            if one is None or not _is_float_leaf(one):
+                continue
+            one = np.asarray(_core.value(one))
+            got = None if tb is None else tb[k]
+            scale = 1.0 + float(np.max(np.abs(one), initial=0.0))
+            if got is None or np.shape(got) != one.shape or not np.allclose(got, one, rtol=1e-9,
+                                                                             atol=1e-9 * scale):
+                raise AssertionError(
+                    "gradcheck failed for %s in forward mode: %d directions pushed through one pass "
+                    "together give, along direction %d, output %d's tangent %r, but jvp along that "
+                    "direction alone gives %r" % (getattr(f, "__name__", "f"), len(pushed), k, j, got, one))
 
 
 def _uncheckable_by_design(v):

@@ -107,6 +107,7 @@ import zygcy
 import zygcy.cmath as zc
 import zygcy.math as zm
 from zygcy.containers import flatten, flatten_like, unflatten
+from zygcy.testing import check_batched
 
 MARGIN = 1e-3        # the least distance of a guarded operand from a kink, tie or cut
 BOUND = 1e3          # the largest magnitude a value of a program may have
@@ -1649,6 +1650,7 @@ def check_function(f, args, src="", seed=0, n_cotangents=2, n_directions=2, comp
         np.testing.assert_allclose(np.asarray(a), np.asarray(p), rtol=1e-9, atol=1e-12,
                                    err_msg="zygcy's value differs from the plain run of\n" + src)
     us = []
+    pushed = []         # (direction, jvp's tangent leaves): pushed again all at once below
     for _ in range(n_cotangents):
         u = [_random_like(v, rng) if _float_leaf(v) else None for v in yl]
         us.append(u)
@@ -1672,6 +1674,7 @@ def check_function(f, args, src="", seed=0, n_cotangents=2, n_directions=2, comp
             tangent = sum(float(_inner(s, t)) for s, t in zip(u, dyl) if s is not None and t is not None)
             _close(tangent, (4 * n1 - n2) / 3, abs(n1 - n2), "first order (forward mode)", src,
                    measured="<u, jvp(f, x, v)>")
+            pushed.append((v, dyl))
             if complex_step and all(is_real(a) for a in pl):
                 h = 1e-30
                 ycs = f(*_shifted(leaves, tree, v, 1j * h))
@@ -1679,6 +1682,11 @@ def check_function(f, args, src="", seed=0, n_cotangents=2, n_directions=2, comp
                 cs = sum(float(np.sum(np.asarray(s) * np.imag(np.asarray(p)))) / h
                          for s, p in zip(u, ycl) if s is not None)
                 _close(analytic, cs, 0.0, "first order (complex step)", src)
+    # the same directions through one forward pass together, as hessian and forward_jacobian push them
+    try:
+        check_batched(f, tuple(args), pushed)
+    except AssertionError as e:
+        raise AssertionError("%s\nin\n%s" % (e, src)) from None
     for x, s in zip(leaves, flatten(saved)[0]):
         np.testing.assert_array_equal(x, s, err_msg="zygcy changed an input of\n" + src)
     if second_order:

@@ -128,6 +128,25 @@ def kept_shape(shape, axes):
 
 
 # ---------------------------------------------------------------------------
+# Batches of tangents (zygcy.extend.defbatched): the batch axis is axis 0
+
+def batch_aligned(tb, ndim):
+    """A batch of tangents with axes of length 1 after the batch axis, so that each
+    direction has at least ``ndim`` axes: numpy then broadcasts it against an
+    array of ``ndim`` axes as it would broadcast one direction."""
+    have = tb.ndim - 1
+    if ndim <= have:
+        return tb
+    return tb.reshape(tb.shape[:1] + (1,) * (ndim - have) + tb.shape[1:])
+
+
+def batch_axes(axis, ndim):
+    """The axes of a batch of tangents (each of ``ndim`` axes) that are ``axis`` (None:
+    all) of one direction."""
+    return tuple(a + 1 for a in axes_of(axis, ndim))
+
+
+# ---------------------------------------------------------------------------
 # Complex values
 
 def is_complex(x):

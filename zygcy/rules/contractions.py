@@ -16,8 +16,8 @@ import string
 
 import numpy as np
 
-from ..extend import defbilinear, defjvp, defvjp, nondifferentiable, unbroadcast, value
-from ._util import H, axis_of, conj, ndim_of, shape_of, unbroadcast_to
+from ..extend import defbatched, defbilinear, defjvp, defvjp, nondifferentiable, unbroadcast, value
+from ._util import H, axis_of, batch_aligned, conj, ndim_of, shape_of, unbroadcast_to
 from .shape import uncrop
 
 # The ufuncs among them (their other ufunc methods have no rules).
@@ -283,6 +283,25 @@ def _linalg_outer_second(g, a, b):
 
 
 defbilinear(np.matmul, _matmul_first, _matmul_second)
+
+
+def _matmul_first_batched(tb, ans, a, b, **kwargs):
+    na, nb = ndim_of(a), ndim_of(b)
+    if kwargs or (na == 1 and nb > 2):
+        return NotImplemented       # numpy would broadcast the batch axis with b's stack
+    return np.matmul(batch_aligned(tb, nb) if na >= 2 and nb >= 2 else tb, b)
+
+
+def _matmul_second_batched(tb, ans, a, b, **kwargs):
+    na, nb = ndim_of(a), ndim_of(b)
+    if kwargs or (nb == 1 and na > 2):
+        return NotImplemented
+    if nb == 1:                     # a @ t for a vector t: t @ a^T, the batch axis first
+        return np.matmul(tb, a) if na == 1 else np.matmul(tb, np.swapaxes(a, -1, -2))
+    return np.matmul(a, batch_aligned(tb, na) if na >= 2 else tb)
+
+
+defbatched(np.matmul, _matmul_first_batched, _matmul_second_batched)
 defbilinear(np.tensordot, _tensordot_first, _tensordot_second)
 defbilinear(np.dot, _dot_first, _dot_second)
 defbilinear(np.inner, _inner_first, _inner_second)

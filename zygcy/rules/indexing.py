@@ -42,9 +42,9 @@ import warnings
 
 import numpy as np
 
-from ..extend import (IndexGrad, Tracked, apply, defjvp, defvjp, nondifferentiable, primitive, refuse,
+from ..extend import (IndexGrad, Tracked, apply, defbatched, defjvp, defvjp, nondifferentiable, primitive, refuse,
                       unbroadcast, value)
-from ._util import identity, is_complex, no_gradient, none_maker, real_if_complex
+from ._util import batch_aligned, identity, is_complex, no_gradient, none_maker, real_if_complex
 
 _ndarray = np.ndarray
 _generic = np.generic
@@ -127,8 +127,32 @@ def getitem_jvp(t, ans, x, index):
     return _gather(t, index)
 
 
+def _batched_index(index):
+    """The index that reads from a batch of tangents (the batch axis first) what
+    ``index`` reads from one direction; None where numpy would move axes (two
+    advanced indices, or one with ints, may put their axes in front)."""
+    idx = index if type(index) is tuple else (index,)
+    ints = arrays = 0
+    for i in idx:
+        if i is None or i is Ellipsis or type(i) is slice:
+            continue
+        if type(i) is int or isinstance(i, np.integer):
+            ints += 1
+        else:
+            arrays += 1         # an array, a list, a bool: advanced
+    if arrays > 1 or (arrays and ints):
+        return None
+    return (slice(None),) + idx
+
+
+def getitem_batched(tb, ans, x, index):
+    bi = _batched_index(index)
+    return NotImplemented if bi is None else tb[bi]
+
+
 defvjp(_getitem, getitem_maker, None)
 defjvp(_getitem, getitem_jvp, None)
+defbatched(_getitem, getitem_batched, None)
 
 
 def getitem(x, index):
@@ -220,8 +244,27 @@ def scatter_vals_jvp(t, ans, shape, dtype, indices, vals):
     return _scatter(shape, dtype, indices, list(t))        # linear in vals
 
 
+def scatter_vals_batched(tbs, ans, shape, dtype, indices, vals):
+    live = [(i, t) for i, t in zip(indices, tbs) if t is not None]
+    if not live:
+        return None
+    places = [_batched_index(i) for i, _ in live]
+    if any(p is None for p in places):
+        return NotImplemented
+    nb = live[0][1].shape[0]
+    out = np.zeros((nb,) + tuple(shape), np.result_type(ans, *[t for _, t in live]))
+    for (idx, t), p in zip(live, places):
+        if _is_basic(idx):
+            view = out[p]
+            view += batch_aligned(t, view.ndim - 1)
+        else:               # (a value broadcast to the entries it is added at, as one direction's)
+            np.add.at(out, p, batch_aligned(t, out[p].ndim - 1))
+    return out
+
+
 defvjp(_scatter, None, None, None, scatter_vals_maker)
 defjvp(_scatter, None, None, None, scatter_vals_jvp)
+defbatched(_scatter, None, None, None, scatter_vals_batched, lists=True)
 
 
 def densify(ig):

@@ -32,8 +32,8 @@ import math
 
 import numpy as np
 
-from ..extend import Tracked, deflinear, defjvp, defvjp, primitive, value
-from ._util import (axis_of, conj, kept_shape, ndim_of, no_gradient, normalize_axis_tuple, real_if_complex,
+from ..extend import Tracked, defbatched, deflinear, defjvp, defvjp, primitive, value
+from ._util import (axis_of, batch_axes, conj, kept_shape, ndim_of, no_gradient, normalize_axis_tuple, real_if_complex,
                     reduced_axes, shape_of, unbroadcast, unbroadcast_to)
 from .shape import diag_embed, expand, gather, reshape, scatter_along
 
@@ -151,8 +151,23 @@ def nanmean_jvp(t, ans, x, axis=None, dtype=None, out=None, keepdims=False, *, w
     return np.sum(_drop_nan(t, x) * _nanmean_share(x, axes, where), axis=axes, keepdims=keepdims)
 
 
+def _sum_batched(tb, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue,
+                 where=True):
+    if where is not True:
+        return NotImplemented
+    return np.sum(tb, axis=batch_axes(axis, tb.ndim - 1), dtype=dtype, keepdims=keepdims)
+
+
+def _mean_batched(tb, ans, x, axis=None, dtype=None, out=None, keepdims=False, where=True):
+    if where is not True:
+        return NotImplemented
+    return np.mean(tb, axis=batch_axes(axis, tb.ndim - 1), dtype=dtype, keepdims=keepdims)
+
+
 deflinear(np.sum, _sum_adjoint, _sum_jvp)
 deflinear(np.mean, _mean_adjoint)
+defbatched(np.sum, _sum_batched)
+defbatched(np.mean, _mean_batched)
 defvjp(np.nansum, nansum_maker)
 defjvp(np.nansum, nansum_jvp)
 defvjp(np.nanmean, nanmean_maker)

@@ -26,8 +26,8 @@ from math import prod as _prod
 
 import numpy as np
 
-from ..extend import defjoint, deflinear, defjvp, defvjp, primitive, unbroadcast, value
-from ._util import axes_of, axis_of, ndim_of, shape_of
+from ..extend import defbatched, defjoint, deflinear, defjvp, defvjp, primitive, unbroadcast, value
+from ._util import axes_of, axis_of, batch_aligned, kept_shape, ndim_of, shape_of
 
 
 # ---------------------------------------------------------------------------
@@ -165,6 +165,34 @@ deflinear(_reshape_plain, _reshape_plain_adjoint)
 deflinear(_expand_plain, _expand_plain_adjoint)
 
 
+# Batched forward rules (zygcy.extend.defbatched): a reshape in C order moves no
+# element between directions, so a batch is reshaped to the output's shape.
+
+def _to_output_shape(tb, ans, *args, **kwargs):
+    return tb.reshape(tb.shape[:1] + np.shape(ans))
+
+
+def _in_c_order(order_at):
+    """A batched reshape for a function taking ``order`` at position ``order_at``
+    among the arguments after the array (declines any order but C)."""
+    def batched(tb, ans, a, *args, **kwargs):
+        order = kwargs.get("order", args[order_at] if len(args) > order_at else "C")
+        if order != "C":
+            return NotImplemented
+        return tb.reshape(tb.shape[:1] + np.shape(ans))
+    return batched
+
+
+def _expand_plain_batched(tb, ans, g, shape, axes, keepdims):
+    if not keepdims:
+        tb = tb.reshape(tb.shape[:1] + kept_shape(shape, axes))
+    return np.broadcast_to(tb, tb.shape[:1] + tuple(shape))
+
+
+defbatched(_reshape_plain, _to_output_shape)
+defbatched(_expand_plain, _expand_plain_batched)
+
+
 def resize_axis(x, axis, n):
     """x cropped or zero-padded at the end of ``axis`` to length n (as numpy.fft does)."""
     shape = shape_of(x)
@@ -233,6 +261,10 @@ deflinear(np.ravel, _ravel_adjoint)
 deflinear(np.expand_dims, _back_to_shape)
 deflinear(np.squeeze, _back_to_shape)
 deflinear(np.copy, _copy_adjoint)
+defbatched(np.reshape, _in_c_order(1))
+defbatched(np.ravel, _in_c_order(0))
+defbatched(np.expand_dims, _to_output_shape)
+defbatched(np.squeeze, _to_output_shape)
 defjoint(np.atleast_1d, atleast_maker)
 defjoint(np.atleast_2d, atleast_maker)
 defjoint(np.atleast_3d, atleast_maker)
@@ -290,6 +322,27 @@ if hasattr(np, "matrix_transpose"):     # numpy >= 2.2
     deflinear(np.matrix_transpose, _matrix_transpose_adjoint)
 if hasattr(np.linalg, "matrix_transpose"):      # numpy 2's array-API name
     deflinear(np.linalg.matrix_transpose, _matrix_transpose_adjoint)
+
+
+def _transpose_batched(tb, ans, a, axes=None):
+    nd = tb.ndim - 1
+    axes = range(nd - 1, -1, -1) if axes is None else axes_of(axes, nd)
+    return np.transpose(tb, (0,) + tuple(i + 1 for i in axes))
+
+
+def _swapaxes_batched(tb, ans, a, axis1, axis2):
+    nd = tb.ndim - 1
+    return np.swapaxes(tb, axis_of(axis1, nd) + 1, axis_of(axis2, nd) + 1)
+
+
+def _broadcast_to_batched(tb, ans, array, shape, subok=False):
+    shape = np.shape(ans)
+    return np.broadcast_to(batch_aligned(tb, len(shape)), tb.shape[:1] + shape)
+
+
+defbatched(np.transpose, _transpose_batched)
+defbatched(np.swapaxes, _swapaxes_batched)
+defbatched(np.broadcast_to, _broadcast_to_batched)
 
 
 # ---------------------------------------------------------------------------
