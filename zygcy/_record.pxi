@@ -50,8 +50,13 @@ cdef object _record_elementwise(object fun, Rule rule, tuple inputs):
     cdef Tracked a = None, b = None, r
     cdef Py_ssize_t n = len(inputs), i
     cdef EwRec rec
-    if top is None or len(_stack) != 1 or n != len(rule.partials) or n > 2:
+    if top is None or n != len(rule.partials) or n > 2:
         return None
+    # Several levels active (forward over reverse, reverse over reverse): the values
+    # one level down of this tape's arguments may be values of outer levels; the
+    # operation on them records its own part there (and constants of outer levels
+    # take the rule's path, below).
+    cdef bint nested = len(_stack) != 1
     cdef object x = None, y = None
     for i in range(n):
         v = inputs[i]
@@ -98,6 +103,11 @@ cdef object _record_elementwise(object fun, Rule rule, tuple inputs):
         # keep only the arguments read (exp's and add's none: x**2 is freed as soon
         # as -x**2 is made from it)
         args = (x if reads & 2 else None,) if n == 1 else (x if reads & 2 else None, y if reads & 4 else None)
+    if nested:
+        # values of outer levels kept for the sweep: as aliases, which user code cannot
+        # assign into (_alias_outer_arrays)
+        args = tuple([_alias(<Tracked>v) if type(v) is Tracked and (<Tracked>v).kind == K_ARRAY else v
+                      for v in args])
     rec.args = args
     rec.fun = fun
     r = _new_node(top, ans, _kind_of(ans), OP_EW)
@@ -108,8 +118,10 @@ cdef object _record_elementwise(object fun, Rule rule, tuple inputs):
         a.uses += 1
     if b is not None:
         b.uses += 1
-    if not (reads & 1) and type(ans) is _ndarray and _asize(ans) >= _UNREAD_MIN:
-        _hold_unread(top, r)
+    if not (reads & 1):
+        av = value(ans) if nested else ans      # (a value of outer levels: their plain value)
+        if type(av) is _ndarray and _asize(av) >= _UNREAD_MIN:
+            _hold_unread(top, r)
     return r
 
 
@@ -132,7 +144,7 @@ cdef Py_ssize_t _UNREAD_MAX = 16           # the newest ones are watched: the ch
 
 
 cdef inline void _hold_unread(Tape top, Tracked r):
-    cdef char k = _dtype_kind(_tv(r))
+    cdef char k = _dtype_kind(value(_tv(r)))
     if not (k == c'f' or k == c'c') or top.swept:
         return
     if PyList_GET_SIZE(top.unread) >= _UNREAD_MAX:
@@ -164,7 +176,7 @@ cdef int _let_go_unreachable(Tape tape) except -1:
             if (Py_REFCNT(c) == 3 + c.uses and c.tid == tape.id and 0 <= c.pos < PyList_GET_SIZE(tape.nodes)
                     and <object>PyList_GET_ITEM(tape.nodes, c.pos) is c):
                 freed.append(c._v)
-                c._v = _stand_in_for(c._v)
+                c._v = _stand_in_for(value(c._v))
             else:
                 kept.append(c)
     finally:

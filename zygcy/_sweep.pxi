@@ -122,8 +122,11 @@ cdef class _Grads:
     cdef object take_own(self, Tracked n):
         """take(n), copied where it is a lent array: for code outside the sweep."""
         g = self.take(n)
-        if self.lent[n.pos] and type(g) is _ndarray:
-            return (<object>g).copy()
+        if self.lent[n.pos]:
+            if type(g) is _ndarray:
+                return (<object>g).copy()
+            if type(g) is Tracked:
+                return _alias(<Tracked>g)   # a value of an outer level: one no one else holds
         return g
 
     cdef object _sum(self, Py_ssize_t i, object acc, object v):
@@ -399,7 +402,10 @@ cdef inline object _cotangent_of(object ct, object reduced, int* did):
 
 cdef inline bint _is_ones(object g, object p):
     """g is ones broadcast to p's shape and dtype (the cotangent sum spreads), a
-    large array: g * p is p."""
+    large array: g * p is p. (p may be a value of outer levels, as in forward
+    over reverse, whose plain value is then compared: plain ones times it is it.)"""
+    if type(p) is Tracked:
+        p = value(p)
     if not (type(g) is _ndarray and type(p) is _ndarray and _asize(g) >= _SCRATCH_MIN
             and _same_shape(p, g) and _same_dtype(p, g) and _uniform(g)):
         return False
