@@ -283,7 +283,16 @@ def _linalg_outer_second(g, a, b):
 
 
 defbilinear(np.matmul, _matmul_first, _matmul_second)
+defbilinear(np.tensordot, _tensordot_first, _tensordot_second)
+defbilinear(np.dot, _dot_first, _dot_second)
+defbilinear(np.inner, _inner_first, _inner_second)
+defbilinear(np.outer, _outer_first, _outer_second)
+defbilinear(np.vdot, _vdot_first, _vdot_second)
+defbilinear(np.kron, _kron_first, _kron_second)
+defbilinear(np.cross, _cross_first, _cross_second)
 
+
+# Batched forward rules (zygcy.extend.defbatched)
 
 def _matmul_first_batched(tb, ans, a, b, **kwargs):
     na, nb = ndim_of(a), ndim_of(b)
@@ -302,13 +311,18 @@ def _matmul_second_batched(tb, ans, a, b, **kwargs):
 
 
 defbatched(np.matmul, _matmul_first_batched, _matmul_second_batched)
-defbilinear(np.tensordot, _tensordot_first, _tensordot_second)
-defbilinear(np.dot, _dot_first, _dot_second)
-defbilinear(np.inner, _inner_first, _inner_second)
-defbilinear(np.outer, _outer_first, _outer_second)
-defbilinear(np.vdot, _vdot_first, _vdot_second)
-defbilinear(np.kron, _kron_first, _kron_second)
-defbilinear(np.cross, _cross_first, _cross_second)
+
+
+def _as_matmul(batched):
+    """dot's batched rule: matmul's where dot is matmul (operands of 1 or 2 axes)."""
+    def dot_batched(tb, ans, a, b, **kwargs):
+        if kwargs or not (1 <= ndim_of(a) <= 2 and 1 <= ndim_of(b) <= 2):
+            return NotImplemented
+        return batched(tb, ans, a, b)
+    return dot_batched
+
+
+defbatched(np.dot, _as_matmul(_matmul_first_batched), _as_matmul(_matmul_second_batched))
 if hasattr(np, "vecdot"):       # numpy >= 2.0
     defbilinear(np.vecdot, _vecdot_first, _vecdot_second)
 if hasattr(np, "matvec"):       # numpy >= 2.2

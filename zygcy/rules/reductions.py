@@ -558,6 +558,15 @@ def cumulative_prod_jvp(t, ans, x, axis=None, dtype=None, out=None, include_init
 
 
 deflinear(np.cumsum, _cumsum_adjoint)
+
+
+def _cumsum_batched(tb, ans, x, axis=None, dtype=None, out=None):
+    if axis is None:
+        return np.cumsum(tb.reshape(tb.shape[0], -1), axis=1, dtype=dtype)
+    return np.cumsum(tb, axis=axis_of(axis, tb.ndim - 1) + 1, dtype=dtype)
+
+
+defbatched(np.cumsum, _cumsum_batched)
 defvjp(np.nancumsum, nancumsum_maker)
 defjvp(np.nancumsum, nancumsum_jvp)
 defvjp(np.cumprod, cumprod_maker)

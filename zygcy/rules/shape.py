@@ -416,6 +416,36 @@ if hasattr(np, "unstack"):      # numpy >= 2.1
     deflinear(np.unstack, _unstack_adjoint)
 
 
+def _batched_list(tbs, ans, arrays):
+    """The batches of a list argument's elements, zeros for the constant ones; None
+    when the argument is one array (its batch is not a list)."""
+    if type(tbs) is not list:
+        return None
+    nb = next(t.shape[0] for t in tbs if t is not None)
+    dtype = np.result_type(ans, *[t for t in tbs if t is not None])
+    return [np.zeros((nb,) + shape_of(a), dtype) if t is None else t for t, a in zip(tbs, arrays)]
+
+
+def _concatenate_batched(tbs, ans, arrays, axis=0, out=None, **kwargs):
+    tbs = _batched_list(tbs, ans, arrays)
+    if tbs is None or kwargs:
+        return NotImplemented
+    if axis is None:
+        return np.concatenate([t.reshape(t.shape[0], -1) for t in tbs], axis=1)
+    return np.concatenate(tbs, axis=axis_of(axis, np.ndim(ans)) + 1)
+
+
+def _stack_batched(tbs, ans, arrays, axis=0, out=None, **kwargs):
+    tbs = _batched_list(tbs, ans, arrays)
+    if tbs is None or kwargs:
+        return NotImplemented
+    return np.stack(tbs, axis=axis_of(axis, np.ndim(ans)) + 1)
+
+
+defbatched(np.concatenate, _concatenate_batched, lists=True)
+defbatched(np.stack, _stack_batched, lists=True)
+
+
 # ---------------------------------------------------------------------------
 # Splitting: the pullback concatenates the pieces' cotangents (zeros for None)
 
