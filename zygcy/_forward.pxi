@@ -40,30 +40,49 @@ class Batched:
     """The tangents of a batch of directions, carried together: ``b[k]`` is the
     tangent along direction k, so ``b`` has the batch axis in front of the
     value's shape. Only the engine sees one. It scales (by a partial, broadcast
-    as the tangent of one direction would be) and adds (batch with batch, or an
-    exact zero); anything else refuses, so that no numpy function or forward
-    rule can take the batch axis for an axis of the value."""
+    as the tangent of one direction would be) and adds: batch with batch of the
+    same length, or with a tangent that is no batch, which is the same in every
+    direction (a float's C-double tangent 0.0 and what is made from it). Anything
+    else refuses, so that no numpy function or forward rule can take the batch
+    axis for an axis of the value. ``largest``: the most bytes one has held
+    since it was last reset (forward_jacobian sizes its batches by it)."""
     __slots__ = ("b",)
     __array_ufunc__ = None      # numpy's operators defer to the methods below
+    largest = 0
 
     def __init__(self, b):
         if type(b) is not _ndarray:
             raise TypeError(_messages.batched_misuse("hold a %s" % type(b).__name__))
         self.b = b
+        if (<object>b).nbytes > Batched.largest:
+            Batched.largest = (<object>b).nbytes
 
     def __mul__(self, p):
         if type(p) is Batched:
             raise TypeError(_messages.batched_misuse("multiply two batches"))
-        return Batched(_batch_aligned(self.b, np.ndim(value(p))) * p)
+        b = _batch_aligned(self.b, np.ndim(value(p)))
+        r = b * p
+        if not _all_finite(p):
+            # a direction along which this value does not move stays unmoved: 0, not
+            # 0 * inf (one direction at a time, such a tangent is no tangent at all)
+            r = np.where(b == 0, np.zeros((), r.dtype), r)
+        return Batched(r)
 
     __rmul__ = __mul__
 
     def __add__(self, o):
         if type(o) is Batched:
+            if (<object>o).b.shape[0] != self.b.shape[0]:
+                raise ValueError(_messages.batched_misuse("add a batch of %d directions to one of %d"
+                                                          % ((<object>o).b.shape[0], self.b.shape[0])))
             nd = max(self.b.ndim, (<object>o).b.ndim) - 1
             return Batched(_batch_aligned(self.b, nd) + _batch_aligned((<object>o).b, nd))
-        if (PyFloat_CheckExact(o) or type(o) is int or type(o) is complex) and o == 0:
-            return self     # the C-double tangent 0.0 of a float that carries none
+        if PyFloat_CheckExact(o) or type(o) is int or type(o) is complex:
+            if o == 0:
+                return self     # the C-double tangent 0.0 of a float that carries none
+            return Batched(self.b + o)
+        if isinstance(o, (_ndarray, _generic)):
+            return Batched(_batch_aligned(self.b, np.ndim(o)) + o)      # the same in every direction
         raise TypeError(_messages.batched_misuse("add a %s" % type(o).__name__))
 
     __radd__ = __add__
@@ -79,6 +98,16 @@ class Batched:
 
     def __repr__(self):
         return "Batched(%r)" % (self.b,)
+
+
+cdef bint _all_finite(object p):
+    """Every element of the partial p is finite (a number, a numpy scalar or an array)."""
+    if PyFloat_CheckExact(p):
+        return isfinite(PyFloat_AS_DOUBLE(p))
+    p = value(p)
+    if type(p) is int:
+        return True
+    return bool(np.isfinite(p).all())
 
 
 cdef object _batch_aligned(object b, Py_ssize_t nd):
@@ -148,14 +177,19 @@ cdef object _stack_one(object fun, object ans, list cols):
     return Batched(np.stack(fitted))
 
 
-cdef object _as_batched(object c):
+cdef object _as_batched(object fun, object c, Py_ssize_t nb):
     """A batched forward rule's result (arrays with the batch axis in front, a
-    tuple of them for several outputs, None for zero) as Batched tangents."""
-    if c is None or type(c) is Batched:
+    tuple of them for several outputs, None for zero) as Batched tangents; one
+    with another number of directions than nb is refused."""
+    if c is None:
         return c
     if type(c) is tuple or type(c) is list:
-        return tuple([_as_batched(e) for e in c])
-    return Batched(np.asarray(c))
+        return tuple([_as_batched(fun, e, nb) for e in c])
+    if type(c) is not Batched:
+        c = Batched(np.asarray(c))
+    if (<object>c).b.ndim == 0 or (<object>c).b.shape[0] != nb:
+        raise ValueError(_messages.batched_rule_directions(fun, np.shape((<object>c).b), nb))
+    return c
 
 
 cdef inline Tracked _dual(Tape tape, object val, char kind, object tan):
@@ -307,7 +341,7 @@ cdef object _batched_rule_tangent(object fun, Rule rule, object ans, list plain,
             if f is not None:
                 c = f((<object>t).b, ans, *plain, **kwargs) if kwargs else f((<object>t).b, ans, *plain)
                 if c is not NotImplemented:
-                    total = _tangent_add(total, _as_batched(c))
+                    total = _tangent_add(total, _as_batched(fun, c, nb))
                     continue
         elif (type(t) is list or type(t) is tuple) and i < len(rule.batched) and getattr(
                 rule.batched[i], "_zygcy_lists", False):
@@ -315,7 +349,7 @@ cdef object _batched_rule_tangent(object fun, Rule rule, object ans, list plain,
             c = (<object>rule.batched[i])([(<object>e).b if type(e) is Batched else None for e in t],
                                           ans, *plain, **kwargs)
             if c is not NotImplemented:
-                total = _tangent_add(total, _as_batched(c))
+                total = _tangent_add(total, _as_batched(fun, c, nb))
                 continue
         if loop is None:
             loop = [None] * len(plain)

@@ -438,3 +438,9 @@ def batched_misuse(what):
             "through one forward pass together) cannot %s; this is a bug in zygcy or in a "
             "batched forward rule (zygcy.extend.defbatched). jvp along one direction at a "
             "time gives the same numbers without batches" % what)
+
+
+def batched_rule_directions(fun, shape, nb):
+    return ("the batched forward rule of %s (zygcy.extend.defbatched) returned tangents of "
+            "shape %s for a batch of %d directions; the first axis runs over the directions "
+            "and must have length %d" % (_name(fun), shape, nb, nb))

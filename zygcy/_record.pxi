@@ -189,6 +189,29 @@ cdef object _stand_in_for(object v):
     return np.broadcast_to(np.full((), np.nan, dtype=(<object>v).dtype), (<object>v).shape)
 
 
+def shape_stand_in(x):
+    """What a pullback that reads only the shape and dtype of x (deflinear's
+    transpose) may keep instead of x: for a large float array, an array of its
+    shape and dtype holding one element, NaN (so that a read shows); on a forward
+    level, a value of that level with such an array and no tangent (so that
+    np.zeros_like of it is a value of the level, as of x). x itself otherwise."""
+    cdef Tape tp
+    v = x
+    if type(x) is Tracked:
+        tp = _active(<Tracked>x)
+        if tp is None or not tp.forward:
+            return x
+        v = _tv(<Tracked>x)
+    if type(v) is not _ndarray or _asize(v) < _UNREAD_MIN:
+        return x
+    k = _dtype_kind(v)
+    if not (k == c'f' or k == c'c'):
+        return x
+    if type(x) is Tracked:
+        return _dual(tp, _stand_in_for(v), (<Tracked>x).kind, None)
+    return _stand_in_for(v)
+
+
 cdef object _record_read(Tracked x, object index):
     """The hot path of scalar loops over arrays: x[i] or x[i, j] (Python ints, one
     per axis) of a float or complex array on the one active reverse tape, recorded
@@ -362,6 +385,9 @@ cdef object _record(Tape top, object ans, tuple parents, tuple argi, tuple elem,
     cdef Tracked r, p
     cdef Rec rec = Rec.__new__(Rec), prec
     rec.parents = parents
+    for p in parents:
+        p.uses += 1         # one more holder _let_go_unreachable counts (a rule does not read its
+                            # parents' nodes, only the values its pullbacks were given)
     rec.argi = argi
     rec.elem = elem
     rec.pbs = pbs

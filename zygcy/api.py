@@ -806,9 +806,12 @@ def forward_jacobian(f, x):
     return _forward_jacobian(f, x, "forward_jacobian")
 
 
-# Columns pushed through one forward pass together: the batch's tangents have
-# this many elements at most per element of x (so a batch of x's size is 8 MB).
-_BATCH_ELEMENTS = 1 << 20
+# How many columns go through one forward pass together: a first batch of
+# _BATCH_FIRST // n of them (at least 4: all of them for n up to 128), then
+# batches whose largest tangent holds about _BATCH_BYTES, as measured on the
+# batch before (an intermediate may be much larger than x: an outer product).
+_BATCH_FIRST = 1 << 14
+_BATCH_BYTES = 1 << 25
 
 
 def _forward_jacobian(f, x, fname):
@@ -828,17 +831,20 @@ def _batched_jacobian(f, x, fname):
     """(y, J): the columns of J in batches, each batch one forward pass whose
     tangents carry the batch axis in front (the engine's Batched)."""
     n = x.size
-    per = max(1, min(n, _BATCH_ELEMENTS // n))
-    y, blocks = None, None
-    for k0 in range(0, n, per):
+    per = min(n, max(4, _BATCH_FIRST // n))
+    y, blocks, k0 = None, None, 0
+    while k0 < n:
         k1 = min(n, k0 + per)
         seeds = np.zeros((k1 - k0, n))
         seeds[np.arange(k1 - k0), np.arange(k0, k1)] = 1.0
+        _core.Batched.largest = 0
         y, tangents = _jvp_batched(f, (x,), (seeds.reshape((k1 - k0,) + x.shape),), fname)
         if blocks is None:
             blocks = [[] for _ in tangents[0]]
         for j, t in enumerate(tangents[0]):
             blocks[j].append(t)
+        per = max(1, min(n, _BATCH_BYTES * (k1 - k0) // max(_core.Batched.largest, 1)))
+        k0 = k1
     J = []
     for chunks in blocks:
         if chunks[0] is None:
@@ -871,16 +877,17 @@ def _jvp_batched(f, primals, batches, fname):
 
 def _batched_output(tape, v, nb, fname):
     """(value, tangents (nb,) + shape) of an output leaf of a batched pass; the
-    tangents are None for an output that is not a number or an array."""
+    tangents are None for an output that is not a number or an array. A tangent
+    that is no batch is the same along every direction (a constant's zero)."""
     y, t = _output_and_tangent(tape, v)
     if t is None:
         return y, None
     if type(t) is _core.Batched:
         return y, t.b
-    if isinstance(t, np.ndarray) and not t.any() or isinstance(t, (float, complex)) and t == 0:
-        return y, np.zeros((nb,) + np.shape(t), dtype=np.result_type(t))    # no tangent: zero
-    raise RuntimeError("%s: an output's tangent lost its batch of directions (%s); this is a bug "
-                       "in zygcy" % (fname, type(t).__name__))
+    if isinstance(t, (np.ndarray, np.generic, float, complex)):
+        return y, np.broadcast_to(t, (nb,) + np.shape(t)).copy()
+    raise RuntimeError("%s: an output's tangent is a %s; this is a bug in zygcy"
+                       % (fname, type(t).__name__))
 
 
 def _jacobian_by_columns(f, x, fname):

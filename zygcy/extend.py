@@ -372,13 +372,17 @@ def _name_inner(maker, name):
     return maker
 
 
-def deflinear(fun, transpose, jvp=None):
+def deflinear(fun, transpose, jvp=None, shape_only=False):
     """Register the rule of a function linear in its first argument.
 
     ``fun(x, *rest, **kwargs)`` is linear in ``x`` (the others are constants:
     shapes, axes, indices); its pullback is ``transpose(g, x, *rest,
     **kwargs)``, the adjoint map applied to ``g`` (``x`` is passed for its
-    shape and dtype). A tracked value among ``rest`` raises an error.
+    shape, dtype and memory layout). With ``shape_only=True`` the transpose
+    promises to read only x's shape and dtype: a large x is then not kept, and
+    the transpose gets an array of its shape and dtype that holds no memory
+    (its values NaN, its strides 0). A tracked value among ``rest`` raises an
+    error.
 
     Example:
       >>> import numpy as np
@@ -402,6 +406,8 @@ def deflinear(fun, transpose, jvp=None):
                         "(t, ans, x, *rest) -> tangent, got %s" % _kind(jvp))
 
     def linear_maker(ans, x, *rest, **kwargs):
+        if shape_only:
+            x = _core.shape_stand_in(x)     # transpose reads x's shape and dtype: a large x is not kept
         if not rest and not kwargs:
             def pullback(g):            # the common call, without packing arguments
                 return transpose(g, x)

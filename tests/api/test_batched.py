@@ -102,6 +102,46 @@ def test_many_columns_go_in_several_batches():
     np.testing.assert_allclose(J, want, rtol=1e-13, atol=1e-15)
 
 
+def test_values_that_carry_no_tangent_and_infinite_partials():
+    # a rule output without a tangent (slogdet's sign), a multi_dot whose columns
+    # are all zero in one batch, and partials that are infinite or nan along some
+    # directions only (found by review): what reverse mode gives
+    x = np.array([0.3, 0.7, -0.2, 1.1])
+
+    def sign_times(x):
+        s = np.linalg.slogdet(x.reshape(2, 2))[0]
+        return x[0] + s * zygcy.math.sin(s) + x[1] * x[3]
+
+    def cube_of_a_corner(x):
+        m = x[-4:].reshape(2, 2)
+        s = np.sum(np.linalg.multi_dot([m, m, m]))
+        return x[:3] * (s * zygcy.math.sin(s))
+
+    for f, v in [(sign_times, x), (cube_of_a_corner, np.linspace(0.1, 0.5, 300)),
+                 (lambda x: np.stack([x[0] ** x[1]]), np.array([-2.0, 2.0, 1.0])),
+                 (lambda x: np.stack([zygcy.math.sqrt(x[0]) + x[1]]), np.array([0.0, 1.0, 2.0]))]:
+        with np.errstate(all="ignore"):
+            J, R = forward_jacobian(f, v)[1], jacobian(f, v)[0]
+        np.testing.assert_allclose(J, R, rtol=1e-12, atol=1e-12)
+
+
+def test_batches_are_sized_by_the_largest_tangent():
+    # intermediates n times larger than x: the batches shrink so that one tangent
+    # holds about 32 MB, not all n columns of an n x n outer product at once
+    import tracemalloc
+    n = 300
+    x = np.linspace(-1.0, 1.0, n)
+    f = lambda x: np.sum(np.sin(np.outer(x, x)))    # noqa: E731
+    tracemalloc.start()
+    try:
+        H = hessian(f, x)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 400e6         # all 300 columns at once would need 900 MB
+    np.testing.assert_allclose(H, hessian_reverse(f, x), rtol=1e-9, atol=1e-9)
+
+
 def test_a_batched_rule_serves_and_may_decline():
     calls = []
     twice = primitive(lambda x: 2.0 * x)
@@ -153,6 +193,10 @@ def test_a_batched_rule_of_the_wrong_shape_is_refused():
     defbatched(bad, lambda tb, ans, x: tb[:, :1, None])
     with pytest.raises(ValueError, match="tangent of shape"):
         forward_jacobian(bad, np.ones(3))
+    # a batch of another length would broadcast against the others: refused (found by review)
+    defbatched(bad, lambda tb, ans, x: 2.0 * tb[:1])
+    with pytest.raises(ValueError, match=r"returned tangents of shape \(1, 3\) for a batch of 3 directions"):
+        forward_jacobian(lambda x: bad(x) + x, np.ones(3))
 
 
 def test_defbatched_says_what_it_needs():
@@ -170,9 +214,14 @@ def test_a_batch_never_reaches_numpy_or_forward_rules():
     # Batched refuses anything but scaling and adding: a leak is an error, never a number
     from zygcy._core import Batched
     b = Batched(np.ones((2, 3)))
-    for op in (lambda: np.sum(b), lambda: np.asarray(b), lambda: b * b, lambda: b + np.ones(3)):
+    for op in (lambda: np.sum(b), lambda: np.asarray(b), lambda: b * b, lambda: b + "1",
+               lambda: Batched([1.0, 2.0])):
         with pytest.raises(TypeError, match="batch of tangents"):
             op()
+    with pytest.raises(ValueError, match="add a batch of 3 directions to one of 2"):
+        b + Batched(np.ones((3, 3)))
+    # a tangent that is no batch is the same along every direction
+    np.testing.assert_array_equal((b + np.arange(3.0)).b, [[1.0, 2.0, 3.0]] * 2)
 
 
 def test_inside_another_differentiation_columns_go_one_at_a_time():

@@ -164,8 +164,8 @@ def _mean_batched(tb, ans, x, axis=None, dtype=None, out=None, keepdims=False, w
     return np.mean(tb, axis=batch_axes(axis, tb.ndim - 1), dtype=dtype, keepdims=keepdims)
 
 
-deflinear(np.sum, _sum_adjoint, _sum_jvp)
-deflinear(np.mean, _mean_adjoint)
+deflinear(np.sum, _sum_adjoint, _sum_jvp, shape_only=True)
+deflinear(np.mean, _mean_adjoint, shape_only=True)
 defbatched(np.sum, _sum_batched)
 defbatched(np.mean, _mean_batched)
 defvjp(np.nansum, nansum_maker)
@@ -557,7 +557,7 @@ def cumulative_prod_jvp(t, ans, x, axis=None, dtype=None, out=None, include_init
     return cumprod_jvp(t, ans, x, 0 if axis is None else axis)
 
 
-deflinear(np.cumsum, _cumsum_adjoint)
+deflinear(np.cumsum, _cumsum_adjoint, shape_only=True)
 
 
 def _cumsum_batched(tb, ans, x, axis=None, dtype=None, out=None):

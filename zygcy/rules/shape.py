@@ -161,8 +161,8 @@ def _expand_plain_adjoint(h, g, shape, axes, keepdims):
     return np.sum(h, axis=axes, keepdims=keepdims)
 
 
-deflinear(_reshape_plain, _reshape_plain_adjoint)
-deflinear(_expand_plain, _expand_plain_adjoint)
+deflinear(_reshape_plain, _reshape_plain_adjoint, shape_only=True)
+deflinear(_expand_plain, _expand_plain_adjoint, shape_only=True)
 
 
 # Batched forward rules (zygcy.extend.defbatched): a reshape in C order moves no
@@ -258,8 +258,8 @@ def atleast_maker(ans, *arys):
 
 deflinear(np.reshape, _reshape_adjoint)
 deflinear(np.ravel, _ravel_adjoint)
-deflinear(np.expand_dims, _back_to_shape)
-deflinear(np.squeeze, _back_to_shape)
+deflinear(np.expand_dims, _back_to_shape, shape_only=True)
+deflinear(np.squeeze, _back_to_shape, shape_only=True)
 deflinear(np.copy, _copy_adjoint)
 defbatched(np.reshape, _in_c_order(1))
 defbatched(np.ravel, _in_c_order(0))
@@ -316,7 +316,7 @@ deflinear(np.transpose, _transpose_adjoint)
 deflinear(np.swapaxes, _swapaxes_adjoint)
 deflinear(np.moveaxis, _moveaxis_adjoint)
 deflinear(np.rollaxis, _rollaxis_adjoint)
-deflinear(np.broadcast_to, _broadcast_to_adjoint)
+deflinear(np.broadcast_to, _broadcast_to_adjoint, shape_only=True)
 defjoint(np.broadcast_arrays, broadcast_arrays_maker)
 if hasattr(np, "matrix_transpose"):     # numpy >= 2.2
     deflinear(np.matrix_transpose, _matrix_transpose_adjoint)
