@@ -101,13 +101,16 @@ class Batched:
 
 
 cdef bint _all_finite(object p):
-    """Every element of the partial p is finite (a number, a numpy scalar or an array)."""
+    """Every element of the partial p is finite (a number, a numpy scalar or an
+    array). Decided by the sum, which is finite if they are; a sum that
+    overflows says no, which only costs the caller a needless np.where."""
     if PyFloat_CheckExact(p):
         return isfinite(PyFloat_AS_DOUBLE(p))
     p = value(p)
     if type(p) is int:
         return True
-    return bool(np.isfinite(p).all())
+    s = complex((<object>p).sum()) if type(p) is _ndarray else complex(p)
+    return isfinite(s.real) and isfinite(s.imag)
 
 
 cdef object _batch_aligned(object b, Py_ssize_t nd):

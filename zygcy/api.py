@@ -835,8 +835,7 @@ def _batched_jacobian(f, x, fname):
     y, blocks, k0 = None, None, 0
     while k0 < n:
         k1 = min(n, k0 + per)
-        seeds = np.zeros((k1 - k0, n))
-        seeds[np.arange(k1 - k0), np.arange(k0, k1)] = 1.0
+        seeds = np.eye(k1 - k0, n, k0)      # columns k0 ... k1 - 1 of the identity
         _core.Batched.largest = 0
         y, tangents = _jvp_batched(f, (x,), (seeds.reshape((k1 - k0,) + x.shape),), fname)
         if blocks is None:
@@ -851,7 +850,7 @@ def _batched_jacobian(f, x, fname):
             J.append(None)
             continue
         cols = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)    # (n,) + output shape
-        J.append(np.ascontiguousarray(np.moveaxis(cols, 0, -1)).reshape(cols.shape[1:] + x.shape))
+        J.append(cols.reshape(n, -1).T.reshape(cols.shape[1:] + x.shape))  # (a copy, in C order)
     return y, (J[0] if tangents[1] is None else unflatten(tangents[1], J))
 
 
