@@ -197,14 +197,20 @@ def defjvp(fun, *jvps):
       (8.0, 12.0)
     """
     _check_target(fun, "defjvp")
-    if not jvps:
-        raise TypeError("defjvp(fun, *jvps): give one forward rule per positional argument "
-                        "(None where the pullback should be transposed instead)")
-    for i, f in enumerate(jvps):
-        if f is not None and not callable(f):
-            raise TypeError("defjvp: forward rule %d must be a function (t, ans, *args) -> "
-                            "tangent, or None; got %s" % (i, _kind(f)))
+    _check_forward_rules("defjvp", jvps, "forward rule", "(t, ans, *args) -> tangent",
+                         "the pullback should be transposed instead")
     return _core.register_jvp(fun, jvps)
+
+
+def _check_forward_rules(verb, rules, what, signature, none_means):
+    """Refuse no rules at all, or one that is neither a function nor None."""
+    if not rules:
+        raise TypeError("%s(fun, *jvps): give one %s per positional argument (None where %s)"
+                        % (verb, what, none_means))
+    for i, f in enumerate(rules):
+        if f is not None and not callable(f):
+            raise TypeError("%s: %s %d must be a function %s, or None; got %s"
+                            % (verb, what, i, signature, _kind(f)))
 
 
 def defbatched(fun, *jvps, lists=False):
@@ -213,8 +219,10 @@ def defbatched(fun, *jvps, lists=False):
     ``forward_jacobian`` and ``hessian`` push many directions through one
     forward pass: each tangent then has an extra first axis, one entry per
     direction. ``jvps[i](tb, ans, *args, **kwargs)`` gets argument ``i``'s
-    tangents ``tb`` (shape ``(B,) + shape of argument i``; for an argument
-    that is a list, a list of them, None for a constant element) and returns
+    tangents ``tb`` (shape ``(B,) + shape of argument i``; with
+    ``lists=True``, for an argument that is a list, a list of them with None
+    for a constant element: without it such an argument runs once per
+    direction) and returns
     the output's, ``(B,) + shape of the output`` (or broadcasting to it), a
     tuple of them for several outputs, None for zero; or ``NotImplemented``
     to decline a call. Where there is no batched rule (None), or it declines,
@@ -238,13 +246,9 @@ def defbatched(fun, *jvps, lists=False):
              [0., 2.]])
     """
     _check_target(fun, "defbatched")
-    if not jvps:
-        raise TypeError("defbatched(fun, *jvps): give one batched forward rule per positional "
-                        "argument (None where the forward rule should run once per direction)")
-    for i, f in enumerate(jvps):
-        if f is not None and not callable(f):
-            raise TypeError("defbatched: batched forward rule %d must be a function (tb, ans, *args) "
-                            "-> tangents, or None; got %s" % (i, _kind(f)))
+    _check_forward_rules("defbatched", jvps, "batched forward rule", "(tb, ans, *args) -> tangents",
+                         "the forward rule should run once per direction")
+    for f in jvps:
         if f is not None and lists:
             f._zygcy_lists = True       # the engine gives it list arguments' tangents as lists
     return _core.register_batched(fun, jvps)
