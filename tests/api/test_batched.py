@@ -47,6 +47,7 @@ FUNCTIONS = {
     # list arguments: np.stack of elements, and a tangent that is zero in some places
     "lists": lambda x: np.stack([x[0] * 2.0, np.float64(3.0), x[1] ** 2]),
     "complex": lambda x: np.real(np.exp(1j * x) * (x + 2j)),
+    "abs-where": lambda x: np.where(x > 0, np.abs(x) ** 1.5, x * np.abs(x + 0.5j)),
     # a number added at repeated fancy indices (found by tests/programs, seed 27012)
     "ufunc-at": lambda x: _subtract_at(x * x, [4, 1, 4], x[0]),
 }

@@ -544,6 +544,17 @@ defvjp(np.where, none_maker, where_x_maker, where_y_maker)
 defjvp(np.where, None, where_x_jvp, where_y_jvp)
 
 
+def _where_batched(keep):
+    """where's batched rule for x (keep: the mask) or y (its complement)."""
+    def where_batched(tb, ans, condition, x=None, y=None):
+        mask = keep(np.asarray(value(condition), dtype=bool))
+        return np.where(mask, batch_aligned(tb, mask.ndim), 0)
+    return where_batched
+
+
+defbatched(np.where, None, _where_batched(lambda m: m), _where_batched(np.logical_not))
+
+
 def _select_masks(condlist):
     """For each condition, where it is the first one that holds; and where none holds."""
     taken = None

@@ -24,9 +24,9 @@ import math
 
 import numpy as np
 
-from ..extend import defelementwise, deflinear, defjvp, defvjp, nondifferentiable, primitive, unbroadcast, value
-from ._util import (DEG, LN2, LN10, balanced_eq, conj, elementwise_rule, is_complex, no_gradient, nonzero,
-                    zero_jvp)
+from ..extend import defbatched, defelementwise, deflinear, defjvp, defvjp, nondifferentiable, primitive, unbroadcast, value
+from ._util import (DEG, LN2, LN10, balanced_eq, batch_aligned, conj, elementwise_rule, is_complex, no_gradient, nonzero,
+                    ndim_of, zero_jvp)
 from .shape import reshape
 
 # Contractions: ufuncs whose rules live in ``contractions``.
@@ -126,11 +126,21 @@ def absolute_jvp(t, ans, x, **kwargs):
     return t * np.sign(value(x))
 
 
+def absolute_batched(tb, ans, x, **kwargs):
+    if kwargs:
+        return NotImplemented
+    tb = batch_aligned(tb, ndim_of(x))
+    if is_complex(x):
+        return np.real(np.conjugate(x / nonzero(ans)) * tb)
+    return tb * np.sign(value(x))
+
+
 defelementwise(np.negative, -1.0)
 defelementwise(np.positive, 1.0)
 deflinear(np.conjugate, _conjugate_adjoint)
 defvjp(np.absolute, absolute_maker)
 defjvp(np.absolute, absolute_jvp)
+defbatched(np.absolute, absolute_batched)
 
 
 # ---------------------------------------------------------------------------
