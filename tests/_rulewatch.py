@@ -87,19 +87,26 @@ def rule_name(fun):
 
 
 JVP = "jvp:"        # the prefix of a forward rule's site: "jvp:numpy.sin:0"
+BATCHED = "batched:"    # and of a batched forward rule's (zygcy.extend.defbatched)
 
 
 def rule_of_site(site):
     """``"numpy.arctan2:1"`` -> ``("numpy.arctan2", 1)``; a forward rule's site
-    ``"jvp:numpy.arctan2:1"`` names the same rule and argument."""
-    if site.startswith(JVP):
-        site = site[len(JVP):]
+    ``"jvp:numpy.arctan2:1"`` (or a batched one's, ``"batched:..."``) names the
+    same rule and argument."""
+    for prefix in (JVP, BATCHED):
+        if site.startswith(prefix):
+            site = site[len(prefix):]
     name, _, i = site.rpartition(":")
     return name, int(i)
 
 
 def is_jvp_site(site):
     return site.startswith(JVP)
+
+
+def is_batched_site(site):
+    return site.startswith(BATCHED)
 
 
 # ---------------------------------------------------------------------------
@@ -272,6 +279,7 @@ def sites():
                 positions = [i for i in positions if i < VARIADIC_SITES]
             out.extend("%s:%d" % (name, i) for i in positions)
         out.extend(JVP + "%s:%d" % (name, i) for i in jvp_positions(rule))
+        out.extend(BATCHED + "%s:%d" % (name, i) for i in batched_positions(rule))
     for name, sf in sorted(scalar_functions().items()):
         positions = [0] if isinstance(sf, _core.ScalarFunction) else _scalar2_positions(sf)
         out.extend("%s:%d" % (name, i) for i in positions)
@@ -290,6 +298,11 @@ def jvp_positions(rule):
     if len(jvps) > VARIADIC:
         positions = [i for i in positions if i < VARIADIC_SITES]
     return positions
+
+
+def batched_positions(rule):
+    """The arguments with a batched forward rule."""
+    return [i for i, f in enumerate(getattr(rule, "batched", ())) if f is not None]
 
 
 def all_rule_names():
@@ -321,6 +334,15 @@ def _wrap_jvps(name, rule, transform):
             return None
         return transform(JVP + "%s:%d" % (name, i), jvp)
     return [wrap(i, f) for i, f in enumerate(getattr(rule, "jvps", ()))]
+
+
+def _wrap_batched(name, rule, transform):
+    """Batched forward rules that are ``transform(site, f)`` (sites ``"batched:<rule>:<i>"``)."""
+    def wrap(i, f):
+        if f is None:
+            return None
+        return transform(BATCHED + "%s:%d" % (name, i), f)
+    return tuple(wrap(i, f) for i, f in enumerate(getattr(rule, "batched", ())))
 
 
 def _wrap_joint(name, rule, transform_tuple):
@@ -383,16 +405,19 @@ def _wrap_partials(name, rule, transform):
     return tuple(wrap(i, p) for i, p in enumerate(getattr(rule, "partials", ())))
 
 
-def _reregister(fun, rule, name, transform, transform_tuple, transform_jvp=None):
+def _reregister(fun, rule, name, transform, transform_tuple, transform_jvp=None, transform_batched=None):
     jvps = getattr(rule, "jvps", ())
     if transform_jvp is not None:
         jvps = _wrap_jvps(name, rule, transform_jvp)
     partials = _wrap_partials(name, rule, transform)
     reads = getattr(rule, "reads", -1)   # the wrapped partials read what the rule's own do
     ew = getattr(rule, "ew_jvps", False)  # and forward mode multiplies by them, as by the rule's own
-    # the batched forward rules stay: a forward rule mutated, they disagree with it, which the
-    # batched check of gradcheck (a batch against one direction at a time) reports
+    # the batched forward rules stay (wrapped too, if asked): a forward rule mutated, they
+    # disagree with it, which the batched check of gradcheck (a batch against one
+    # direction at a time) reports
     batched = getattr(rule, "batched", ())
+    if transform_batched is not None:
+        batched = _wrap_batched(name, rule, transform_batched)
     if rule.joint:
         register_rule(fun, (), _wrap_joint(name, rule, transform_tuple), False, jvps, partials, reads, ew,
                       batched)
@@ -489,8 +514,15 @@ def install_recorder():
             return jvp(t, ans, *args, **kwargs)
         return recorded_jvp
 
+    def transform_batched(site, f):
+        @functools.wraps(f)         # (keeps _zygcy_lists)
+        def recorded_batched(tb, ans, *args, **kwargs):
+            rec.note(site)
+            return f(tb, ans, *args, **kwargs)
+        return recorded_batched
+
     for name, (fun, rule) in registered_rules().items():
-        _reregister(fun, rule, name, transform, transform_tuple, transform_jvp)
+        _reregister(fun, rule, name, transform, transform_tuple, transform_jvp, transform_batched)
         rec.jvp_sites.extend(JVP + "%s:%d" % (name, i) for i in jvp_positions(rule))
     for name, sf in scalar_functions().items():
         two = isinstance(sf, _core.ScalarFunction2)
@@ -569,7 +601,7 @@ def apply_mutant(site):
             return lambda g: mutant.perturb(pullback(g))
 
         def transform_tuple(_, pullback):
-            if is_jvp_site(site):
+            if is_jvp_site(site) or is_batched_site(site):
                 return pullback
             def wrong(g):
                 cts = pullback(g)
@@ -588,7 +620,17 @@ def apply_mutant(site):
                 return mutant.perturb(jvp(t, ans, *args, **kwargs))
             return wrong_jvp
 
-        _reregister(fun, rule, name, transform, transform_tuple, transform_jvp)
+        def transform_batched(s, f):
+            if s != site:
+                return f
+
+            @functools.wraps(f)
+            def wrong_batched(tb, ans, *args, **kwargs):
+                out = f(tb, ans, *args, **kwargs)
+                return out if out is NotImplemented else mutant.perturb(out)
+            return wrong_batched
+
+        _reregister(fun, rule, name, transform, transform_tuple, transform_jvp, transform_batched)
         mutant._undo = lambda: restore_rule(fun, rule)
         return mutant
     sf = scalar_functions()[name]

@@ -60,7 +60,7 @@ class Batched:
     def __mul__(self, p):
         if type(p) is Batched:
             raise TypeError(_messages.batched_misuse("multiply two batches"))
-        b = _batch_aligned(self.b, np.ndim(value(p)))
+        b = batch_aligned(self.b, np.ndim(value(p)))
         r = b * p
         if not _all_finite(p):
             # a direction along which this value does not move stays unmoved: 0, not
@@ -76,13 +76,13 @@ class Batched:
                 raise ValueError(_messages.batched_misuse("add a batch of %d directions to one of %d"
                                                           % ((<object>o).b.shape[0], self.b.shape[0])))
             nd = max(self.b.ndim, (<object>o).b.ndim) - 1
-            return Batched(_batch_aligned(self.b, nd) + _batch_aligned((<object>o).b, nd))
+            return Batched(batch_aligned(self.b, nd) + batch_aligned((<object>o).b, nd))
         if PyFloat_CheckExact(o) or type(o) is int or type(o) is complex:
             if o == 0:
                 return self     # the C-double tangent 0.0 of a float that carries none
             return Batched(self.b + o)
         if isinstance(o, (_ndarray, _generic)):
-            return Batched(_batch_aligned(self.b, np.ndim(o)) + o)      # the same in every direction
+            return Batched(batch_aligned(self.b, np.ndim(o)) + o)      # the same in every direction
         raise TypeError(_messages.batched_misuse("add a %s" % type(o).__name__))
 
     __radd__ = __add__
@@ -113,10 +113,10 @@ cdef bint _all_finite(object p):
     return isfinite(s.real) and isfinite(s.imag)
 
 
-cdef object _batch_aligned(object b, Py_ssize_t nd):
+cpdef object batch_aligned(object b, Py_ssize_t nd):
     """The batch b with axes of length 1 after the batch axis, so that its value
     shape has at least nd axes: then numpy broadcasts it with an array of nd axes
-    as it broadcasts one direction's tangent."""
+    as it broadcasts one direction's tangent (batched rules use it too)."""
     cdef Py_ssize_t have = (<object>b).ndim - 1
     if nd <= have:
         return b
@@ -336,21 +336,20 @@ cdef object _batched_rule_tangent(object fun, Rule rule, object ans, list plain,
         t = tans[i]
         if t is None:
             continue
-        if type(t) is Batched:
-            if by_partials:
-                total = _tangent_add(total, _partial_times(rule.partials[i], t, ans, args))
-                continue
-            f = rule.batched[i] if i < len(rule.batched) else None
-            if f is not None:
-                c = f((<object>t).b, ans, *plain, **kwargs) if kwargs else f((<object>t).b, ans, *plain)
-                if c is not NotImplemented:
-                    total = _tangent_add(total, _as_batched(fun, c, nb))
-                    continue
-        elif (type(t) is list or type(t) is tuple) and i < len(rule.batched) and getattr(
-                rule.batched[i], "_zygcy_lists", False):
+        if by_partials and type(t) is Batched:
+            total = _tangent_add(total, _partial_times(rule.partials[i], t, ans, args))
+            continue
+        f = rule.batched[i] if i < len(rule.batched) else None
+        tb = None
+        if f is None:
+            pass
+        elif type(t) is Batched:
+            tb = (<object>t).b
+        elif (type(t) is list or type(t) is tuple) and getattr(f, "_zygcy_lists", False):
             # a list argument: the batched rule gets each element's batch (None: constant)
-            c = (<object>rule.batched[i])([(<object>e).b if type(e) is Batched else None for e in t],
-                                          ans, *plain, **kwargs)
+            tb = [(<object>e).b if type(e) is Batched else None for e in t]
+        if tb is not None:
+            c = f(tb, ans, *plain, **kwargs)
             if c is not NotImplemented:
                 total = _tangent_add(total, _as_batched(fun, c, nb))
                 continue
@@ -529,16 +528,23 @@ cdef object _fit_tangent(object fun, object ans, object t):
     ashape = np.shape(av)
     tshape = np.shape(tv)
     if tshape != ashape:
-        try:
-            ok = np.broadcast_shapes(tshape, ashape) == ashape
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(_messages.tangent_shape(fun, tshape, ashape))
+        _check_broadcasts(fun, tshape, ashape)
         t = t + np.zeros(ashape, dtype=np.result_type(tv))
     if _is_complex(tv) and not _is_complex(av):
         t = np.real(t) if isinstance(tv, (_ndarray, _generic)) else t.real
     return t
+
+
+cdef int _check_broadcasts(object fun, tuple tshape, tuple ashape) except -1:
+    """Refuse a tangent of shape tshape for an output of shape ashape unless it
+    broadcasts to it (as the tangent of x + c does when x is smaller)."""
+    try:
+        ok = np.broadcast_shapes(tshape, ashape) == ashape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(_messages.tangent_shape(fun, tshape, ashape))
+    return 0
 
 
 cdef object _fit_batched(object fun, object av, object t):
@@ -552,13 +558,8 @@ cdef object _fit_batched(object fun, object av, object t):
     ashape = np.shape(av)
     tshape = b.shape[1:]
     if tshape != ashape:
-        try:
-            ok = np.broadcast_shapes(tshape, ashape) == ashape
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(_messages.tangent_shape(fun, tshape, ashape))
-        b = _batch_aligned(b, len(ashape)) + np.zeros(b.shape[:1] + ashape, dtype=b.dtype)
+        _check_broadcasts(fun, tshape, ashape)
+        b = batch_aligned(b, len(ashape)) + np.zeros(b.shape[:1] + ashape, dtype=b.dtype)
     if b.dtype.kind == "c" and not _is_complex(av):
         b = np.real(b).copy()
     return Batched(b) if b is not (<object>t).b else t

@@ -119,7 +119,7 @@ cdef object _record_elementwise(object fun, Rule rule, tuple inputs):
     if b is not None:
         b.uses += 1
     if not (reads & 1):
-        av = value(ans) if nested else ans      # (a value of outer levels: their plain value)
+        av = value(ans)         # (nested: ans is a value of outer levels; their plain value)
         if type(av) is _ndarray and _asize(av) >= _UNREAD_MIN:
             _hold_unread(top, r)
     return r

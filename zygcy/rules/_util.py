@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .._core import value
+from .._core import batch_aligned, value  # noqa: F401  (batch_aligned: for the batched rules)
 
 try:
     from numpy.lib.array_utils import normalize_axis_tuple
@@ -129,16 +129,6 @@ def kept_shape(shape, axes):
 
 # ---------------------------------------------------------------------------
 # Batches of tangents (zygcy.extend.defbatched): the batch axis is axis 0
-
-def batch_aligned(tb, ndim):
-    """A batch of tangents with axes of length 1 after the batch axis, so that each
-    direction has at least ``ndim`` axes: numpy then broadcasts it against an
-    array of ``ndim`` axes as it would broadcast one direction."""
-    have = tb.ndim - 1
-    if ndim <= have:
-        return tb
-    return tb.reshape(tb.shape[:1] + (1,) * (ndim - have) + tb.shape[1:])
-
 
 def batch_axes(axis, ndim):
     """The axes of a batch of tangents (each of ``ndim`` axes) that are ``axis`` (None:

@@ -27,7 +27,7 @@ from math import prod as _prod
 import numpy as np
 
 from ..extend import defbatched, defjoint, deflinear, defjvp, defvjp, primitive, unbroadcast, value
-from ._util import axes_of, axis_of, batch_aligned, kept_shape, ndim_of, shape_of
+from ._util import axes_of, axis_of, batch_aligned, batch_axes, kept_shape, ndim_of, shape_of
 
 
 # ---------------------------------------------------------------------------
@@ -177,9 +177,7 @@ def _in_c_order(order_at):
     among the arguments after the array (declines any order but C)."""
     def batched(tb, ans, a, *args, **kwargs):
         order = kwargs.get("order", args[order_at] if len(args) > order_at else "C")
-        if order != "C":
-            return NotImplemented
-        return tb.reshape(tb.shape[:1] + np.shape(ans))
+        return NotImplemented if order != "C" else _to_output_shape(tb, ans)
     return batched
 
 
@@ -326,8 +324,7 @@ if hasattr(np.linalg, "matrix_transpose"):      # numpy 2's array-API name
 
 def _transpose_batched(tb, ans, a, axes=None):
     nd = tb.ndim - 1
-    axes = range(nd - 1, -1, -1) if axes is None else axes_of(axes, nd)
-    return np.transpose(tb, (0,) + tuple(i + 1 for i in axes))
+    return np.transpose(tb, (0,) + (tuple(range(nd, 0, -1)) if axes is None else batch_axes(axes, nd)))
 
 
 def _swapaxes_batched(tb, ans, a, axis1, axis2):
