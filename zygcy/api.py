@@ -116,6 +116,12 @@ def _forward(f, args, fname, rows=False, once=False):
         out = f(*(tleaves if tree is None else unflatten(tree, tleaves)))
     finally:
         tape.pop()
+    return _after(f, args, fname, tape, leaves, tleaves, tree, out, rows, once)
+
+
+def _after(f, args, fname, tape, leaves, tleaves, tree, out, rows, once):
+    """_forward once f has run on the tracked leaves ``tleaves`` (of ``tape``) and
+    returned ``out``: (y, back)."""
     y, out_leaves, out_tree = _seeds.outputs(tape, out)
     inputs = [(i, t) for i, t in enumerate(tleaves) if tape.owns(t)]
 
@@ -139,6 +145,36 @@ def _forward(f, args, fname, rows=False, once=False):
     if rows and tree is None and out_tree is None:
         back._rows = (tape, out_leaves[0], inputs, len(leaves))     # for jacobian's sweeps
     return y, back
+
+
+def _plain_reals(args):
+    """Every argument is a float or a real float array: gradient's fast path applies."""
+    for a in args:
+        cls = type(a)
+        if not (cls is float or cls is np.float64 or (cls is np.ndarray and a.dtype.kind == "f")):
+            return False
+    return bool(args)
+
+
+def _gradient_of_reals(f, args):
+    """gradient(f, *args) for arguments that are floats and real float arrays
+    (_plain_reals) and a real scalar output: _forward and its back in one, without
+    the structures, Params and checks these cannot need; any other output is
+    handed to their general path (_after) once f has run."""
+    tape = Tape()
+    tape.push()
+    try:
+        tleaves = [tape.leaf(v) for v in args]
+        out = f(*tleaves)
+    finally:
+        tape.pop()
+    if type(out) is Tracked and tape.owns(out):
+        v = tape.unwrap(out)
+        if type(v) is float or type(v) is np.float64:
+            grads = tape.backward([(out, 1.0 if type(v) is float else np.float64(1))], tleaves, last=True)
+            return tuple(_seeds.fresh([_seeds.project(x, g) for x, g in zip(args, grads)]))
+    y, back = _after(f, args, "gradient", tape, list(args), tleaves, None, out, False, True)
+    return back(_seeds.scalar_seed(y, "gradient"))
 
 
 def _all_simple(args):
@@ -229,6 +265,8 @@ def gradient(f, *args):
       (Fraction(6, 1),)
     """
     _seeds.check_callable(f, "gradient")
+    if _plain_reals(args) and not _check.active():
+        return _gradient_of_reals(f, args)
     y, back = _forward(f, args, "gradient", once=True)
     return back(_seeds.scalar_seed(y, "gradient"))
 
