@@ -61,6 +61,14 @@ nondifferentiable(*[getattr(np, _n) for _n in NONDIFFERENTIABLE if hasattr(np, _
 # ---------------------------------------------------------------------------
 # Unary ufuncs: f'(x) as a function of (ans, x)
 
+def _one_minus_square(a):
+    """1 - a², in the one new array a * a makes (two numpy calls, no temporary)."""
+    p = a * a
+    if type(p) is np.ndarray:
+        return np.subtract(1, p, out=p)
+    return 1 - p
+
+
 UNARY = {
     # arithmetic (negative and positive are linear: below)
     np.square: lambda ans, x: 2 * x,
@@ -86,7 +94,7 @@ UNARY = {
     # hyperbolic
     np.sinh: lambda ans, x: np.cosh(x),
     np.cosh: lambda ans, x: np.sinh(x),
-    np.tanh: lambda ans, x: -(ans * ans) + 1,      # 1 - ans², with one temporary array, not two
+    np.tanh: lambda ans, x: _one_minus_square(ans),
     np.arcsinh: lambda ans, x: 1 / np.sqrt(x * x + 1),
     np.arccosh: lambda ans, x: 1 / (np.sqrt(x - 1) * np.sqrt(x + 1)),
     np.arctanh: lambda ans, x: 1 / (1 - x * x),
