@@ -68,6 +68,13 @@ def fresh(gs, dy=None):
     return out
 
 
+def handed_out(xs, gs, dy=None):
+    """The gradients ``gs`` of the inputs whose plain values are ``xs``, as the caller
+    gets them: each given its input's kind (``project``), then made the caller's own
+    (``fresh``; ``dy`` is the seed they came from)."""
+    return fresh([project(x, g) for x, g in zip(xs, gs)], dy)
+
+
 def _holds(dy, g):
     if dy is g:
         return True

@@ -128,7 +128,7 @@ def _after(f, args, fname, tape, leaves, tleaves, tree, out, rows, once):
     def back(dy):
         grads = _seeds.sweep(tape, out_leaves, out_tree, dy, [t for _, t in inputs], last=once)
         full = [None] * len(leaves)
-        grads = _seeds.fresh([_seeds.project(tape.unwrap(t), g) for (_, t), g in zip(inputs, grads)], dy)
+        grads = _seeds.handed_out([tape.unwrap(t) for _, t in inputs], grads, dy)
         for (i, _), g in zip(inputs, grads):
             full[i] = g
         if _check.active():
@@ -171,8 +171,8 @@ def _gradient_of_reals(f, args):
     if type(out) is Tracked and tape.owns(out):
         v = tape.unwrap(out)
         if type(v) is float or type(v) is np.float64:
-            grads = tape.backward([(out, 1.0 if type(v) is float else np.float64(1))], tleaves, last=True)
-            return tuple(_seeds.fresh([_seeds.project(x, g) for x, g in zip(args, grads)]))
+            grads = tape.backward([(out, 1.0)], tleaves, last=True)    # scalar_seed's seed
+            return tuple(_seeds.handed_out(args, grads))
     y, back = _after(f, args, "gradient", tape, list(args), tleaves, None, out, False, True)
     return back(_seeds.scalar_seed(y, "gradient"))
 

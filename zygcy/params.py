@@ -428,7 +428,7 @@ def forward_params(f, ps, watch=False):
                     "new. Call forward (or gradient) again after updating the parameters."
                     % (p.shape,))
         grads = _seeds.sweep(tape, out_leaves, out_tree, dy, leaves)
-        gs = _seeds.fresh([_seeds.project(plain(p), g) for p, g in zip(plist, grads)], dy)
+        gs = _seeds.handed_out([plain(p) for p in plist], grads, dy)
         if _check.active():
             _check.check(lambda xs: _with_params(plist, xs, f), [plain(p) for p in plist],
                          _seeds.seed_leaves(out_tree, dy), gs, getattr(f, "__name__", "f"))

@@ -10,6 +10,7 @@ import decimal
 import enum
 import fractions
 import itertools
+import re
 import types
 
 import numpy as np
@@ -446,9 +447,13 @@ def test_plain_float_arguments_agree_with_the_general_path(name, f, args):
     try:
         want = gradient(via_tuple, tuple(args))[0]
     except Exception as e:
-        with pytest.raises(type(e), match=str(e)[:40].replace("(", r"\(").replace(")", r"\)")):
+        with pytest.raises(type(e), match=re.escape(str(e)[:40])):
             gradient(f, *args)
-        return
+    else:
+        _check_short_path(f, args, want)
+
+
+def _check_short_path(f, args, want):
     got = gradient(f, *args)
     want = (None,) * len(args) if want is None else want
     assert len(got) == len(args)

@@ -119,6 +119,8 @@ def axes_of(axis, ndim):
 
 def reduced_axes(axis, ndim):
     """The axes a reduction over ``axis`` removes, sorted (None: all of them)."""
+    if axis is None:
+        return tuple(range(ndim))
     return tuple(sorted(axes_of(axis, ndim)))
 
 

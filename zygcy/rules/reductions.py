@@ -74,37 +74,13 @@ def _safe_count(n):
 # ---------------------------------------------------------------------------
 # Sums and means
 
-def _spread(g, x):
-    """The plain float cotangent ``g`` of a reduction of all of a small ``x``, as a new
-    array of x's shape: what ``expand`` makes, without its recording or its axes."""
-    out = np.empty(np.shape(value(x)))
-    out.fill(g)
-    return out
-
-
-def _size(x):
-    v = value(x)
-    return v.size if type(v) is np.ndarray else np.size(v)
-
-
-def _whole_and_small(g, x, axis, keepdims, where):
-    """A reduction of all of x (no keepdims, no where), a plain float cotangent, and
-    an x small enough that expand would fill a new array too: _spread's case."""
-    return (axis is None and not keepdims and where is True
-            and (type(g) is float or type(g) is np.float64) and _size(x) < 1 << 15)
-
-
 def _sum_adjoint(g, x, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue,
                  where=True):
-    if _whole_and_small(g, x, axis, keepdims, where):
-        return _spread(g, x)
     g = expand(g, np.shape(value(x)), reduced_axes(axis, ndim_of(x)), keepdims)
     return g if _is_all(where) else g * value(where)
 
 
 def _mean_adjoint(g, x, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
-    if _whole_and_small(g, x, axis, keepdims, where):
-        return _spread(g / (_size(x) or 1), x)
     shape, axes = np.shape(value(x)), reduced_axes(axis, ndim_of(x))
     if _is_all(where) and (type(g) is np.ndarray or type(g) is float):
         # divided before it is spread: fewer numbers to divide (a numpy scalar is not:

@@ -127,6 +127,11 @@ def reshape(a, shape):
     return _reshape_plain(a, tuple(shape))
 
 
+# From this many elements on, a reduction's cotangent is spread as a read-only
+# broadcast view (no memory); below it, into a new array (faster to make).
+_VIEW_FROM = 1 << 15
+
+
 @primitive
 def _expand_plain(g, shape, axes, keepdims):
     """The broadcast of the cotangent g of a reduction back to ``shape``."""
@@ -136,7 +141,7 @@ def _expand_plain(g, shape, axes, keepdims):
         for ax in axes:
             full[ax] = 1
         g = g.reshape(full)
-    if _prod(shape) >= 1 << 15:
+    if _prod(shape) >= _VIEW_FROM:
         # Large: a read-only view, no memory (the sweep never writes into a cotangent
         # it did not allocate, and the gradients it returns are copied if views).
         return np.broadcast_to(g, shape)
@@ -150,6 +155,12 @@ def expand(g, shape, axes, keepdims=False):
 
     ``axes`` are non-negative; ``keepdims`` says whether g still has them (as 1s).
     """
+    if (type(g) is float or type(g) is np.float64) and _prod(shape) < _VIEW_FROM:
+        # a plain number (the cotangent of a reduction of everything) for a small
+        # shape: filled in directly, without the primitive's recording
+        out = np.empty(shape)
+        out.fill(g)
+        return out
     return _expand_plain(g, tuple(shape), tuple(axes), bool(keepdims))
 
 
