@@ -386,6 +386,14 @@ def restore_rule(fun, rule):
                   getattr(rule, "variadic", False), getattr(rule, "jvps", ()),
                   getattr(rule, "partials", ()), getattr(rule, "reads", -1), getattr(rule, "ew_jvps", False),
                   getattr(rule, "batched", ()))
+    _keep_kernels(fun, rule)
+
+
+def _keep_kernels(fun, rule):
+    """Give the rule registered now for ``fun`` the C partials ``rule`` had (the engine
+    drops them at every registration, so that a rule given again is not shadowed)."""
+    if getattr(rule, "kernels", ()):
+        _core.use_kernels(fun)
 
 
 def _wrap_partials(name, rule, transform):
@@ -405,7 +413,12 @@ def _wrap_partials(name, rule, transform):
     return tuple(wrap(i, p) for i, p in enumerate(getattr(rule, "partials", ())))
 
 
-def _reregister(fun, rule, name, transform, transform_tuple, transform_jvp=None, transform_batched=None):
+def _reregister(fun, rule, name, transform, transform_tuple, transform_jvp=None, transform_batched=None,
+                keep_kernels=False):
+    """Register ``rule`` again with its pullbacks, partials and forward rules wrapped.
+    ``keep_kernels``: the wrapped partials equal the rule's, so its C partials stay
+    (the recorder: the suite then runs the engine's C path as users do); a mutant
+    drops them, so that its wrong partial is the one that runs."""
     jvps = getattr(rule, "jvps", ())
     if transform_jvp is not None:
         jvps = _wrap_jvps(name, rule, transform_jvp)
@@ -424,6 +437,8 @@ def _reregister(fun, rule, name, transform, transform_tuple, transform_jvp=None,
     else:
         register_rule(fun, _wrap_makers(name, rule, transform), None, getattr(rule, "variadic", False),
                       jvps, partials, reads, ew, batched)
+    if keep_kernels:
+        _keep_kernels(fun, rule)
 
 
 def _replace_scalar(old, new):
@@ -522,7 +537,8 @@ def install_recorder():
         return recorded_batched
 
     for name, (fun, rule) in registered_rules().items():
-        _reregister(fun, rule, name, transform, transform_tuple, transform_jvp, transform_batched)
+        _reregister(fun, rule, name, transform, transform_tuple, transform_jvp, transform_batched,
+                    keep_kernels=True)
         rec.jvp_sites.extend(JVP + "%s:%d" % (name, i) for i in jvp_positions(rule))
     for name, sf in scalar_functions().items():
         two = isinstance(sf, _core.ScalarFunction2)

@@ -48,6 +48,23 @@ cdef enum:          # the C kernels of zygcy.math on floats (_scalarfn.pxi); 0: 
     KERNEL_ERF = 16
     KERNEL_ERFC = 17
     KERNEL_LOG = 18
+cdef enum:          # the C partials of elementwise nodes on small float64 arrays (_kernels.pxi); 0: none
+    EWK_CONST = 1   # a constant partial (the rule's number)
+    EWK_ANS = 2     # ans (exp)
+    EWK_X = 3       # x (multiply, in y)
+    EWK_Y = 4       # y (multiply, in x)
+    EWK_INV_Y = 5   # 1 / y (true_divide, in x)
+    EWK_NEG_ANS_OVER_Y = 6   # -ans / y (true_divide, in y)
+    EWK_ONE_MINUS_ANS2 = 7   # 1 - ans**2 (tanh)
+    EWK_ONE_PLUS_ANS2 = 8    # 1 + ans**2 (tan)
+    EWK_HALF_OVER_ANS = 9    # 0.5 / ans (sqrt)
+    EWK_NEG_ANS2 = 10        # -ans * ans (reciprocal)
+    EWK_TWO_X = 11           # 2 * x (square; power with exponent 2)
+    EWK_INV_X = 12           # 1 / x (log)
+    EWK_INV_ONE_PLUS_X = 13  # 1 / (1 + x) (log1p)
+    EWK_ANS_PLUS_ONE = 14    # ans + 1 (expm1)
+    EWK_INV_ONE_PLUS_X2 = 15 # 1 / (1 + x * x) (arctan)
+    EWK_TWO_X_IF_SQUARE = 16 # 2 * x where the exponent y is the number 2 (power); else none
 
 
 cdef class Tape:
@@ -77,6 +94,7 @@ cdef class Rule:
     cdef readonly int reads      # which of (ans, x, y) partial k reads: bits 3k, 3k+1, 3k+2 (-1: all)
     cdef readonly bint ew_jvps   # jvps[i] is t * partials[i] (defelementwise's): forward mode applies the partials
     cdef readonly tuple batched  # batched[i](tb, ans, *args, **kwargs): jvps[i] for a batch of tangents (Batched)
+    cdef readonly tuple kernels  # per argument: the C partial (EWK_*) that equals partials[i] on float64, 0: none
     cdef object maker(self, Py_ssize_t i)
     cdef object jvp(self, Py_ssize_t i)
 
@@ -99,6 +117,7 @@ cdef class EwRec:
     cdef tuple args          # the plain arguments (one level down)
     cdef object fun
     cdef list kept           # sweeps that repeat (jacobian's rows): the partials, computed once
+    cdef int k0, k1          # the rule's C partials of arguments 0 and 1 (EWK_*; 0: none)
 
 
 cdef class Tracked:

@@ -27,6 +27,7 @@ cdef class Rule:
         self.reads = reads
         self.ew_jvps = bool(ew_jvps) and len(self.partials) > 0
         self.batched = tuple(batched)
+        self.kernels = ()         # zygcy's own tables opt in (use_kernels, _kernels.pxi)
 
     cdef object maker(self, Py_ssize_t i):
         if i < len(self.makers):

@@ -96,6 +96,10 @@ cdef object _record_elementwise(object fun, Rule rule, tuple inputs):
     # tape and being complete.
     rec = EwRec.__new__(EwRec)
     rec.partials = rule.partials
+    if rule.kernels:
+        rec.k0 = rule.kernels[0]
+        if n == 2:
+            rec.k1 = rule.kernels[1]
     # What the sweep will read: the partials of the tracked arguments (of x * c only
     # the one in x, which reads c), each reading some of (ans, x, y).
     cdef int reads = (rule.reads & 0b111 if a is not None else 0) | (rule.reads >> 3 & 0b111 if b is not None else 0)

@@ -113,7 +113,9 @@ cdef class _Grads:
         if fresh and self.state[i] == G_OBJECT and not self.own[i]:
             acc = self.go[i]
             if type(acc) is _ndarray and _same_shape(acc, v) and _same_dtype(acc, v):
-                self.go[i] = _np_add(v, acc, v)
+                if not _small_add_into(v, acc):
+                    _np_add(v, acc, v)
+                self.go[i] = v
                 self.own[i] = True
                 self.lent[i] = False
                 return 0
@@ -158,7 +160,8 @@ cdef class _Grads:
         acc = _densify(acc)
         if (owned and type(acc) is _ndarray and type(v) is _ndarray
                 and _same_shape(acc, v) and (_same_dtype(v, acc) or np.can_cast(v.dtype, acc.dtype))):
-            acc += v        # a buffer this sweep allocated for this node: add in place
+            if not _small_add_into(acc, v):
+                acc += v    # a buffer this sweep allocated for this node: add in place
             return acc
         r = acc + v
         self.own[i] = type(r) is _ndarray
@@ -352,7 +355,18 @@ cdef object _ew_cotangent(EwRec rec, Py_ssize_t i, object ans, object g, Tracked
     no one else holds (``_EW_FRESH``: the sweep may sum into it), or lent."""
     cdef object p = rec.partials[i], ct
     cdef bint into_g = may & _EW_INTO_G
+    cdef int k = rec.k0 if i == 0 else rec.k1
     did[0] = _EW_FRESH
+    if (k or PyFloat_CheckExact(p)) and _small_g(g) and type(_tv(parent)) is _ndarray and _same_shape(_tv(parent), g):
+        # a small float64 array: g * partial in one C loop (_kernels.pxi)
+        if k:
+            ct = _ew_small(k, 0.0, ans, rec.args[0], rec.args[1] if len(rec.args) == 2 else None, g)
+        elif <double>PyFloat_AS_DOUBLE(p) == 1.0:
+            ct = None           # g itself, below
+        else:
+            ct = _ew_small(EWK_CONST, PyFloat_AS_DOUBLE(p), None, None, None, g)
+        if ct is not None:
+            return ct
     if not PyFloat_CheckExact(p):
         if rec.kept is not None and rec.kept[i] is not None:
             ct = _np_multiply(g, rec.kept[i], g) if into_g and _fits(g, rec.kept[i]) else g * rec.kept[i]

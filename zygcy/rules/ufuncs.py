@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from .. import _core
 from ..extend import defbatched, defelementwise, deflinear, defjvp, defvjp, nondifferentiable, primitive, unbroadcast, value
 from ._util import (DEG, LN2, LN10, balanced_eq, batch_aligned, conj, elementwise_rule, is_complex, no_gradient, nonzero,
                     ndim_of, zero_jvp)
@@ -220,6 +221,12 @@ for _uf, (_dx, _dy) in BINARY.items():
 # Sums: constant partials, which the engine applies without a multiplication.
 _defelementwise_call(np.add, 1.0, 1.0)
 _defelementwise_call(np.subtract, 1.0, -1.0)
+
+# On small float64 arrays the sweep computes these partials in C, with the same
+# operations as the lines above (the engine's _kernels.pxi; tests/rules/test_kernels.py
+# checks each against its line here). Registering one of them again drops its C form.
+_core.use_kernels(np.multiply, np.true_divide, np.power, np.square, np.reciprocal, np.sqrt, np.exp,
+                  np.expm1, np.log, np.log1p, np.tan, np.arctan, np.tanh)
 
 
 # ---------------------------------------------------------------------------

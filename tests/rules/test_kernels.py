@@ -1,0 +1,167 @@
+"""The engine's C partials of small float64 arrays against the rule table.
+
+On float64 arrays of at most a few hundred elements the sweep computes the
+partials of the most used ufuncs in C (``zygcy/_kernels.pxi``); on larger
+arrays, other dtypes and nested differentiations it calls the table's partials
+in ``zygcy/rules/ufuncs.py``. Every function the engine has a C partial for
+(read from the registry, not listed here) is checked: the gradient on a small
+array equals, to the bit, the same entries of the gradient on a large array
+that holds it, and both agree with central differences.
+"""
+import numpy as np
+import pytest
+
+import zygcy
+from zygcy import _core
+from zygcy.extend import defelementwise
+from zygcy.testing import gradcheck
+
+import _rulewatch
+
+SMALL = (2, 3)
+LARGE_COLUMNS = 300          # (2, 300): 600 elements, above the C path's size
+
+
+def _kernel_sites():
+    rules, _ = _core.registered()
+    out = []
+    for fun, rule in rules.items():
+        for i, k in enumerate(getattr(rule, "kernels", ())):
+            if k:
+                out.append((fun, i))
+    return out
+
+
+SITES = _kernel_sites()
+IDS = ["%s:%d" % (fun.__name__, i) for fun, i in SITES]
+
+
+def test_the_engine_has_c_partials():
+    # the check below is not vacuous: zygcy's own table opted in
+    names = {fun.__name__ for fun, _ in SITES}
+    assert {"multiply", "tanh", "exp"} <= names
+
+
+def _draw(rng, shape):
+    return rng.uniform(0.5, 1.4, shape)      # in every kernel function's domain (log, sqrt, tan, 1/x)
+
+
+def _operand_forms(fun, i, rng):
+    """(tracked argument, other argument) pairs: the other one an array (tracked
+    too or constant), a float, an int; for power the exponent 2 (the C path) and 3."""
+    if fun.nin == 1:
+        return [("array", None)]
+    if fun is np.power:
+        return [("array", 2), ("array", 2.0), ("array", 3)] if i == 0 else [("array", "array")]
+    return [("array", "array"), ("array", "tracked"), ("array", 0.75), ("array", 3)]
+
+
+def _program(fun, i, other, w):
+    def f(x, y):
+        args = (x,) if fun.nin == 1 else ((x, y) if i == 0 else (y, x))
+        return np.sum(w * fun(*args))
+    return f
+
+
+@pytest.mark.parametrize("fun,i", SITES, ids=IDS)
+def test_c_partial_equals_the_rule_to_the_bit(fun, i):
+    rng = np.random.default_rng(abs(hash((fun.__name__, i))) % 2**32)
+    for _, other in _operand_forms(fun, i, rng):
+        big_x = _draw(rng, (SMALL[0], LARGE_COLUMNS))
+        big_y = _draw(rng, (SMALL[0], LARGE_COLUMNS))
+        big_w = rng.standard_normal((SMALL[0], LARGE_COLUMNS))
+        x, y, w = big_x[:, :SMALL[1]].copy(), big_y[:, :SMALL[1]].copy(), big_w[:, :SMALL[1]].copy()
+        if other in ("array", "tracked"):
+            ys, yb = y, big_y
+        else:
+            ys = yb = other
+        if other == "tracked":
+            small = zygcy.gradient(_program(fun, i, other, w), x, ys)
+            large = zygcy.gradient(_program(fun, i, other, big_w), big_x, yb)
+            pairs = [(small[0], large[0]), (small[1], large[1])]
+        else:
+            small = zygcy.gradient(lambda x: _program(fun, i, other, w)(x, ys), x)
+            large = zygcy.gradient(lambda x: _program(fun, i, other, big_w)(x, yb), big_x)
+            pairs = [(small[0], large[0])]
+        for s, b in pairs:
+            assert s.dtype == np.float64 and s.shape == SMALL
+            np.testing.assert_array_equal(s, b[:, :SMALL[1]])
+
+
+@pytest.mark.parametrize("fun,i", SITES, ids=IDS)
+def test_c_partial_against_finite_differences(fun, i):
+    # small arrays: the C path; large ones: the table's partial, in a derivative check
+    rng = np.random.default_rng(3)
+    for shape in (SMALL, (SMALL[0], LARGE_COLUMNS)):
+        x, y, w = _draw(rng, shape), _draw(rng, shape), rng.standard_normal(shape)
+        f = _program(fun, i, "array", w)
+        gradcheck(lambda x, y: f(x, y), x, y, modes="reverse")
+
+
+def test_non_finite_partials_are_the_rules():
+    # 1/x at 0, 0.5/sqrt(0), 1/y at 0: the C path falls back, the numbers are numpy's
+    cases = [(np.log, np.array([0.0, 1.0, 2.0])), (np.sqrt, np.array([0.0, 4.0, 1.0])),
+             (np.reciprocal, np.array([0.0, 2.0, -1.0]))]
+    for fun, x in cases:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            small = zygcy.gradient(lambda x: np.sum(fun(x)), x)[0]
+            big = zygcy.gradient(lambda x: np.sum(fun(x)), np.concatenate([x, np.ones(600)]))[0]
+        np.testing.assert_array_equal(small, big[:3])
+        assert np.isinf(small[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = zygcy.gradient(lambda y: np.sum(np.true_divide(np.array([1.0, 0.0]), y)), np.array([0.0, 2.0]))[0]
+    assert np.isnan(g[0]) or np.isinf(g[0])
+    assert g[1] == -0.0
+
+
+@pytest.mark.parametrize("kind", ["strided", "float32", "broadcast", "fortran", "zero-d"])
+def test_arrays_the_c_path_does_not_take(kind):
+    rng = np.random.default_rng(5)
+    base = _draw(rng, (4, 6))
+    if kind == "strided":
+        x, y = base[:, ::2], base[::2, :3].repeat(2, axis=0)
+    elif kind == "float32":
+        x, y = base[:, :3].astype(np.float32), base[:, 3:].astype(np.float32)
+    elif kind == "broadcast":
+        x, y = base[:, :3], base[0, 3:]
+    elif kind == "fortran":
+        x, y = np.asfortranarray(base[:, :3]), np.asfortranarray(base[:, 3:])
+    else:
+        x, y = np.array(base[0, 0]), np.array(base[0, 1])
+
+    def f(x, y):
+        return np.sum(np.tanh(x * y) / y + np.exp(-x) ** 2 + np.log1p(x))
+    gx, gy = zygcy.gradient(f, x, y)
+    cx, cy = zygcy.gradient(f, np.ascontiguousarray(x, np.float64), np.ascontiguousarray(y, np.float64))
+    rtol = 1e-5 if kind == "float32" else 1e-13
+    np.testing.assert_allclose(gx, cx, rtol=rtol)
+    np.testing.assert_allclose(gy, cy, rtol=rtol)
+    if kind != "float32":
+        gradcheck(f, x, y, modes="reverse")
+
+
+def test_a_rule_registered_again_drops_the_c_partial():
+    rules, _ = _core.registered()
+    original = rules[np.tanh]
+    x = np.array([0.1, 0.2, 0.3])
+    try:
+        defelementwise(np.tanh, lambda ans, x: 2.0 + 0 * ans)      # a user's (wrong) rule wins
+        np.testing.assert_array_equal(zygcy.gradient(lambda x: np.sum(np.tanh(x)), x)[0], [2.0, 2.0, 2.0])
+    finally:
+        _rulewatch.restore_rule(np.tanh, original)
+    np.testing.assert_array_equal(zygcy.gradient(lambda x: np.sum(np.tanh(x)), x)[0], 1 - np.tanh(x) ** 2)
+
+
+def test_accumulating_many_uses_of_one_small_array():
+    # the sweep adds the cotangents of x in place, in C, into its own buffer
+    x = np.array([0.3, -0.2, 0.5, 1.1])
+
+    def f(x):
+        s = x * x
+        for k in range(1, 6):
+            s = s + np.tanh(x * k) * x + x / (k + x * x)
+        return np.sum(s)
+    g = zygcy.gradient(f, x)[0]
+    big = np.concatenate([x, np.full(600, 0.4)])
+    np.testing.assert_array_equal(g, zygcy.gradient(f, big)[0][:4])
+    gradcheck(f, x)

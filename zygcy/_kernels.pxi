@@ -1,0 +1,167 @@
+# C partials of elementwise nodes on small float64 arrays.
+# Part of the zygcy._core extension module (included by _core.pyx).
+
+# ---------------------------------------------------------------------------
+# On a 4-element array numpy spends about a microsecond in each call deciding
+# what to do (types, overrides, the loop to run) and a few nanoseconds doing it.
+# The sweep of an elementwise node makes two or three such calls (the partial,
+# the product with g, the sum into the parent's gradient), which is most of the
+# engine's cost on code of many small operations. For the most used ufuncs the
+# partial is arithmetic on ans, x and y, and the sweep computes g * partial here
+# in one C loop instead, with the same IEEE operations in the same order as the
+# rule's numpy expression, so that the cotangent is the same to the bit.
+#
+# The rule table in rules/ufuncs.py remains the definition: it opts in, ufunc by
+# ufunc, with use_kernels(); registering a rule again (defelementwise) drops the
+# kernels, so that a user's rule is never shadowed by zygcy's C. tests/rules/
+# test_kernels.py checks every kernel against its rule's partial, on arrays that
+# take this path and on arrays that do not. Only plain, aligned, C-contiguous
+# float64 arrays of at most _SMALL_MAX elements, of the cotangent's shape, take
+# it (a number stands for a constant operand); a non-finite partial falls back
+# to numpy's path, so infinities and NaN behave as the rule's, warnings included.
+
+cdef Py_ssize_t _SMALL_MAX = 256     # above, numpy's vector loops win over one C loop
+
+cdef dict _EW_KERNELS = {
+    np.multiply: (EWK_Y, EWK_X),
+    np.true_divide: (EWK_INV_Y, EWK_NEG_ANS_OVER_Y),
+    np.power: (EWK_TWO_X_IF_SQUARE, 0),
+    np.square: (EWK_TWO_X,),
+    np.reciprocal: (EWK_NEG_ANS2,),
+    np.sqrt: (EWK_HALF_OVER_ANS,),
+    np.exp: (EWK_ANS,),
+    np.expm1: (EWK_ANS_PLUS_ONE,),
+    np.log: (EWK_INV_X,),
+    np.log1p: (EWK_INV_ONE_PLUS_X,),
+    np.tan: (EWK_ONE_PLUS_ANS2,),
+    np.arctan: (EWK_INV_ONE_PLUS_X2,),
+    np.tanh: (EWK_ONE_MINUS_ANS2,),
+}
+
+
+def use_kernels(*funs):
+    """Let the sweep compute the partials of the rules registered now for ``funs``
+    (ufuncs) with the engine's C formulas on small float64 arrays. Called by
+    zygcy.rules.ufuncs for its own table, whose partials the formulas equal."""
+    cdef Rule rule
+    for fun in funs:
+        rule = _rules.get(fun)
+        if rule is None or not rule.partials or fun not in _EW_KERNELS:
+            raise ValueError("use_kernels: %r has no elementwise rule or no C partial" % (fun,))
+        rule.kernels = _EW_KERNELS[fun]
+
+
+@cython.cdivision(True)     # IEEE division: a zero divisor gives inf, caught by the caller's isfinite
+cdef inline double _ew_partial(int k, double a, double x, double y) noexcept nogil:
+    """Partial k at one element (ans a, arguments x, y), written as the rule writes it."""
+    if k == EWK_Y:
+        return y
+    if k == EWK_X:
+        return x
+    if k == EWK_INV_Y:
+        return 1.0 / y
+    if k == EWK_NEG_ANS_OVER_Y:
+        return (-a) / y
+    if k == EWK_TWO_X or k == EWK_TWO_X_IF_SQUARE:
+        return 2.0 * x
+    if k == EWK_NEG_ANS2:
+        return (-a) * a
+    if k == EWK_HALF_OVER_ANS:
+        return 0.5 / a
+    if k == EWK_ANS:
+        return a
+    if k == EWK_ANS_PLUS_ONE:
+        return a + 1.0
+    if k == EWK_INV_X:
+        return 1.0 / x
+    if k == EWK_INV_ONE_PLUS_X:
+        return 1.0 / (1.0 + x)
+    if k == EWK_ONE_PLUS_ANS2:
+        return 1.0 + a * a
+    if k == EWK_INV_ONE_PLUS_X2:
+        return 1.0 / (1.0 + x * x)
+    if k == EWK_ONE_MINUS_ANS2:
+        return 1.0 - a * a
+    return y        # EWK_CONST: the constant is passed as y
+
+
+cdef inline bint _small_f64(object a) noexcept:
+    """a is a plain ndarray of float64, aligned, C-contiguous, in native byte order."""
+    return (type(a) is _ndarray and cnp.PyArray_TYPE(<cnp.ndarray>a) == cnp.NPY_DOUBLE
+            and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>a) and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>a))
+
+
+cdef inline bint _small_g(object g) noexcept:
+    return _small_f64(g) and _asize(g) <= _SMALL_MAX
+
+
+cdef inline bint _operand(object v, object g, double** p, Py_ssize_t* step, double* d):
+    """Point *p at the elements of operand v (step 1), or at *d for a number (step
+    0): a float64 array of g's shape, a float, or an int a double holds exactly."""
+    if type(v) is _ndarray:
+        if not (_small_f64(v) and _same_shape(v, g)):
+            return False
+        p[0] = <double*>cnp.PyArray_DATA(<cnp.ndarray>v)
+        step[0] = 1
+        return True
+    if PyFloat_Check(v):            # float, numpy float64
+        d[0] = PyFloat_AS_DOUBLE(v)
+    elif PyLong_CheckExact(v) and -(1 << 53) <= v <= (1 << 53):
+        d[0] = <double><long long>v
+    else:
+        return False
+    p[0] = d
+    step[0] = 0
+    return True
+
+
+cdef object _ew_small(int k, double c, object ans, object x, object y, object g):
+    """g * partial k (c: the constant of EWK_CONST) as a new array, for g a small
+    float64 array (_small_g) of the parent's shape; None where an operand is not
+    one this path takes, or a partial is not finite (numpy's path decides then)."""
+    cdef double da = 0.0, dx = 0.0, dy = c
+    cdef double* pa = &da
+    cdef double* px = &dx
+    cdef double* py = &dy
+    cdef Py_ssize_t sa = 0, sx = 0, sy = 0, i, n = _asize(g)
+    if k == EWK_ANS or k == EWK_NEG_ANS_OVER_Y or k == EWK_NEG_ANS2 or k == EWK_HALF_OVER_ANS \
+            or k == EWK_ANS_PLUS_ONE or k == EWK_ONE_PLUS_ANS2 or k == EWK_ONE_MINUS_ANS2:
+        if not _operand(ans, g, &pa, &sa, &da):
+            return None
+    if k == EWK_X or k == EWK_TWO_X or k == EWK_TWO_X_IF_SQUARE or k == EWK_INV_X \
+            or k == EWK_INV_ONE_PLUS_X or k == EWK_INV_ONE_PLUS_X2:
+        if not _operand(x, g, &px, &sx, &dx):
+            return None
+    if k == EWK_Y or k == EWK_INV_Y or k == EWK_NEG_ANS_OVER_Y:
+        if not _operand(y, g, &py, &sy, &dy):
+            return None
+    if k == EWK_TWO_X_IF_SQUARE and not ((PyFloat_CheckExact(y) or PyLong_CheckExact(y)) and y == 2):
+        return None         # x ** 2 only: the rule's other exponents take numpy's path
+    cdef object out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>g), cnp.PyArray_DIMS(<cnp.ndarray>g),
+                                        cnp.NPY_DOUBLE, 0)
+    cdef double* po = <double*>cnp.PyArray_DATA(<cnp.ndarray>out)
+    cdef double* pg = <double*>cnp.PyArray_DATA(<cnp.ndarray>g)
+    cdef double d
+    cdef bint finite = True
+    for i in range(n):
+        d = _ew_partial(k, pa[i * sa], px[i * sx], py[i * sy])
+        finite = finite and isfinite(d)
+        po[i] = pg[i] * d
+    return out if finite else None
+
+
+cdef inline bint _small_add_into(object acc, object v) noexcept:
+    """acc += v in one C loop, where both are small float64 arrays of one shape
+    (acc this sweep's own buffer); False where numpy must do it."""
+    cdef Py_ssize_t i, n
+    cdef double* pa
+    cdef double* pv
+    if not (_small_g(acc) and _small_f64(v) and _same_shape(acc, v)
+            and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>acc)):
+        return False
+    n = _asize(acc)
+    pa = <double*>cnp.PyArray_DATA(<cnp.ndarray>acc)
+    pv = <double*>cnp.PyArray_DATA(<cnp.ndarray>v)
+    for i in range(n):
+        pa[i] = pa[i] + pv[i]
+    return True
