@@ -16,6 +16,7 @@ cdef enum:          # what a node is
     OP_DUAL = 4     # a value of a forward-mode level: it carries its tangent, not a node of a tape
     OP_EW = 5       # an elementwise function (a ufunc with a derivative table): parents a, b, an EwRec
     OP_READ = 6     # one number read from an array, x[i] or x[i, j]: parent a, the index (ints) in ext
+    OP_MATMUL = 7   # x @ y of float64 matrices and vectors: parents a, b, the plain (x, y) in ext
 
 cdef enum:          # what a sweep holds for a node (_Grads.state); 0: nothing yet
     G_DOUBLE = 1
@@ -65,6 +66,7 @@ cdef enum:          # the C partials of elementwise nodes on small float64 array
     EWK_ANS_PLUS_ONE = 14    # ans + 1 (expm1)
     EWK_INV_ONE_PLUS_X2 = 15 # 1 / (1 + x * x) (arctan)
     EWK_TWO_X_IF_SQUARE = 16 # 2 * x where the exponent y is the number 2 (power); else none
+    EWK_MATMUL = 17          # matmul: recorded as an OP_MATMUL node (_record_matmul)
 
 
 cdef class Tape:

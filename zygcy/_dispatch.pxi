@@ -196,6 +196,10 @@ cdef object _dispatch_ufunc(object ufunc, str method, tuple inputs, dict kwargs)
         r = _record_elementwise(fun, <Rule>rule, inputs)     # _record.pxi
         if r is not None:
             return r
+    elif (<Rule>rule).kernels and fun is _np_matmul and not kwargs and len(inputs) == 2:
+        r = _record_matmul(inputs[0], inputs[1])            # _record.pxi
+        if r is not None:
+            return r
     return _apply(fun, <Rule>rule, inputs, kwargs)
 
 

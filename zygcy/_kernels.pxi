@@ -36,17 +36,19 @@ cdef dict _EW_KERNELS = {
     np.tan: (EWK_ONE_PLUS_ANS2,),
     np.arctan: (EWK_INV_ONE_PLUS_X2,),
     np.tanh: (EWK_ONE_MINUS_ANS2,),
+    np.matmul: (EWK_MATMUL, EWK_MATMUL),      # not elementwise: an OP_MATMUL node (below)
 }
 
 
 def use_kernels(*funs):
     """Let the sweep compute the partials of the rules registered now for ``funs``
-    (ufuncs) with the engine's C formulas on small float64 arrays. Called by
-    zygcy.rules.ufuncs for its own table, whose partials the formulas equal."""
+    (ufuncs) with the engine's C formulas on small float64 arrays, and record
+    np.matmul of float64 matrices as OP_MATMUL nodes. Called by zygcy.rules.ufuncs
+    and zygcy.rules.contractions for their own tables, which the formulas equal."""
     cdef Rule rule
     for fun in funs:
         rule = _rules.get(fun)
-        if rule is None or not rule.partials or fun not in _EW_KERNELS:
+        if rule is None or not (rule.partials or fun is _np_matmul) or fun not in _EW_KERNELS:
             raise ValueError("use_kernels: %r has no elementwise rule or no C partial" % (fun,))
         rule.kernels = _EW_KERNELS[fun]
 
@@ -165,3 +167,105 @@ cdef inline bint _small_add_into(object acc, object v) noexcept:
     for i in range(n):
         pa[i] = pa[i] + pv[i]
     return True
+
+
+# ---------------------------------------------------------------------------
+# matmul of float64 matrices and vectors (OP_MATMUL nodes, _record_matmul): the
+# cotangents g @ y.T and x.T @ g (an outer product where an operand is a vector),
+# as the rule in rules/contractions.py writes them (_matmul_2d). Up to _MM_SMALL
+# multiply-adds they are computed here and added straight into the sweep's buffer
+# of the parent (the RNN's W @ h: no temporary, no numpy call); above, numpy's
+# matmul computes them (BLAS), without the rule's closures.
+
+cdef Py_ssize_t _MM_SMALL = 1 << 12
+
+
+cdef inline bint _f64_carray(object a) noexcept:
+    return _small_f64(a)
+
+
+cdef void _gemm(double* out, bint add, Py_ssize_t I, Py_ssize_t L, Py_ssize_t J,
+                double* P, Py_ssize_t pi, Py_ssize_t pl, double* Q, Py_ssize_t ql, Py_ssize_t qj) noexcept nogil:
+    """out[i, j] (+)= sum over l of P[i, l] * Q[l, j], with the strides (in elements)
+    given; out is C-contiguous (I, J)."""
+    cdef Py_ssize_t i, j, l
+    cdef double s
+    for i in range(I):
+        for j in range(J):
+            s = 0.0
+            for l in range(L):
+                s = s + P[i * pi + l * pl] * Q[l * ql + j * qj]
+            if add:
+                out[i * J + j] = out[i * J + j] + s
+            else:
+                out[i * J + j] = s
+
+
+cdef int _matmul_sweep(_Grads G, Tracked n, object g) except -1:
+    """Send the cotangent g of n = x @ y to n's parents (an OP_MATMUL node)."""
+    cdef tuple xy = <tuple>n.ext
+    cdef object x = xy[0], y = xy[1], ans = _tv(n)
+    if not (type(g) is _ndarray and type(ans) is _ndarray and _same_shape(g, ans)):
+        return _matmul_by_rule(G, n, g, ans, x, y)       # a tracked g (a sweep recorded again), ...
+    if not _small_f64(g):
+        if type(g) is _ndarray and _dtype_kind(g) in (c'b', c'i', c'u', c'f'):
+            g = np.ascontiguousarray(g, dtype=np.float64)   # a broadcast view, an integer seed
+        else:
+            return _matmul_by_rule(G, n, g, ans, x, y)
+    if n.a is not None:
+        _matmul_into(G, n.a, 0, g, x, y)
+    if n.b is not None:
+        _matmul_into(G, n.b, 1, g, x, y)
+    return 0
+
+
+cdef int _matmul_by_rule(_Grads G, Tracked n, object g, object ans, object x, object y) except -1:
+    """The cotangents from the pullbacks of the rule registered for matmul now."""
+    cdef Rule rule = _rules.get(_np_matmul)
+    if n.a is not None:
+        G.add_object(n.a, rule.maker(0)(ans, x, y)(g))
+    if n.b is not None:
+        G.add_object(n.b, rule.maker(1)(ans, x, y)(g))
+    return 0
+
+
+cdef int _matmul_into(_Grads G, Tracked p, int which, object g, object x, object y) except -1:
+    cdef int nx = cnp.PyArray_NDIM(<cnp.ndarray>x), ny = cnp.PyArray_NDIM(<cnp.ndarray>y)
+    cdef Py_ssize_t m, k, c, I, L, J, pi, pl, ql, qj, j
+    cdef double* P
+    cdef double* Q
+    cdef double* gd = <double*>cnp.PyArray_DATA(<cnp.ndarray>g)
+    cdef double* xd = <double*>cnp.PyArray_DATA(<cnp.ndarray>x)
+    cdef double* yd = <double*>cnp.PyArray_DATA(<cnp.ndarray>y)
+    # x (m, k) or (k,), y (k, c) or (k,); g (m, c), (m,) or (c,)
+    k = cnp.PyArray_DIMS(<cnp.ndarray>x)[nx - 1]
+    m = cnp.PyArray_DIMS(<cnp.ndarray>x)[0] if nx == 2 else 1
+    c = cnp.PyArray_DIMS(<cnp.ndarray>y)[1] if ny == 2 else 1
+    if which == 0:          # g @ y.T (y 2-d), g outer y (y a vector): shape of x
+        I, L, J = m, c, k
+        P, pi, pl = gd, c, 1
+        Q, ql, qj = yd, 1, c
+    else:                   # x.T @ g (x 2-d), x outer g (x a vector): shape of y
+        I, L, J = k, m, c
+        P, pi, pl = xd, 1, k
+        Q, ql, qj = gd, c, 1
+    cdef object pv = _tv(p)
+    cdef object acc
+    if I * L * J <= _MM_SMALL:
+        j = G._index(p)
+        if G.state[j] == G_OBJECT and G.own[j] and not G.lent[j]:
+            acc = G.go[j]
+            if (acc is not g and _small_f64(acc) and _same_shape(acc, pv)
+                    and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>acc)):
+                _gemm(<double*>cnp.PyArray_DATA(<cnp.ndarray>acc), True, I, L, J, P, pi, pl, Q, ql, qj)
+                return 0
+        acc = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>pv), cnp.PyArray_DIMS(<cnp.ndarray>pv),
+                                cnp.NPY_DOUBLE, 0)
+        _gemm(<double*>cnp.PyArray_DATA(<cnp.ndarray>acc), False, I, L, J, P, pi, pl, Q, ql, qj)
+        return G.add_cotangent(p, acc, True, False)
+    # numpy, as the rule writes it
+    if which == 0:
+        ct = (g @ y.T if nx == 2 else y @ g) if ny == 2 else g[:, None] * y
+    else:
+        ct = (x.T @ g if ny == 2 else g @ x) if nx == 2 else x[:, None] * g
+    return G.add_cotangent(p, ct, True, False)

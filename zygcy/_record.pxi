@@ -129,6 +129,50 @@ cdef object _record_elementwise(object fun, Rule rule, tuple inputs):
     return r
 
 
+cdef object _record_matmul(object x, object y):
+    """x @ y for float64 matrices and vectors (not both vectors) of the one active
+    reverse level, recorded as an OP_MATMUL node: its sweep computes g @ y.T and
+    x.T @ g without the rule's makers or pullback closures (_matmul_cotangent), and
+    accumulates them into the sweep's buffers in C for small sizes. None where the
+    rule's general path applies (other dtypes, batches, nesting, forward mode)."""
+    cdef Tape top = _top
+    cdef Tracked a = None, b = None, r
+    if top is None or top.forward or len(_stack) != 1:
+        return None
+    if type(x) is Tracked:
+        if (<Tracked>x).tid != top.id or (<Tracked>x).kind != K_ARRAY:
+            return None
+        a = <Tracked>x
+        x = _tv(a)
+    if type(y) is Tracked:
+        if (<Tracked>y).tid != top.id or (<Tracked>y).kind != K_ARRAY:
+            return None
+        b = <Tracked>y
+        y = _tv(b)
+    if (a is None and b is None) or not (_f64_carray(x) and _f64_carray(y)):
+        return None
+    cdef int nx = cnp.PyArray_NDIM(<cnp.ndarray>x), ny = cnp.PyArray_NDIM(<cnp.ndarray>y)
+    if not (1 <= nx <= 2 and 1 <= ny <= 2) or (nx == 1 and ny == 1):
+        return None
+    if top.watching:
+        if a is None:
+            top.watched.append((_weakref(x), _np_matmul))
+        if b is None:
+            top.watched.append((_weakref(y), _np_matmul))
+    if PyList_GET_SIZE(top.unread):
+        _let_go_unreachable(top)
+    ans = _np_matmul(x, y)          # numpy's value, as in plain code (shapes checked there)
+    r = _new_node(top, ans, K_ARRAY, OP_MATMUL)
+    r.a = a
+    r.b = b
+    r.ext = (x, y)
+    if a is not None:
+        a.uses += 1
+    if b is not None:
+        b.uses += 1
+    return r
+
+
 # Values no sweep reads. The sweep of an elementwise node reads its inputs' values
 # (kept in its EwRec, when its partials read them) and its own value only if its
 # partials read ans: of exp(y), y is not needed, nor x + y once made. The tape holds

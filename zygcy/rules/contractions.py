@@ -16,6 +16,7 @@ import string
 
 import numpy as np
 
+from .. import _core
 from ..extend import defbatched, defbilinear, defjvp, defvjp, nondifferentiable, unbroadcast, value
 from ._util import H, axis_of, batch_aligned, conj, ndim_of, shape_of, unbroadcast_to
 from .shape import uncrop
@@ -311,6 +312,12 @@ def _matmul_second_batched(tb, ans, a, b, **kwargs):
 
 
 defbatched(np.matmul, _matmul_first_batched, _matmul_second_batched)
+
+# x @ y of float64 matrices and vectors is recorded by the engine as one node whose
+# sweep computes _matmul_2d's cotangents itself (in C up to a few thousand
+# multiply-adds: the engine's _kernels.pxi; tests/rules/test_kernels.py checks them
+# against _matmul_2d). Registering matmul's rule again drops this.
+_core.use_kernels(np.matmul)
 
 
 def _as_matmul(batched):
