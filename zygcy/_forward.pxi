@@ -405,7 +405,10 @@ cdef object _partial_times(object partial, object t, object ans, tuple args):
         if PyFloat_AS_DOUBLE(partial) == -1.0:
             return -t
         return t * partial
-    return t * (partial(ans, args[0]) if len(args) == 1 else partial(ans, args[0], args[1]))
+    p = partial(ans, args[0]) if len(args) == 1 else partial(ans, args[0], args[1])
+    if _is_scratch(p, t):
+        return _np_multiply(t, p, p)    # a partial just made (1 - ans**2, 2 * x): the product goes into it
+    return t * p
 
 
 cdef object _dual_read(Tape top, Tracked x, object index):
