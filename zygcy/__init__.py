@@ -12,6 +12,7 @@ parameters) and ``zygcy.extend`` (writing rules); ``zygcy.math`` and
 from . import rules as _rules  # noqa: F401  (registers every gradient rule)
 from . import cmath, math  # noqa: F401
 from ._check import GradientCheckError, checking
+from ._seeds import WriteAfterUse
 from ._core import Tracked
 from .extend import (defbilinear, defelementwise, defjoint, deflinear, defjvp, defvjp, nondifferentiable,
                      primitive)
@@ -28,4 +29,4 @@ __all__ = ["forward", "pullback", "gradient", "withgradient", "derivative", "D",
            "withjacobian", "hessian", "hessian_reverse", "diaghessian", "hvp", "jvp", "pushforward",
            "forward_jacobian", "grad",
            "dropgrad", "hook", "nograd", "checkpointed", "value", "param", "Params", "Grads", "Tracked", "defvjp",
-           "defjvp", "defelementwise", "defjoint", "deflinear", "defbilinear", "primitive", "nondifferentiable", "register_container", "checking", "GradientCheckError", "math", "cmath"]
+           "defjvp", "defelementwise", "defjoint", "deflinear", "defbilinear", "primitive", "nondifferentiable", "register_container", "checking", "GradientCheckError", "WriteAfterUse", "math", "cmath"]

@@ -78,6 +78,7 @@ cdef class Tape:
     cdef list watched        # while recording: (weakref, user) of plain arrays the pullbacks may read
     cdef list prints         # after pop: (weakref, user, fingerprint) of those arrays, checked by backward
     cdef list user_pbs       # the pullbacks of user rules (@grad, hook): held here, where the collector sees them
+    cdef list locked         # while recording: the plain arrays its sweep reads, made read-only until pop (_lock)
     cdef list unread         # while recording: elementwise nodes with large values their sweep does not read (_let_go_unreachable)
     cdef bint releasing      # _let_go_unreachable is running (code a freed value runs must not re-enter it)
     cdef readonly bint forward   # a forward-mode level: values carry tangents, nothing is recorded

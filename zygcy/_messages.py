@@ -17,6 +17,14 @@ def primitive_without_rule(p):
             "zygcy.defjoint) before differentiating it" % (name, name))
 
 
+def write_after_use():
+    return ("the function wrote into an array (a[i] = v, a += v, out=a, a buffer refilled in a "
+            "loop) after an operation being differentiated had used it; that operation's "
+            "derivative reads the array's values as they were when it ran, so zygcy keeps "
+            "such arrays read-only while the function runs (they are writeable again now). "
+            "Write into a copy (a = a.copy()) or make a new array (a = a + v) instead")
+
+
 def assignment_after_finish():
     return ("this tracked array belongs to a differentiation that has finished, so it "
             "cannot record an assignment; take its plain value with zygcy.value(x) first")

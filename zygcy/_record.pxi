@@ -114,6 +114,9 @@ cdef object _record_elementwise(object fun, Rule rule, tuple inputs):
                       for v in args])
     rec.args = args
     rec.fun = fun
+    for i in range(n):
+        if type(inputs[i]) is _ndarray and args[i] is not None:
+            _lock(top, inputs[i])       # a constant the sweep reads (_tape.pxi)
     r = _new_node(top, ans, _kind_of(ans), OP_EW)
     r.a = a
     r.b = b
@@ -159,6 +162,10 @@ cdef object _record_matmul(object x, object y):
             top.watched.append((_weakref(x), _np_matmul))
         if b is None:
             top.watched.append((_weakref(y), _np_matmul))
+    if a is None:
+        _lock(top, x)               # the constant the sweep reads (_tape.pxi)
+    if b is None:
+        _lock(top, y)
     if PyList_GET_SIZE(top.unread):
         _let_go_unreachable(top)
     ans = _np_matmul(x, y)          # numpy's value, as in plain code (shapes checked there)

@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from . import _core
+from . import _core, _messages
 from ._core import Tracked
 from .containers import flatten, flatten_like, is_differentiable, leaf_place, unflatten
 
@@ -49,6 +49,36 @@ def sweep(tape, out_leaves, out_tree, dy, wanted, last=False):
         if tape.owns(node):
             pairs.append((node, s))
     return tape.backward(pairs, wanted, last=last)
+
+
+class WriteAfterUse(ValueError):
+    """A write into a plain array that a recorded operation's derivative reads:
+    the engine keeps such arrays read-only while the function is recorded, and
+    writeable again once it returns.
+
+    Example:
+      >>> import numpy as np
+      >>> from zygcy import gradient, WriteAfterUse
+      >>> w = np.array([2.0, 3.0])
+      >>> def f(x):
+      ...     y = x * w
+      ...     w[0] = 100.0          # after x * w used w: its derivative in x is w
+      ...     return np.sum(y)
+      >>> try:
+      ...     gradient(f, np.ones(2))
+      ... except WriteAfterUse:
+      ...     print("refused")
+      refused
+      >>> w.flags.writeable, w[0]
+      (True, np.float64(2.0))
+    """
+
+
+def explain_write(e, tape):
+    """Raise WriteAfterUse from numpy's read-only error ``e`` when the function that
+    ``tape`` records wrote into an array the tape keeps read-only (Tape.locks)."""
+    if not isinstance(e, WriteAfterUse) and tape.locks and "read-only" in str(e):
+        raise WriteAfterUse(_messages.write_after_use()) from e
 
 
 def fresh(gs, dy=None):

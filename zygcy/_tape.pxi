@@ -4,6 +4,46 @@
 # ---------------------------------------------------------------------------
 # Tapes
 
+# Plain arrays a sweep will read (the constant c of an elementwise x * c, the
+# constant X of X @ W) are made read-only while the function that uses them is
+# being recorded: a write into one after its use (c[0] = 1, c += 1, np.add(...,
+# out=c), a buffer refilled in a loop) would change the derivative silently, and
+# raises numpy's "assignment destination is read-only" at the write instead.
+# Tape.pop makes them writeable again, so the caller gets its arrays back as it
+# gave them. A write through another view of the same memory is not caught here
+# (nor by the fingerprints of a back handed to user code, taken at pop). An array
+# that several active tapes lock is counted: id -> [array, count].
+cdef dict _locks = {}
+
+
+cdef int _lock(Tape top, object v) except -1:
+    """Make the plain ndarray v read-only until ``top`` stops recording."""
+    cdef list e
+    if cnp.PyArray_ISWRITEABLE(<cnp.ndarray>v):
+        cnp.PyArray_CLEARFLAGS(<cnp.ndarray>v, cnp.NPY_ARRAY_WRITEABLE)
+        _locks[id(v)] = [v, 1]
+    else:
+        e = _locks.get(id(v))
+        if e is None or e[0] is not v:
+            return 0            # read-only already, by its owner's choice: nothing to undo
+        e[1] += 1
+    top.locked.append(v)
+    return 0
+
+
+cdef int _unlock(Tape tape) except -1:
+    cdef list e
+    for v in tape.locked:
+        e = _locks.get(id(v))
+        if e is not None and e[0] is v:
+            e[1] -= 1
+            if e[1] == 0:
+                del _locks[id(v)]
+                cnp.PyArray_ENABLEFLAGS(<cnp.ndarray>v, cnp.NPY_ARRAY_WRITEABLE)
+    tape.locked = []
+    return 0
+
+
 @cython.no_gc_clear     # a cycle through a user pullback is broken at user_pbs; __dealloc__ then cuts the nodes' links
 cdef class Tape:
     """One differentiation: the list of nodes recorded while it is active.
@@ -24,6 +64,7 @@ cdef class Tape:
         self.prints = []
         self.user_pbs = []
         self.unread = []
+        self.locked = []
 
     def __dealloc__(self):
         # Each node holds its parents, so a long chain would be freed by a deep
@@ -59,6 +100,8 @@ cdef class Tape:
         if not self.active:
             return
         self.active = False
+        if self.locked:
+            _unlock(self)                   # the constants its sweep reads are writeable again
         _stack.remove(self)
         _top = _stack[len(_stack) - 1] if _stack else None
         if not _stack and _gc_paused:
@@ -70,6 +113,11 @@ cdef class Tape:
         if self.watching:
             self.prints = _fingerprints(self.watched)
             self.watched = []
+
+    @property
+    def locks(self):
+        """How many plain arrays this tape keeps read-only while it records (_lock)."""
+        return len(self.locked)
 
     def watch(self):
         """Fingerprint the plain arrays this tape reads (call before push): for a

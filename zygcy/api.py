@@ -114,6 +114,9 @@ def _forward(f, args, fname, rows=False, once=False):
         except InputError as e:
             raise _input_error(e, fname, leaves, tree) from None
         out = f(*(tleaves if tree is None else unflatten(tree, tleaves)))
+    except ValueError as e:
+        _seeds.explain_write(e, tape)
+        raise
     finally:
         tape.pop()
     return _after(f, args, fname, tape, leaves, tleaves, tree, out, rows, once)
@@ -166,6 +169,9 @@ def _gradient_of_reals(f, args):
     try:
         tleaves = [tape.leaf(v) for v in args]
         out = f(*tleaves)
+    except ValueError as e:
+        _seeds.explain_write(e, tape)
+        raise
     finally:
         tape.pop()
     if type(out) is Tracked and tape.owns(out):
@@ -248,6 +254,9 @@ def gradient(f, *args):
         it was and what to use instead).
       TypeError: for an argument that cannot be differentiated (see
         ``forward``).
+      WriteAfterUse: ``f`` wrote into a plain array after an operation whose
+        derivative reads it had used it (``y = x * w; w[0] = 1``); such arrays
+        are read-only while ``f`` runs. A ValueError.
 
     Example:
       >>> from zygcy import gradient

@@ -412,6 +412,9 @@ def forward_params(f, ps, watch=False):
     tape.push()
     try:
         out = f()
+    except ValueError as e:
+        _seeds.explain_write(e, tape)
+        raise
     finally:
         tape.pop()
         pop_frame(frame)

@@ -5,7 +5,7 @@ import importlib
 import pytest
 
 MODULES = ["zygcy", "zygcy.api", "zygcy.custom", "zygcy.params", "zygcy.extend", "zygcy.containers",
-           "zygcy.testing", "zygcy.math", "zygcy.cmath", "zygcy._check"]
+           "zygcy.testing", "zygcy.math", "zygcy.cmath", "zygcy._check", "zygcy._seeds"]
 
 
 @pytest.mark.parametrize("name", MODULES)
