@@ -173,11 +173,12 @@ cdef inline bint _small_add_into(object acc, object v) noexcept:
 # matmul of float64 matrices and vectors (OP_MATMUL nodes, _record_matmul): the
 # cotangents g @ y.T and x.T @ g (an outer product where an operand is a vector),
 # as the rule in rules/contractions.py writes them (_matmul_2d). Up to _MM_SMALL
-# multiply-adds they are computed here and added straight into the sweep's buffer
+# multiply-adds for an outer product, _MM_SMALL_SUM for sums of products, they are computed here and added straight into the sweep's buffer
 # of the parent (the RNN's W @ h: no temporary, no numpy call); above, numpy's
 # matmul computes them (BLAS), without the rule's closures.
 
-cdef Py_ssize_t _MM_SMALL = 1 << 12     # by callgrind: on the MLP (2048 each) the loop beats numpy's call, above BLAS wins
+cdef Py_ssize_t _MM_SMALL = 1 << 12         # an outer product (one term per element): by callgrind the loop beats numpy's call up to here
+cdef Py_ssize_t _MM_SMALL_SUM = 1 << 9      # sums of products: the loop's strided reads cost more, BLAS wins sooner
 
 
 cdef inline bint _f64_carray(object a) noexcept:
@@ -187,18 +188,37 @@ cdef inline bint _f64_carray(object a) noexcept:
 cdef void _gemm(double* out, bint add, Py_ssize_t I, Py_ssize_t L, Py_ssize_t J,
                 double* P, Py_ssize_t pi, Py_ssize_t pl, double* Q, Py_ssize_t ql, Py_ssize_t qj) noexcept nogil:
     """out[i, j] (+)= sum over l of P[i, l] * Q[l, j], with the strides (in elements)
-    given; out is C-contiguous (I, J)."""
+    given; out is C-contiguous (I, J). Pointers step through the operands (no index
+    products: about a third of the instructions, by callgrind on the MLP)."""
     cdef Py_ssize_t i, j, l
-    cdef double s
+    cdef double s, a
+    cdef double* o = out
+    cdef double* pp
+    cdef double* qp
     for i in range(I):
-        for j in range(J):
-            s = 0.0
-            for l in range(L):
-                s = s + P[i * pi + l * pl] * Q[l * ql + j * qj]
-            if add:
-                out[i * J + j] = out[i * J + j] + s
-            else:
-                out[i * J + j] = s
+        if L == 1:              # an outer product: one term per element
+            a = P[i * pi]
+            qp = Q
+            for j in range(J):
+                if add:
+                    o[j] = o[j] + a * qp[0]
+                else:
+                    o[j] = a * qp[0]
+                qp += qj
+        else:
+            for j in range(J):
+                pp = P + i * pi
+                qp = Q + j * qj
+                s = 0.0
+                for l in range(L):
+                    s = s + pp[0] * qp[0]
+                    pp += pl
+                    qp += ql
+                if add:
+                    o[j] = o[j] + s
+                else:
+                    o[j] = s
+        o += J
 
 
 cdef int _matmul_sweep(_Grads G, Tracked n, object g) except -1:
@@ -251,7 +271,7 @@ cdef int _matmul_into(_Grads G, Tracked p, int which, object g, object x, object
         Q, ql, qj = gd, c, 1
     cdef object pv = _tv(p)
     cdef object acc
-    if I * L * J <= _MM_SMALL:
+    if I * L * J <= (_MM_SMALL if L == 1 else _MM_SMALL_SUM):
         j = G._index(p)
         if G.state[j] == G_OBJECT and G.own[j] and not G.lent[j]:
             acc = G.go[j]

@@ -314,8 +314,8 @@ def _matmul_second_batched(tb, ans, a, b, **kwargs):
 defbatched(np.matmul, _matmul_first_batched, _matmul_second_batched)
 
 # x @ y of float64 matrices and vectors is recorded by the engine as one node whose
-# sweep computes _matmul_2d's cotangents itself (in C up to a few thousand
-# multiply-adds: the engine's _kernels.pxi; tests/rules/test_kernels.py checks them
+# sweep computes _matmul_2d's cotangents itself (in C for small sizes, up to a few
+# thousand multiply-adds: the engine's _kernels.pxi; tests/rules/test_kernels.py checks them
 # against _matmul_2d). Registering matmul's rule again drops this.
 _core.use_kernels(np.matmul)
 
