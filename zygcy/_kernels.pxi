@@ -40,6 +40,12 @@ cdef dict _EW_KERNELS = {
 }
 
 
+def kernel_table():
+    """The functions the engine has C paths for, each with its per-argument kernels
+    (EWK_*; 0: none), whether or not the rule registered now uses them."""
+    return dict(_EW_KERNELS)
+
+
 def use_kernels(*funs):
     """Let the sweep compute the partials of the rules registered now for ``funs``
     (ufuncs) with the engine's C formulas on small float64 arrays, and record
