@@ -93,21 +93,22 @@ cdef inline double _ew_partial(int k, double a, double x, double y) noexcept nog
     return y        # EWK_CONST: the constant is passed as y
 
 
-cdef inline bint _small_f64(object a) noexcept:
+cdef inline bint _plain_f64(object a) noexcept:
     """a is a plain ndarray of float64, aligned, C-contiguous, in native byte order."""
     return (type(a) is _ndarray and cnp.PyArray_TYPE(<cnp.ndarray>a) == cnp.NPY_DOUBLE
             and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>a) and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>a))
 
 
-cdef inline bint _small_g(object g) noexcept:
-    return _small_f64(g) and _asize(g) <= _SMALL_MAX
+cdef inline bint _small_f64(object g) noexcept:
+    """g is a plain float64 array (_plain_f64) of at most _SMALL_MAX elements."""
+    return _plain_f64(g) and _asize(g) <= _SMALL_MAX
 
 
 cdef inline bint _operand(object v, object g, double** p, Py_ssize_t* step, double* d):
     """Point *p at the elements of operand v (step 1), or at *d for a number (step
     0): a float64 array of g's shape, a float, or an int a double holds exactly."""
     if type(v) is _ndarray:
-        if not (_small_f64(v) and _same_shape(v, g)):
+        if not (_plain_f64(v) and _same_shape(v, g)):
             return False
         p[0] = <double*>cnp.PyArray_DATA(<cnp.ndarray>v)
         step[0] = 1
@@ -125,7 +126,7 @@ cdef inline bint _operand(object v, object g, double** p, Py_ssize_t* step, doub
 
 cdef object _ew_small(int k, double c, object ans, object x, object y, object g):
     """g * partial k (c: the constant of EWK_CONST) as a new array, for g a small
-    float64 array (_small_g) of the parent's shape; None where an operand is not
+    float64 array (_small_f64) of the parent's shape; None where an operand is not
     one this path takes, or a partial is not finite (numpy's path decides then)."""
     cdef double da = 0.0, dx = 0.0, dy = c
     cdef double* pa = &da
@@ -164,7 +165,7 @@ cdef inline bint _small_add_into(object acc, object v) noexcept:
     cdef Py_ssize_t i, n
     cdef double* pa
     cdef double* pv
-    if not (_small_g(acc) and _small_f64(v) and _same_shape(acc, v)
+    if not (_small_f64(acc) and _plain_f64(v) and _same_shape(acc, v)
             and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>acc)):
         return False
     n = _asize(acc)
@@ -179,16 +180,13 @@ cdef inline bint _small_add_into(object acc, object v) noexcept:
 # matmul of float64 matrices and vectors (OP_MATMUL nodes, _record_matmul): the
 # cotangents g @ y.T and x.T @ g (an outer product where an operand is a vector),
 # as the rule in rules/contractions.py writes them (_matmul_2d). Up to _MM_SMALL
-# multiply-adds for an outer product, _MM_SMALL_SUM for sums of products, they are computed here and added straight into the sweep's buffer
-# of the parent (the RNN's W @ h: no temporary, no numpy call); above, numpy's
+# elements of an outer product, or _MM_SMALL_SUM multiply-adds of sums of
+# products, they are computed here and added straight into the sweep's buffer of
+# the parent (the RNN's W @ h: no temporary, no numpy call); above, numpy's
 # matmul computes them (BLAS), without the rule's closures.
 
 cdef Py_ssize_t _MM_SMALL = 1 << 12         # an outer product (one term per element): by callgrind the loop beats numpy's call up to here
 cdef Py_ssize_t _MM_SMALL_SUM = 1 << 9      # sums of products: the loop's strided reads cost more, BLAS wins sooner
-
-
-cdef inline bint _f64_carray(object a) noexcept:
-    return _small_f64(a)
 
 
 cdef void _gemm(double* out, bint add, Py_ssize_t I, Py_ssize_t L, Py_ssize_t J,
@@ -233,11 +231,10 @@ cdef int _matmul_sweep(_Grads G, Tracked n, object g) except -1:
     cdef object x = xy[0], y = xy[1], ans = _tv(n)
     if not (type(g) is _ndarray and type(ans) is _ndarray and _same_shape(g, ans)):
         return _matmul_by_rule(G, n, g, ans, x, y)       # a tracked g (a sweep recorded again), ...
-    if not _small_f64(g):
-        if type(g) is _ndarray and _dtype_kind(g) in (c'b', c'i', c'u', c'f'):
-            g = np.ascontiguousarray(g, dtype=np.float64)   # a broadcast view, an integer seed
-        else:
+    if not _plain_f64(g):
+        if _dtype_kind(g) not in (c'b', c'i', c'u', c'f'):
             return _matmul_by_rule(G, n, g, ans, x, y)
+        g = np.ascontiguousarray(g, dtype=np.float64)       # a broadcast view, an integer seed
     if n.a is not None:
         _matmul_into(G, n.a, 0, g, x, y)
     if n.b is not None:
@@ -246,12 +243,16 @@ cdef int _matmul_sweep(_Grads G, Tracked n, object g) except -1:
 
 
 cdef int _matmul_by_rule(_Grads G, Tracked n, object g, object ans, object x, object y) except -1:
-    """The cotangents from the pullbacks of the rule registered for matmul now."""
+    """The cotangents from the pullbacks of the rule registered for matmul now
+    (made as a rule node's are, _make_pullbacks: a joint rule given since included)."""
     cdef Rule rule = _rules.get(_np_matmul)
+    cdef list argi = ([0] if n.a is not None else []) + ([1] if n.b is not None else [])
+    pbs = _make_pullbacks(_np_matmul, rule, ans, [x, y], {}, argi)
+    cts = pbs(g) if rule.joint else [None if pb is None else pb(g) for pb in pbs]
     if n.a is not None:
-        G.add_object(n.a, rule.maker(0)(ans, x, y)(g))
+        G.add_object(n.a, cts[0])
     if n.b is not None:
-        G.add_object(n.b, rule.maker(1)(ans, x, y)(g))
+        G.add_object(n.b, cts[1])
     return 0
 
 
@@ -281,7 +282,7 @@ cdef int _matmul_into(_Grads G, Tracked p, int which, object g, object x, object
         j = G._index(p)
         if G.state[j] == G_OBJECT and G.own[j] and not G.lent[j]:
             acc = G.go[j]
-            if (acc is not g and _small_f64(acc) and _same_shape(acc, pv)
+            if (acc is not g and _plain_f64(acc) and _same_shape(acc, pv)
                     and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>acc)):
                 _gemm(<double*>cnp.PyArray_DATA(<cnp.ndarray>acc), True, I, L, J, P, pi, pl, Q, ql, qj)
                 return 0

@@ -152,7 +152,7 @@ cdef object _record_matmul(object x, object y):
             return None
         b = <Tracked>y
         y = _tv(b)
-    if (a is None and b is None) or not (_f64_carray(x) and _f64_carray(y)):
+    if (a is None and b is None) or not (_plain_f64(x) and _plain_f64(y)):
         return None
     cdef int nx = cnp.PyArray_NDIM(<cnp.ndarray>x), ny = cnp.PyArray_NDIM(<cnp.ndarray>y)
     if not (1 <= nx <= 2 and 1 <= ny <= 2) or (nx == 1 and ny == 1):

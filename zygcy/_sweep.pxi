@@ -359,7 +359,7 @@ cdef object _ew_cotangent(EwRec rec, Py_ssize_t i, object ans, object g, Tracked
     cdef bint into_g = may & _EW_INTO_G
     cdef int k = rec.k0 if i == 0 else rec.k1
     did[0] = _EW_FRESH
-    if (k or PyFloat_CheckExact(p)) and _small_g(g) and type(_tv(parent)) is _ndarray and _same_shape(_tv(parent), g):
+    if (k or PyFloat_CheckExact(p)) and _small_f64(g) and type(_tv(parent)) is _ndarray and _same_shape(_tv(parent), g):
         # a small float64 array: g * partial in one C loop (_kernels.pxi)
         if k:
             ct = _ew_small(k, 0.0, ans, rec.args[0], rec.args[1] if len(rec.args) == 2 else None, g)

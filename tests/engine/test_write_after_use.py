@@ -125,6 +125,11 @@ def test_write_before_use_and_after_the_gradient():
     assert zygcy.gradient(f, X)[0].tolist() == [6.0, 6.0, 6.0]
     buf[:] = 1.0
 
+    def fill_first(x):
+        buf[:] = 2.0                            # the same buffer, written before its use
+        return np.sum(x * buf)
+    assert zygcy.gradient(fill_first, X)[0].tolist() == [2.0, 2.0, 2.0]
+
     def refill(x):
         total = 0.0
         for k in range(3):
