@@ -40,7 +40,7 @@ cimport cython
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check, PyFloat_FromDouble
 from cpython.long cimport PyLong_AsDouble
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
-from cpython.object cimport PyObject
+from cpython.object cimport PyObject, PyObject_TypeCheck, PyTypeObject
 from cpython.ref cimport Py_REFCNT
 from libc.stdlib cimport calloc, free, malloc
 cimport numpy as cnp
@@ -159,3 +159,4 @@ include "_inplace.pxi"
 include "_kernels.pxi"
 include "_sweep.pxi"
 include "_forward.pxi"
+include "_params.pxi"

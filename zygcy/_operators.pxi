@@ -279,8 +279,11 @@ cdef inline bint _defers(object v):
 
 
 cdef inline bint _plain_operand(object v):
+    # The numpy scalar check reads the type only: isinstance would also ask an
+    # object that is no numpy scalar for its __class__, which on a Param (a
+    # __getattribute__ written in Python) costs a Python call per operator.
     return (type(v) is Tracked or type(v) is _ndarray or PyFloat_CheckExact(v) or PyLong_CheckExact(v)
-            or type(v) is complex or isinstance(v, _generic))
+            or type(v) is complex or PyObject_TypeCheck(v, <PyTypeObject*>_generic))
 
 
 cdef object _floordiv(object x, object y):

@@ -276,6 +276,8 @@ def gradient(f, *args):
     _seeds.check_callable(f, "gradient")
     if _plain_reals(args) and not _check.active():
         return _gradient_of_reals(f, args)
+    if len(args) == 1 and type(args[0]) is params.Params:
+        return params.gradient_params(f, params.params_argument(f, args, "gradient"))
     y, back = _forward(f, args, "gradient", once=True)
     return back(_seeds.scalar_seed(y, "gradient"))
 

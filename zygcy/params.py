@@ -42,12 +42,11 @@ Public here: ``param``, ``Params``, ``Grads``; ``forward_params`` runs a
 import inspect
 import threading
 import types
-import weakref
 from collections.abc import Mapping
 
 import numpy as np
 
-from . import _check, _seeds
+from . import _check, _core, _seeds
 from ._core import Tape, Tracked
 from .containers import _register_leaf, register_container
 
@@ -88,13 +87,7 @@ def frames_active():
     return bool(_local.stack)
 
 
-def _leaf(p):
-    """The leaf standing for p in the innermost frame that lists it, or None."""
-    for fr in reversed(_local.stack):
-        e = fr.leaves.get(id(p))
-        if e is not None and e[0] is p:
-            return e[1]
-    return None
+_leaf = _core.param_leaf     # the leaf standing for p in the innermost frame that lists it, or None
 
 
 def is_active(p):
@@ -107,57 +100,28 @@ def is_active(p):
     return recipe is not None and any(is_active(s) for s in recipe[0])
 
 
-def _plain(p):
-    return np.ndarray.view(p, np.ndarray)
+_plain = _core.param_plain   # np.ndarray.view(p, np.ndarray), in C
 
 
-# In-place writes through parameters (W -= lr * g[W], W[0] = 1, np.add(W, x, out=W)),
-# counted per block of memory, so that a back() recorded before such a write can
-# refuse to read the overwritten values. id(owner) -> [weakref to owner, count].
-_writes = {}
-
-
-_base = np.ndarray.base.__get__     # a.base without Param's __getattribute__
-
-
-def _owner(a):
-    """The ndarray that owns a's memory (a itself, or the end of its chain of bases)."""
-    b = _base(a)
-    while isinstance(b, np.ndarray):
-        a = b
-        b = _base(a)
-    return a
-
-
-def written(p):
-    """Count one in-place write into the memory of the parameter p."""
-    o = _owner(p)
-    e = _writes.get(id(o))
-    if e is None or e[0]() is not o:
-        _writes[id(o)] = [weakref.ref(o, lambda _, k=id(o): _writes.pop(k, None)), 1]
-    else:
-        e[1] += 1
-
-
-def version(p):
-    """How many in-place writes the memory of the parameter p has had."""
-    o = _owner(p)
-    e = _writes.get(id(o))
-    return e[1] if e is not None and e[0]() is o else 0
+# In-place writes through parameters (W -= lr * g[W], W[0] = 1, np.add(W, x, out=W))
+# are counted per block of memory (in the engine, zygcy/_params.pxi), so that a
+# back() recorded before such a write can refuse to read the overwritten values.
+written = _core.param_written   # count one in-place write into the memory of p
+version = _core.param_version   # how many in-place writes the memory of p has had
 
 
 plain = _plain      # for zygcy.api: the memory of a parameter as a plain ndarray
 
 
-def substitute(p):
-    """What the Param p stands for now: a tracked leaf (or an expression of one,
-    for a view) during a differentiation of it, else a plain view of its memory."""
+# What the Param p stands for now: a tracked leaf (or an expression of one, for a
+# view) during a differentiation of it, else a plain view of its memory.
+substitute = _core.param_substitute
+
+
+def _substitute_slow(p):
+    """substitute(p) while frames are active and none lists p itself (the engine's
+    fast path handles the rest): a view replayed by its recipe, or refused."""
     frames = _local.stack
-    if not frames:
-        return _plain(p)
-    leaf = _leaf(p)
-    if leaf is not None:
-        return leaf
     recipe = p.__dict__.get("_zyg_recipe")
     if recipe is not None:
         if any(is_active(s) for s in recipe[0]):
@@ -217,6 +181,25 @@ _META = frozenset(["shape", "dtype", "ndim", "size", "itemsize", "nbytes", "stri
                    "base", "ctypes", "data", "view"])
 
 
+def _getattribute(self, name):
+    """A public attribute or method of the Param self (not in _META): the
+    substituted value's, so that it is recorded; a method's result and a view
+    made outside a differentiation keep a recipe to follow the parameter."""
+    s = substitute(self)
+    attr = getattr(s, name)
+    if type(s) is Tracked:
+        return attr
+    if callable(attr):
+        def method(*args, **kwargs):
+            found = []
+            res = attr(*_sub_tree(args, found), **_sub_tree(kwargs, found))
+            return _as_view(res, (self,), lambda: getattr(substitute(self), name)(*args, **kwargs))
+        method.__name__ = name
+        method.__doc__ = getattr(attr, "__doc__", None)
+        return method
+    return _as_view(attr, (self,), lambda: getattr(substitute(self), name))
+
+
 class Param(np.ndarray):
     """An array marked as a trainable parameter; made by ``zygcy.param``.
 
@@ -245,29 +228,9 @@ class Param(np.ndarray):
                 "operators instead: x @ W, np.dot(x, W).")
 
     # -- numpy's protocols -----------------------------------------------------
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        out = kwargs.get("out")
-        if _local.stack:                # a differentiation is active: check writes, substitute
-            for o in out or ():
-                if isinstance(o, Param):
-                    _check_writable(o, "numpy.%s(..., out=W) or an in-place operator "
-                                       "(W += x)", ufunc.__name__)
-            if method == "at" and isinstance(inputs[0], Param):
-                _check_writable(inputs[0], "numpy.%s.at", ufunc.__name__)
-            args = [_sub_tree(x, []) if isinstance(x, Param) else x for x in inputs]
-        else:                           # every parameter is its plain memory
-            args = [_plain(x) if isinstance(x, Param) else x for x in inputs]
-        if out is not None:
-            kwargs["out"] = tuple([_plain(o) if isinstance(o, Param) else o for o in out])
-        res = (ufunc if method == "__call__" else getattr(ufunc, method))(*args, **kwargs)
-        if method == "at" and isinstance(inputs[0], Param):
-            written(inputs[0])
-        if out is not None:
-            for o in out:
-                if isinstance(o, Param):
-                    written(o)
-            return out[0] if len(out) == 1 else out
-        return res
+    # in the engine (zygcy/_params.pxi): parameters substituted, writes into them
+    # counted, and refused while they are being differentiated
+    __array_ufunc__ = _core.param_ufunc
 
     def __array_function__(self, func, types, args, kwargs):
         out = kwargs.get("out")
@@ -317,22 +280,9 @@ class Param(np.ndarray):
         return (self[i] for i in range(len(s)))
 
     # -- attributes and methods ---------------------------------------------------
-    def __getattribute__(self, name):
-        if name[0] == "_" or name in _META:
-            return object.__getattribute__(self, name)
-        s = substitute(self)
-        attr = getattr(s, name)
-        if type(s) is Tracked:
-            return attr
-        if callable(attr):
-            def method(*args, **kwargs):
-                found = []
-                res = attr(*_sub_tree(args, found), **_sub_tree(kwargs, found))
-                return _as_view(res, (self,), lambda: getattr(substitute(self), name)(*args, **kwargs))
-            method.__name__ = name
-            method.__doc__ = getattr(attr, "__doc__", None)
-            return method
-        return _as_view(attr, (self,), lambda: getattr(substitute(self), name))
+    # in the engine (zygcy/_params.pxi): private names and _META at C speed, the
+    # others by _getattribute (above the class)
+    __getattribute__ = _core.param_getattribute
 
     # -- conversions: a tracked parameter refuses to drop its derivative ----------
     def __float__(self):
@@ -401,14 +351,16 @@ def params_argument(f, args, fname):
     return args[0]
 
 
-def forward_params(f, ps, watch=False):
+def _record(f, ps, watch):
+    """Run f() with the parameters ps tracked on a new tape: (tape, params, leaves, out)."""
     tape = Tape()
     if watch:
         tape.watch()
+    plist = list(ps)
     # What each parameter stands for as the differentiation begins (an outer
     # frame's leaf when nested) becomes its leaf's value.
-    leaves = [tape.leaf(substitute(p)) for p in ps]
-    frame = push_frame(tape, list(ps), leaves)
+    leaves = [tape.leaf(substitute(p)) for p in plist]
+    frame = push_frame(tape, plist, leaves)
     tape.push()
     try:
         out = f()
@@ -418,8 +370,28 @@ def forward_params(f, ps, watch=False):
     finally:
         tape.pop()
         pop_frame(frame)
+    return tape, plist, leaves, out
+
+
+def forward_params(f, ps, watch=False):
+    """(y, back) of f() with respect to the parameters ps; back(dy) gives a Grads."""
+    return _pullback(f, *_record(f, ps, watch))
+
+
+def gradient_params(f, ps):
+    """gradient(f, ps): forward_params and its back in one, for a real scalar output."""
+    tape, plist, leaves, out = _record(f, ps, False)
+    if type(out) is Tracked and tape.owns(out) and not _check.active():
+        v = tape.unwrap(out)
+        if type(v) is float or type(v) is np.float64:
+            grads = tape.backward([(out, 1.0)], leaves, last=True)     # scalar_seed's seed
+            return Grads(plist, _seeds.handed_out([_plain(p) for p in plist], grads))
+    y, back = _pullback(f, tape, plist, leaves, out)
+    return back(_seeds.scalar_seed(y, "gradient"))
+
+
+def _pullback(f, tape, plist, leaves, out):
     y, out_leaves, out_tree = _seeds.outputs(tape, out)
-    plist = list(ps)
     versions = [version(p) for p in plist]
 
     def back(dy):
@@ -717,6 +689,8 @@ class Grads:
 
 
 Mapping.register(Grads)
+
+_core.install_params(_local, Param, _substitute_slow, _check_writable, _getattribute, _META)
 
 
 register_container(Grads, lambda g: (list(g._grads), g._params),

@@ -506,3 +506,59 @@ def test_a_parameter_as_the_seed_of_a_reductions_back_is_differentiated(reduce):
                      for i in range(2)])
     np.testing.assert_allclose(got, want, rtol=1e-7)
     assert np.any(got != 0)
+
+
+# ---------------------------------------------------------------------------
+# numpy's ufunc protocol on parameters (Param.__array_ufunc__, in the engine): the
+# same numbers as on plain arrays, in place or not, and every write counted
+
+_INPLACE = {
+    "W -= x": lambda W, x: W.__isub__(x),
+    "W += W": lambda W, x: W.__iadd__(W),
+    "W *= x": lambda W, x: W.__imul__(x),
+    "subtract(x, W, out=W)": lambda W, x: np.subtract(x, W, out=W),
+    "add(W, W[::-1], out=W)": lambda W, x: np.add(W, W[::-1], out=W),
+    "multiply(W, x, out=(W,))": lambda W, x: np.multiply(W, x, out=(W,)),
+    "negative.at(W, [0, 0])": lambda W, x: np.negative.at(W, [0, 0]),
+    "add.at(W, [1, 1], x[0])": lambda W, x: np.add.at(W, [1, 1], x[0]),
+}
+
+
+@given(st.sampled_from(sorted(_INPLACE)), st.lists(st.floats(-3, 3), min_size=4, max_size=4))
+def test_in_place_ufuncs_on_a_parameter_match_plain_arrays(name, values):
+    write = _INPLACE[name]
+    start = np.array(values[:2] + values[2:])
+    x = np.array(values[::-1])
+    P, A = param(start.copy()), start.copy()
+    _, back = forward(lambda: np.sum(P * P), Params([P]))
+    r = write(P, x)
+    write(A, x)
+    np.testing.assert_array_equal(plain(P), A)     # the same as on the plain array, bit for bit
+    if name.startswith(("W ", "subtract", "add(", "multiply")):
+        assert r is P                               # an in-place operator returns the parameter
+    with pytest.raises(RuntimeError, match="changed in place"):
+        back(1.0)                                   # the write was counted
+
+
+def test_out_of_place_ufuncs_on_a_parameter_give_plain_arrays(W, rng):
+    x = rng.standard_normal((2, 3))
+    for r, want in [(W + x, plain(W) + x), (np.exp(W), np.exp(plain(W))), (x @ W.T, x @ plain(W).T),
+                    (np.add.reduce(W, axis=1), plain(W).sum(axis=1)),
+                    (np.divmod(W, 2.0)[1], np.divmod(plain(W), 2.0)[1])]:
+        assert type(r) is np.ndarray
+        np.testing.assert_array_equal(r, want)
+
+
+def test_the_protocol_methods_bind_like_functions(W):
+    # numpy calls Param's overrides unbound, with the array first; read from a
+    # parameter they bind to it, as methods written in Python do.
+    r = W.__array_ufunc__(np.add, "__call__", W, 1.0)
+    np.testing.assert_array_equal(r, plain(W) + 1.0)
+    assert W.__getattribute__("shape") == (2, 3)
+    assert W.__class__ is type(W)
+    with pytest.raises(AttributeError):
+        getattr(W, "")
+    with pytest.raises(AttributeError):
+        W.no_such_attribute
+    with pytest.raises(AttributeError):
+        W._no_such_private_attribute
