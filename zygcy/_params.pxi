@@ -110,6 +110,16 @@ cdef object _out_view(object o, tuple inputs, list args):
     return _plain_view(o)
 
 
+cdef bint _tracked_among_plain(list args):
+    """Some of args is tracked, and every one is ours (tracked, ndarray, a number)."""
+    cdef bint tracked = False
+    for v in args:
+        if not _plain_operand(v):
+            return False
+        tracked = tracked or type(v) is Tracked
+    return tracked
+
+
 cdef class _ParamGetattribute:
     """Param.__getattribute__, in C: private names and those that describe the
     memory (shape, dtype, ...) are read from the array itself at C speed; every
@@ -159,6 +169,12 @@ cdef class _ParamUfunc:
             if isinstance(x, _Param):
                 x = param_substitute(x) if active else _plain_view(x)
             args.append(x)
+        if active and out is None and method == "__call__" and _tracked_among_plain(args):
+            # The parameters' leaves are in: record now, as numpy's next round of
+            # overrides would (Tracked's is then the only one), without that round.
+            if len(args) == 2 and not kwargs:
+                return _array_op(ufunc, args[0], args[1])
+            return _dispatch_ufunc(ufunc, method, tuple(args), kwargs)
         if out is not None:
             # W -= x: the out view is the input's view, so numpy sees one array, not
             # two that overlap (whose overlap it would solve for, and copy around)

@@ -562,3 +562,36 @@ def test_the_protocol_methods_bind_like_functions(W):
         W.no_such_attribute
     with pytest.raises(AttributeError):
         W._no_such_private_attribute
+
+
+_MIXED = {   # a parameter W (2, 3) meets a value t (2, 3) tracked by an explicit gradient
+    "t + W": lambda W, t: t + W,
+    "W * t": lambda W, t: W * t,
+    "W @ t.T": lambda W, t: W @ t.T,
+    "t.T @ W": lambda W, t: t.T @ W,
+    "np.add(W, t)": lambda W, t: np.add(W, t),
+    "np.hypot(t, W)": lambda W, t: np.hypot(t, W),
+    "np.power(W*W, t)": lambda W, t: np.power(W * W, t),
+    "np.subtract(W, t, casting='same_kind')": lambda W, t: np.subtract(W, t, casting="same_kind"),
+    "np.add(W, t, dtype=float)": lambda W, t: np.add(W, t, dtype=float),
+    "np.maximum.reduce([W, t])": lambda W, t: np.maximum(W, t),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_MIXED))
+def test_a_parameter_meeting_a_tracked_value_is_differentiated_in_both(name, rng):
+    # The Params gradient in W of a function that also differentiates explicitly
+    # in t, and the explicit one in t with W a parameter, both against the same
+    # function written with plain arrays, by finite differences.
+    op = _MIXED[name]
+    W0, t0 = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    W = param(W0.copy())
+    c = rng.standard_normal(op(W0, t0).shape)
+    h = lambda w, t: np.sum(op(w, t) * c)
+    gW = gradient(lambda: gradient(lambda t: h(W, t), t0)[0].sum() + h(W, t0), Params([W]))[W]
+    gt = gradient(lambda t: h(W, t), t0)[0]
+    assert gradcheck(lambda w: gradient(lambda t: h(w, t), t0)[0].sum() + h(w, t0), W0, modes="reverse")
+    assert gradcheck(lambda t: h(W0, t), t0, modes="reverse")
+    want_W = gradient(lambda w: gradient(lambda t: h(w, t), t0)[0].sum() + h(w, t0), W0)[0]
+    np.testing.assert_allclose(gW, want_W, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gt, gradient(lambda t: h(W0, t), t0)[0], rtol=1e-12, atol=1e-12)
