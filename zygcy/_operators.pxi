@@ -266,8 +266,8 @@ cdef object _array_op(object ufunc, object x, object y):
     if _stand_in(x) or _stand_in(y):
         # a Param: what it stands for now (its tracked leaf), as its own override
         # would substitute before calling the ufunc again
-        return _array_op(ufunc, x.__zygcy_substitute__() if _stand_in(x) else x,
-                         y.__zygcy_substitute__() if _stand_in(y) else y)
+        a, b = _substituted((x, y))
+        return _array_op(ufunc, a, b)
     if _defers(x) or _defers(y):
         # An operand that is no array to numpy but asks to go first (a scipy.sparse
         # matrix: __array_priority__ and no __array_ufunc__): numpy would treat it as a

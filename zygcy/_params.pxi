@@ -120,16 +120,22 @@ cdef bint _tracked_among_plain(list args):
     return tracked
 
 
-cdef class _ParamGetattribute:
+cdef class _UnboundMethod:
+    """A method of Param written in C. Python and numpy call a type's special
+    methods unbound, with the instance first, so the object is the method itself
+    (no Python frame in between); read from an instance it binds like a function."""
+
+    def __get__(self, obj, owner):
+        return self if obj is None else _MethodType(self, obj)
+
+
+cdef class _ParamGetattribute(_UnboundMethod):
     """Param.__getattribute__, in C: private names and those that describe the
     memory (shape, dtype, ...) are read from the array itself at C speed; every
     other name is params._getattribute's. Python asks every failed
     ``isinstance(W, cls)`` for ``W.__class__``, and numpy does so for each ufunc
     call that mixes a Param with a tracked value: a Python method here would cost
-    a Python call each time. Binds like a function (see _ParamUfunc)."""
-
-    def __get__(self, obj, owner):
-        return self if obj is None else _MethodType(self, obj)
+    a Python call each time."""
 
     def __call__(self, p, str name):
         if (len(name) and name[0] == "_") or name in _META:
@@ -140,7 +146,7 @@ cdef class _ParamGetattribute:
 param_getattribute = _ParamGetattribute()
 
 
-cdef class _ParamUfunc:
+cdef class _ParamUfunc(_UnboundMethod):
     """Param.__array_ufunc__, in C: parameters replaced by what they stand for,
     writes into them (``out=``, ``ufunc.at``, in-place operators) counted, and
     refused while they are being differentiated.
@@ -148,9 +154,6 @@ cdef class _ParamUfunc:
     numpy calls a type's ``__array_ufunc__`` unbound, with the array first, so
     this object is the method itself (no Python frame in between); read from an
     instance (``W.__array_ufunc__``) it binds like a function."""
-
-    def __get__(self, obj, owner):
-        return self if obj is None else _MethodType(self, obj)
 
     def __call__(self, p, ufunc, str method, *inputs, **kwargs):
         out = kwargs.get("out")             # numpy passes out as a tuple

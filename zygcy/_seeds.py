@@ -81,6 +81,17 @@ def explain_write(e, tape):
         raise WriteAfterUse(_messages.write_after_use()) from e
 
 
+def scalar_sweep(tape, out, wanted):
+    """The gradients of ``wanted`` (leaves of ``tape``) when ``out`` is a real scalar
+    node of ``tape``, by one sweep that frees as it goes (seed 1.0, scalar_seed's);
+    None for any other output, which the caller hands to its general path."""
+    if type(out) is Tracked and tape.owns(out):
+        v = tape.unwrap(out)
+        if type(v) is float or type(v) is np.float64:
+            return tape.backward([(out, 1.0)], wanted, last=True)
+    return None
+
+
 def fresh(gs, dy=None):
     """The gradients ``gs`` (a list) as arrays the caller owns. The engine never
     updates an array it has returned (it adds in place only into buffers made

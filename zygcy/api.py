@@ -174,11 +174,9 @@ def _gradient_of_reals(f, args):
         raise
     finally:
         tape.pop()
-    if type(out) is Tracked and tape.owns(out):
-        v = tape.unwrap(out)
-        if type(v) is float or type(v) is np.float64:
-            grads = tape.backward([(out, 1.0)], tleaves, last=True)    # scalar_seed's seed
-            return tuple(_seeds.handed_out(args, grads))
+    grads = _seeds.scalar_sweep(tape, out, tleaves)
+    if grads is not None:
+        return tuple(_seeds.handed_out(args, grads))
     y, back = _after(f, args, "gradient", tape, list(args), tleaves, None, out, False, True)
     return back(_seeds.scalar_seed(y, "gradient"))
 

@@ -381,11 +381,9 @@ def forward_params(f, ps, watch=False):
 def gradient_params(f, ps):
     """gradient(f, ps): forward_params and its back in one, for a real scalar output."""
     tape, plist, leaves, out = _record(f, ps, False)
-    if type(out) is Tracked and tape.owns(out) and not _check.active():
-        v = tape.unwrap(out)
-        if type(v) is float or type(v) is np.float64:
-            grads = tape.backward([(out, 1.0)], leaves, last=True)     # scalar_seed's seed
-            return Grads(plist, _seeds.handed_out([_plain(p) for p in plist], grads))
+    grads = None if _check.active() else _seeds.scalar_sweep(tape, out, leaves)
+    if grads is not None:
+        return Grads(plist, _seeds.handed_out([_plain(p) for p in plist], grads))
     y, back = _pullback(f, tape, plist, leaves, out)
     return back(_seeds.scalar_seed(y, "gradient"))
 
