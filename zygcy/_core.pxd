@@ -1,3 +1,4 @@
+from cpython.object cimport PyObject
 # Declarations of the zygcy engine; the implementation is in _core.pyx and the
 # files it includes (_tape.pxi, _tracked.pxi, _operators.pxi, _scalarfn.pxi,
 # _dispatch.pxi, _record.pxi, _inplace.pxi, _sweep.pxi, _forward.pxi).
@@ -83,6 +84,9 @@ cdef class Tape:
     cdef bint releasing      # _let_go_unreachable is running (code a freed value runs must not re-enter it)
     cdef readonly bint forward   # a forward-mode level: values carry tangents, nothing is recorded
     cdef bint swept          # a last sweep (backward(last=True)) has let go of the nodes
+    cdef PyObject* pool[4]   # forward level: large arrays its values dropped, for its next results (_recycle)
+    cdef int npool
+    cdef bint recycling      # its values' deallocation goes through _tracked_dealloc (_recycling)
     cdef bint _holds(self, object x)
 
 

@@ -41,7 +41,7 @@ from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check, PyFloat_FromDouble
 from cpython.long cimport PyLong_AsDouble
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.object cimport PyObject, PyObject_TypeCheck, PyTypeObject
-from cpython.ref cimport Py_REFCNT
+from cpython.ref cimport Py_DECREF, Py_INCREF, Py_REFCNT
 from libc.stdlib cimport calloc, free, malloc
 cimport numpy as cnp
 from libc.math cimport (M_PI, NAN, acos, asin, atan, cos, cosh, erf, erfc, exp, expm1, fabs, isfinite,
@@ -62,8 +62,11 @@ DEBUG = bool(ZYGCY_DEBUG_BUILD)  # the engine was built with bounds checks on
 cdef extern from "Python.h":
     ctypedef struct _SequenceSlots "PySequenceMethods":
         void* sq_item
+    ctypedef void (*_destructor "destructor")(PyObject*) noexcept
     ctypedef struct _TypeSlots "PyTypeObject":
         _SequenceSlots* tp_as_sequence
+        Py_ssize_t tp_weaklistoffset
+        _destructor tp_dealloc
     void PyType_Modified(_TypeSlots*)
     bint PyFloat_CheckExact(object)
     bint PyLong_CheckExact(object)

@@ -84,11 +84,16 @@ cdef object _record_elementwise(object fun, Rule rule, tuple inputs):
         return None         # a forward rule missing: _apply transposes the pullback
     if PyList_GET_SIZE(top.unread):
         _let_go_unreachable(top)    # before the call: what became unreachable is freed before ans is made
+    ans = None
+    if top.forward and not nested and top.npool:
+        ans = _primal_recycled(fun, x, y, n)        # into memory the level's values dropped (_forward.pxi)
     if n == 1:
-        ans = fun(x)
+        if ans is None:
+            ans = fun(x)
         args = (x,)
     else:
-        ans = fun(x, y)
+        if ans is None:
+            ans = fun(x, y)
         args = (x, y)
     if top.forward:
         return _dual_elementwise(top, fun, rule, ans, args, a, b)     # _forward.pxi

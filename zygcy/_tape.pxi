@@ -67,6 +67,8 @@ cdef class Tape:
         self.locked = []
 
     def __dealloc__(self):
+        _recycling(self, False)
+        _pool_clear(self)
         # Each node holds its parents, so a long chain would be freed by a deep
         # recursion of deallocations (and overflow the C stack). Cut the links
         # first: then every node is freed on its own when the list goes.
@@ -104,6 +106,8 @@ cdef class Tape:
             _unlock(self)                   # the constants its sweep reads are writeable again
         _stack.remove(self)
         _top = _stack[len(_stack) - 1] if _stack else None
+        _recycling(self, False)
+        _pool_clear(self)                   # recycled memory is not kept past the level (_recycle)
         if not _stack and _gc_paused:
             _gc_paused = False
             _resume_gc()
