@@ -274,3 +274,69 @@ def test_a_matmul_rule_registered_again_takes_over():
     finally:
         _rulewatch.restore_rule(np.matmul, original)
     np.testing.assert_array_equal(zygcy.gradient(lambda x: np.sum(x @ y), x)[0], 2 * np.ones((2, 2)))
+
+
+# ---------------------------------------------------------------------------
+# Forward mode: the tangent of x * y with both tracked, tx * y + ty * x, is one C
+# loop over plain float64 arrays of one shape (any size); anything else is numpy's.
+
+@pytest.mark.parametrize("shape", [(3,), (2, 5), (20000,), (40, 700)])
+def test_product_tangent_equals_numpy_to_the_bit(shape):
+    rng = np.random.default_rng(sum(shape))
+    x, y = rng.standard_normal(shape), rng.standard_normal(shape)
+    tx, ty = rng.standard_normal(shape), rng.standard_normal(shape)
+    out, dout = zygcy.jvp(lambda x, y: x * y, (x, y), (tx, ty))
+    np.testing.assert_array_equal(out, x * y)
+    np.testing.assert_array_equal(dout, tx * y + ty * x)
+    # x * x: both operands one value; x * sin(x): one tangent derived from the other
+    np.testing.assert_array_equal(zygcy.jvp(lambda x: x * x, (x,), (tx,))[1], tx * x + tx * x)
+    c = np.cos(x)
+    np.testing.assert_array_equal(zygcy.jvp(lambda x: x * np.sin(x), (x,), (tx,))[1],
+                                  tx * np.sin(x) + (tx * c) * x)
+
+
+@pytest.mark.parametrize("kind", ["float32", "complex", "broadcast", "strided", "fortran", "int"])
+def test_product_tangents_the_c_loop_does_not_take(kind):
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
+    tx, ty = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
+    if kind == "float32":
+        x, y, tx, ty = (a.astype(np.float32) for a in (x, y, tx, ty))
+    elif kind == "complex":
+        x, tx = x + 1j * y, ty + 1j * tx
+    elif kind == "broadcast":
+        y, ty = y[0], ty[0]
+    elif kind == "strided":
+        x, tx = np.repeat(x, 2, axis=1)[:, ::2], np.repeat(tx, 2, axis=1)[:, ::2]
+    elif kind == "fortran":
+        x, tx = np.asfortranarray(x), np.asfortranarray(tx)
+    else:
+        y, ty = np.arange(24).reshape(4, 6), np.zeros((4, 6))
+    out, dout = zygcy.jvp(lambda x, y: x * y, (x, y), (tx, ty))
+    want = tx * y + ty * x
+    assert dout.dtype == want.dtype and dout.shape == want.shape
+    np.testing.assert_allclose(dout, want, rtol=1e-6 if kind == "float32" else 1e-15)
+
+
+def test_a_product_tangent_that_is_not_finite_is_numpys():
+    x, y = np.array([1e300, 2.0, np.inf]), np.array([1.0, 3.0, 1.0])      # x * y is finite where x is
+    tx, ty = np.array([1.0, 1.0, 1.0]), np.array([1e10, 1.0, 0.0])        # ty * x overflows, inf * 0 is NaN
+    with np.errstate(over="raise"):
+        with pytest.raises(FloatingPointError):
+            zygcy.jvp(lambda x, y: x * y, (x, y), (tx, ty))
+    with np.errstate(all="ignore"):
+        dout = zygcy.jvp(lambda x, y: x * y, (x, y), (tx, ty))[1]
+        np.testing.assert_array_equal(dout, tx * y + ty * x)
+
+
+def test_a_multiply_rule_registered_again_decides_forward_mode_too():
+    rules, _ = _core.registered()
+    original = rules[np.multiply]
+    x, y = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    try:
+        defelementwise(np.multiply, lambda ans, x, y: 2.0 * y, lambda ans, x, y: x)     # a user's (wrong) rule
+        np.testing.assert_array_equal(zygcy.jvp(lambda x, y: x * y, (x, y), (np.ones(2), np.ones(2)))[1],
+                                      2 * y + x)
+    finally:
+        _rulewatch.restore_rule(np.multiply, original)
+    np.testing.assert_array_equal(zygcy.jvp(lambda x, y: x * y, (x, y), (np.ones(2), np.ones(2)))[1], y + x)
