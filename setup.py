@@ -29,7 +29,11 @@ DIRECTIVES = {
 
 extensions = [
     Extension("zygcy._core", ["zygcy/_core.pyx"], include_dirs=[numpy.get_include()],
-              define_macros=[("ZYGCY_DEBUG_BUILD", "1" if DEBUG else "0")]),   # zygcy._core.DEBUG
+              define_macros=[("ZYGCY_DEBUG_BUILD", "1" if DEBUG else "0")],    # zygcy._core.DEBUG
+              # the engine's C loops compute what numpy computes, to the bit (tests/rules/
+              # test_kernels.py): no fusing of a * b + c into one rounding (gcc's default
+              # where the target has FMA, as with -march=native; MSVC does not fuse)
+              extra_compile_args=[] if os.name == "nt" else ["-ffp-contract=off"]),
 ]
 
 # force: the generated C does not record the directives, so a build that switches

@@ -43,6 +43,7 @@ from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.object cimport PyObject, PyObject_TypeCheck, PyTypeObject
 from cpython.ref cimport Py_DECREF, Py_INCREF, Py_REFCNT
 from libc.stdlib cimport calloc, free, malloc
+from libc.string cimport memcpy
 cimport numpy as cnp
 from libc.math cimport (M_PI, NAN, acos, asin, atan, cos, cosh, erf, erfc, exp, expm1, fabs, isfinite,
                         log as c_log, log1p, log2, log10, pow as c_pow, sin, sinh, sqrt, tan, tanh)

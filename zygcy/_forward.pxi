@@ -395,7 +395,12 @@ cdef object _elementwise_tangent(Rule rule, object ans, tuple args, list tans):
         if t is None:
             continue
         if rule.ew_jvps:
-            c = _partial_times(rule.partials[i], t, ans, args)
+            c = None
+            if i < len(rule.kernels) and rule.kernels[i]:
+                # t * partial in one C loop on large float64 arrays (_kernels.pxi)
+                c = _ew_fused(rule.kernels[i], ans, args[0], args[1] if len(args) == 2 else None, t)
+            if c is None:
+                c = _partial_times(rule.partials[i], t, ans, args)
         else:
             f = rule.jvp(i)
             c = f(t, ans, args[0]) if len(args) == 1 else f(t, ans, args[0], args[1])
@@ -881,7 +886,7 @@ cdef object _product_tangent(object tx, object y, object ty, object x):
     cdef double* c
     cdef double* d
     cdef double r
-    cdef int bad = 0
+    cdef double bad = 0.0
     if not (_plain_f64(tx) and _plain_f64(y) and _plain_f64(ty) and _plain_f64(x) and _same_shape(tx, y)
             and _same_shape(tx, ty) and _same_shape(tx, x)):
         return None
@@ -898,9 +903,9 @@ cdef object _product_tangent(object tx, object y, object ty, object x):
     with nogil:
         for i in range(n):
             r = a[i] * b[i] + c[i] * d[i]
-            bad = bad | (r - r != 0.0)  # r is infinite or NaN (an or: the loop stays vectorizable)
+            bad = bad + (r - r)         # NaN if an r is infinite or NaN (a sum: vectorized, see _ew_direct)
             o[i] = r
-    if not bad:
+    if bad == 0.0:
         return out
     _give(out)
     return None

@@ -369,6 +369,23 @@ cdef object _ew_cotangent(EwRec rec, Py_ssize_t i, object ans, object g, Tracked
             ct = _ew_small(EWK_CONST, PyFloat_AS_DOUBLE(p), None, None, None, g)
         if ct is not None:
             return ct
+    elif _ew_computed(k) and not repeat and rec.kept is None and type(_tv(parent)) is _ndarray \
+            and _same_shape(_tv(parent), g):
+        # a large float64 array: g * partial in one C loop (_kernels.pxi), into g when it may
+        x = rec.args[0]
+        y = rec.args[1] if len(rec.args) == 2 else None
+        if not into_g:
+            ct = _ew_fused(k, ans, x, y, g)
+            if ct is not None:
+                return ct
+        else:
+            done = _ew_fused_into(k, ans, x, y, g)
+            if done == _asize(g):
+                return g
+            if done >= 0:
+                # a non-finite element from element done on (C order): numpy does the rest
+                _ew_tail(p, done, g, ans, rec.args)
+                return g
     if not PyFloat_CheckExact(p):
         if rec.kept is not None and rec.kept[i] is not None:
             ct = _np_multiply(g, rec.kept[i], g) if into_g and _fits(g, rec.kept[i]) else g * rec.kept[i]
@@ -404,6 +421,19 @@ cdef object _ew_cotangent(EwRec rec, Py_ssize_t i, object ans, object g, Tracked
         else:
             ct = g * p
     return _cotangent_of(ct, _unbroadcast_to(ct, parent), did)
+
+
+cdef int _ew_tail(object partial, Py_ssize_t j, object g, object ans, tuple args) except -1:
+    """g[j:] *= partial(ans[j:], *args[j:]), on the arrays flattened (C order):
+    the part of g that _ew_fused_into left to numpy (arrays of g's shape)."""
+    gt = _flat_from(g, j)
+    p = _conj_partial(partial(_flat_from(ans, j), *[_flat_from(v, j) for v in args]))
+    _np_multiply(gt, p, gt)
+    return 0
+
+
+cdef inline object _flat_from(object v, Py_ssize_t j):
+    return (<object>v).reshape(-1)[j:] if type(v) is _ndarray else v
 
 
 cdef inline object _cotangent_of(object ct, object reduced, int* did):

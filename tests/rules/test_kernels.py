@@ -1,12 +1,15 @@
-"""The engine's C partials of small float64 arrays, and its matmul node, against the rules.
+"""The engine's C partials of float64 arrays, and its matmul node, against the rules.
 
-On float64 arrays of at most a few hundred elements the sweep computes the
-partials of the most used ufuncs in C (``zygcy/_kernels.pxi``); on larger
-arrays, other dtypes and nested differentiations it calls the table's partials
+On plain float64 arrays the sweep and forward mode compute the partials of the
+most used ufuncs in C (``zygcy/_kernels.pxi``): on small arrays one loop for
+every formula, on larger ones a loop per formula fused with the product; on
+views, other dtypes and nested differentiations they call the table's partials
 in ``zygcy/rules/ufuncs.py``. Every function the engine has a C partial for
 (read from the registry, not listed here) is checked: the gradient on a small
-array equals, to the bit, the same entries of the gradient on a large array
-that holds it, and both agree with central differences. ``x @ y`` of float64
+array equals, to the bit, the same entries of the gradient on a large view
+that holds it (numpy's path); the gradient and the tangent on large contiguous
+arrays equal those on views of the same numbers; all agree with central
+differences. ``x @ y`` of float64
 matrices and vectors is one engine node whose sweep computes the cotangents
 itself (in C for small sizes): checked against the products written out here.
 """
@@ -48,6 +51,12 @@ def test_the_engine_has_c_partials():
     assert all(rules[fun].kernels for fun in _core.kernel_table()), "a table did not opt in"
 
 
+def _strided(a):
+    """a's values in a view that is not C-contiguous: the sweep and forward mode
+    call the table's numpy partials on it."""
+    return np.repeat(a, 2, axis=-1)[..., ::2]
+
+
 def _draw(rng, shape):
     return rng.uniform(0.5, 1.4, shape)      # in every kernel function's domain (log, sqrt, tan, 1/x)
 
@@ -78,9 +87,12 @@ def test_c_partial_equals_the_rule_to_the_bit(fun, i):
         big_w = rng.standard_normal((SMALL[0], LARGE_COLUMNS))
         x, y, w = big_x[:, :SMALL[1]].copy(), big_y[:, :SMALL[1]].copy(), big_w[:, :SMALL[1]].copy()
         if other in ("array", "tracked"):
-            ys, yb = y, big_y
+            ys, yb = y, _strided(big_y)
         else:
             ys = yb = other
+        # views: numpy's path, not the C loops of large arrays (below); the cotangent
+        # of fun's output is big_w itself, a view too
+        big_x, big_w = _strided(big_x), _strided(big_w)
         if other == "tracked":
             small = zygcy.gradient(_program(fun, i, w), x, ys)
             large = zygcy.gradient(_program(fun, i, big_w), big_x, yb)
@@ -340,3 +352,137 @@ def test_a_multiply_rule_registered_again_decides_forward_mode_too():
     finally:
         _rulewatch.restore_rule(np.multiply, original)
     np.testing.assert_array_equal(zygcy.jvp(lambda x, y: x * y, (x, y), (np.ones(2), np.ones(2)))[1], y + x)
+
+
+# Larger arrays: g * partial (reverse) and t * partial (forward) in one C loop per
+# formula, out of place or into the sweep's own buffer; the same bits as numpy's
+# path, which views of the same numbers take.
+
+FUSED_SHAPES = [(2, 300), (20000,), (40, 700)]
+
+
+def _fused_programs(fun, i, w, v, ys):
+    """sum(w * f): the cotangent of f is w itself (lent, the loop writes a new
+    array); sum(v * (w * f)): it is v * w, a product the sweep owns (the loop
+    writes into it). Each with that cotangent."""
+    def call(x, y):
+        return fun(x) if fun.nin == 1 else (fun(x, y) if i == 0 else fun(y, x))
+    return {"lent": (lambda x, y=ys: np.sum(w * call(x, y)), w),
+            "own": (lambda x, y=ys: np.sum(v * (w * call(x, y))), v * w)}
+
+
+def _by_the_table(fun, x, y, i, g):
+    """g * partial_i(ans, *args) with the table's numpy partial (x: argument i)."""
+    args = (x,) if fun.nin == 1 else ((x, y) if i == 0 else (y, x))
+    partial = _core.registered()[0][fun].partials[i]
+    return g * partial(fun(*args), *args)
+
+
+@pytest.mark.parametrize("shape", FUSED_SHAPES, ids=str)
+@pytest.mark.parametrize("fun,i", SITES, ids=IDS)
+def test_fused_loops_equal_numpys_path_to_the_bit(fun, i, shape):
+    rng = np.random.default_rng([ord(ch) for ch in fun.__name__] + [i, len(shape)])
+    for other in _operand_forms(fun, i):
+        x, y, t, ty = _draw(rng, shape), _draw(rng, shape), rng.standard_normal(shape), rng.standard_normal(shape)
+        w, v = rng.standard_normal(shape), rng.standard_normal(shape)
+        ys = y if other in ("array", "tracked") else other
+        for kind, (f, g) in _fused_programs(fun, i, w, v, ys).items():
+            if other == "tracked":
+                got = zygcy.gradient(f, x, ys)
+                want = (_by_the_table(fun, x, ys, i, g), _by_the_table(fun, ys, x, 1 - i, g))
+            else:
+                got, want = zygcy.gradient(f, x), (_by_the_table(fun, x, ys, i, g),)
+            for a, b in zip(got, want):
+                assert a.dtype == np.float64 and a.shape == shape and a.flags.c_contiguous
+                np.testing.assert_array_equal(a, b, err_msg=kind)
+        # forward mode: the tangent of f's output, t * partial (+ ty * the other's)
+        def call(x, y):
+            return fun(x) if fun.nin == 1 else (fun(x, y) if i == 0 else fun(y, x))
+        if other == "tracked":
+            got = zygcy.jvp(call, (x, ys), (t, ty))[1]
+            want = _by_the_table(fun, x, ys, i, t) + _by_the_table(fun, ys, x, 1 - i, ty)
+        else:
+            got, want = zygcy.jvp(lambda x: call(x, ys), (x,), (t,))[1], _by_the_table(fun, x, ys, i, t)
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("fun,i", SITES, ids=IDS)
+def test_fused_loops_against_finite_differences(fun, i):
+    rng = np.random.default_rng(11)
+    x, y, w = _draw(rng, (3, 400)), _draw(rng, (3, 400)), rng.standard_normal((3, 400))
+    f = _program(fun, i, w)
+    gradcheck(lambda x, y: f(x, y), x, y, modes="reverse")
+    gradcheck(lambda x: f(x, y), x, modes="forward")
+
+
+NON_FINITE = [(np.log, 0.0, "divide"), (np.sqrt, 0.0, "divide"), (np.reciprocal, 0.0, "divide"),
+              (np.arctan, 1e200, "over"), (np.log1p, -1.0, "divide")]
+
+
+@pytest.mark.parametrize("fun,bad,err", NON_FINITE, ids=[f.__name__ for f, _, _ in NON_FINITE])
+@pytest.mark.parametrize("at", [0, 1000, 19999])
+def test_a_non_finite_element_on_the_fused_path_is_numpys(fun, bad, err, at):
+    # the loop hands the array (reverse, into its buffer: the blocks from the bad one on)
+    # back to numpy: the same numbers, and numpy's warning, which errstate can raise
+    rng = np.random.default_rng(at)
+    x, w, v, t = _draw(rng, 20000), rng.standard_normal(20000), rng.standard_normal(20000), np.ones(20000)
+    x[at] = bad
+    progs = _fused_programs(fun, 0, w, v, None)
+    for kind, (f, g) in progs.items():
+        with np.errstate(all="ignore"):
+            got = zygcy.gradient(f, x)[0]
+            np.testing.assert_array_equal(got, _by_the_table(fun, x, None, 0, g), err_msg=kind)
+            assert not np.isfinite(got[at]) or fun is np.arctan
+            np.testing.assert_array_equal(zygcy.jvp(fun, (x,), (t,))[1], _by_the_table(fun, x, None, 0, t))
+        with np.errstate(all="ignore", **{err: "raise"}):
+            with pytest.raises(FloatingPointError):
+                zygcy.gradient(f, x)
+            with pytest.raises(FloatingPointError):
+                zygcy.jvp(fun, (x,), (t,))
+
+
+@pytest.mark.parametrize("kind", ["strided", "float32", "broadcast", "fortran", "power 3", "complex"])
+def test_large_arrays_the_fused_loops_do_not_take(kind):
+    rng = np.random.default_rng(8)
+    base = _draw(rng, (40, 1400))
+    x, y = base[:, :700], base[:, 700:]
+    if kind == "strided":
+        x, y = base[:, ::2], base[::2, :700].repeat(2, axis=0)
+    elif kind == "float32":
+        x, y = x.astype(np.float32), y.astype(np.float32)
+    elif kind == "broadcast":
+        y = base[0, 700:]
+    elif kind == "fortran":
+        x, y = np.asfortranarray(x), np.asfortranarray(y)
+    elif kind == "complex":
+        x = x + 0.1j * y
+    p = 3 if kind == "power 3" else 2
+
+    def f(x, y):
+        return np.real(np.sum(np.tanh(x * y) / y + np.sqrt(x) ** p + np.reciprocal(x) * y + np.arctan(x)))
+    cast = np.complex128 if kind == "complex" else np.float64
+    gx, gy = zygcy.gradient(f, x, y)
+    cx, cy = zygcy.gradient(f, np.ascontiguousarray(x, cast), np.ascontiguousarray(y, np.float64))
+    rtol, atol = (1e-4, 1e-5) if kind == "float32" else (1e-13, 0)    # float32: sums that cancel
+    np.testing.assert_allclose(gx, cx, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(gy, cy, rtol=rtol, atol=atol)
+    tx = np.ones_like(x)
+    d = zygcy.jvp(lambda x: f(x, y), (x,), (tx,))[1]
+    np.testing.assert_allclose(d, zygcy.jvp(lambda x: f(x, y), (np.ascontiguousarray(x, cast),),
+                                            (np.ascontiguousarray(tx),))[1], rtol=rtol)
+    if kind not in ("float32", "complex"):
+        np.testing.assert_allclose(d, np.sum(gx), rtol=1e-12)
+
+
+def test_a_rule_registered_again_drops_the_fused_loop():
+    rules, _ = _core.registered()
+    original = rules[np.tanh]
+    x, t = np.linspace(-1, 1, 30000), np.ones(30000)
+    try:
+        defelementwise(np.tanh, lambda ans, x: 2.0 + 0 * ans)      # a user's (wrong) rule wins
+        np.testing.assert_array_equal(zygcy.gradient(lambda x: np.sum(np.tanh(x)), x)[0], 2.0)
+        np.testing.assert_array_equal(zygcy.jvp(np.tanh, (x,), (t,))[1], 2.0)
+    finally:
+        _rulewatch.restore_rule(np.tanh, original)
+    np.testing.assert_array_equal(zygcy.gradient(lambda x: np.sum(np.tanh(x)), x)[0], 1 - np.tanh(x) ** 2)
+    np.testing.assert_array_equal(zygcy.jvp(np.tanh, (x,), (t,))[1], t * (1 - np.tanh(x) ** 2))
