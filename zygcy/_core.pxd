@@ -18,6 +18,7 @@ cdef enum:          # what a node is
     OP_EW = 5       # an elementwise function (a ufunc with a derivative table): parents a, b, an EwRec
     OP_READ = 6     # one number read from an array, x[i] or x[i, j]: parent a, the index (ints) in ext
     OP_MATMUL = 7   # x @ y of float64 matrices and vectors: parents a, b, the plain (x, y) in ext
+    OP_SUM = 8      # np.sum(x) or np.mean(x) of a float64 array, every element: parent a, the function in ext
 
 cdef enum:          # what a sweep holds for a node (_Grads.state); 0: nothing yet
     G_DOUBLE = 1
@@ -68,6 +69,7 @@ cdef enum:          # the C partials of elementwise nodes on small float64 array
     EWK_INV_ONE_PLUS_X2 = 15 # 1 / (1 + x * x) (arctan)
     EWK_TWO_X_IF_SQUARE = 16 # 2 * x where the exponent y is the number 2 (power); else none
     EWK_MATMUL = 17          # matmul: recorded as an OP_MATMUL node (_record_matmul)
+    EWK_SUM = 18             # np.sum, np.mean of every element: an OP_SUM node (_record_sum)
 
 
 cdef class Tape:

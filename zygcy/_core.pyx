@@ -94,6 +94,9 @@ cdef object _np_multiply = np.multiply
 cdef object _np_add = np.add
 cdef object _np_negative = np.negative
 cdef object _np_add_reduce = np.add.reduce
+cdef object _np_sum = np.sum
+cdef object _np_mean = np.mean
+cdef object _np_float64 = np.float64
 cdef object _weakref = _weakref_module.ref
 
 cnp.import_array()

@@ -231,6 +231,10 @@ cdef object _dispatch_function(object func, tuple args, dict kwargs):
         if not _any_active(args, kwargs):
             return func(*[_resolve_deep(v) for v in args], **kwargs)
         raise TypeError(_messages.no_rule_for_function(func))
+    if (<Rule>rule).kernels and not kwargs and len(args) == 1 and (func is _np_sum or func is _np_mean):
+        r = _record_sum(func, args[0])          # _record.pxi
+        if r is not None:
+            return r
     return _apply(func, <Rule>rule, args, kwargs)
 
 

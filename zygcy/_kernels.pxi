@@ -39,6 +39,8 @@ cdef dict _EW_KERNELS = {
     np.arctan: (EWK_INV_ONE_PLUS_X2,),
     np.tanh: (EWK_ONE_MINUS_ANS2,),
     np.matmul: (EWK_MATMUL, EWK_MATMUL),      # not elementwise: an OP_MATMUL node (below)
+    np.sum: (EWK_SUM,),                       # not elementwise: an OP_SUM node (_record_sum, _sum_sweep)
+    np.mean: (EWK_SUM,),
 }
 
 
@@ -50,13 +52,15 @@ def kernel_table():
 
 def use_kernels(*funs):
     """Let the sweep compute the partials of the rules registered now for ``funs``
-    (ufuncs) with the engine's C formulas on small float64 arrays, and record
-    np.matmul of float64 matrices as OP_MATMUL nodes. Called by zygcy.rules.ufuncs
-    and zygcy.rules.contractions for their own tables, which the formulas equal."""
+    (ufuncs) with the engine's C formulas on small float64 arrays, record np.matmul
+    of float64 matrices as OP_MATMUL nodes and np.sum, np.mean of a whole float64
+    array as OP_SUM nodes. Called by zygcy.rules.ufuncs, zygcy.rules.contractions
+    and zygcy.rules.reductions for their own tables, which the formulas equal."""
     cdef Rule rule
     for fun in funs:
         rule = _rules.get(fun)
-        if rule is None or not (rule.partials or fun is _np_matmul) or fun not in _EW_KERNELS:
+        if rule is None or not (rule.partials or fun is _np_matmul or fun is _np_sum or fun is _np_mean) \
+                or fun not in _EW_KERNELS:
             raise ValueError("use_kernels: %r has no elementwise rule or no C partial" % (fun,))
         rule.kernels = _EW_KERNELS[fun]
 
@@ -186,6 +190,7 @@ cdef inline bint _small_add_into(object acc, object v) noexcept:
 # element (2-3 ms on 10^6 elements, against numpy's 4-5 ms); the same loop
 # compiled once per formula, which _ew_run below gets by calling an inline loop
 # with each EWK_* as a literal, is vectorized by the C compiler (1.1-1.5 ms).
+# (The block loop calls _ew_run per block: gcc does not inline it per formula.)
 # The operations are those of _ew_partial, in the rule's order: the same bits as
 # numpy's path (the build does not contract a * b + c into one rounding, see
 # setup.py). Only the formulas that cost numpy passes of their own take it
@@ -225,54 +230,46 @@ cdef inline bint _ew_direct(int k, Py_ssize_t n, double* o, double* g, double* a
     return s == 0.0
 
 
-cdef inline Py_ssize_t _ew_blocks(int k, Py_ssize_t n, double* o, double* g, double* a, double* x,
-                                  double* y) noexcept nogil:
-    """_ew_direct block by block through a stack buffer (o may be g): the number
-    of leading elements written, n unless a block held a non-finite element."""
+cdef bint _ew_run(int k, Py_ssize_t n, double* o, double* g, double* a, double* x, double* y) noexcept nogil:
+    """_ew_direct compiled for each k (its literal here): True when all is finite."""
+    if k == EWK_ONE_MINUS_ANS2:
+        return _ew_direct(EWK_ONE_MINUS_ANS2, n, o, g, a, x, y)
+    if k == EWK_TWO_X:
+        return _ew_direct(EWK_TWO_X, n, o, g, a, x, y)
+    if k == EWK_INV_Y:
+        return _ew_direct(EWK_INV_Y, n, o, g, a, x, y)
+    if k == EWK_NEG_ANS_OVER_Y:
+        return _ew_direct(EWK_NEG_ANS_OVER_Y, n, o, g, a, x, y)
+    if k == EWK_ONE_PLUS_ANS2:
+        return _ew_direct(EWK_ONE_PLUS_ANS2, n, o, g, a, x, y)
+    if k == EWK_HALF_OVER_ANS:
+        return _ew_direct(EWK_HALF_OVER_ANS, n, o, g, a, x, y)
+    if k == EWK_NEG_ANS2:
+        return _ew_direct(EWK_NEG_ANS2, n, o, g, a, x, y)
+    if k == EWK_INV_X:
+        return _ew_direct(EWK_INV_X, n, o, g, a, x, y)
+    if k == EWK_INV_ONE_PLUS_X:
+        return _ew_direct(EWK_INV_ONE_PLUS_X, n, o, g, a, x, y)
+    if k == EWK_ANS_PLUS_ONE:
+        return _ew_direct(EWK_ANS_PLUS_ONE, n, o, g, a, x, y)
+    if k == EWK_INV_ONE_PLUS_X2:
+        return _ew_direct(EWK_INV_ONE_PLUS_X2, n, o, g, a, x, y)
+    return False        # no loop for k (the caller checks _ew_computed): numpy's path
+
+
+cdef Py_ssize_t _ew_blocks(int k, Py_ssize_t n, double* o, double* g, double* a, double* x,
+                           double* y) noexcept nogil:
+    """_ew_run block by block through a stack buffer (o may be g): the number of
+    leading elements written, n unless a block held a non-finite element."""
     cdef double buf[_EW_BLOCK]
     cdef Py_ssize_t j = 0, m
     while j < n:
         m = n - j if n - j < _EW_BLOCK else _EW_BLOCK
-        if not _ew_direct(k, m, buf, g + j, a + j, x + j, y + j):
+        if not _ew_run(k, m, buf, g + j, a + j, x + j, y + j):
             return j
         memcpy(o + j, buf, m * sizeof(double))
         j += m
     return n
-
-
-cdef inline Py_ssize_t _ew_either(int k, bint blocked, Py_ssize_t n, double* o, double* g, double* a,
-                                  double* x, double* y) noexcept nogil:
-    if blocked:
-        return _ew_blocks(k, n, o, g, a, x, y)
-    return n if _ew_direct(k, n, o, g, a, x, y) else 0
-
-
-cdef Py_ssize_t _ew_run(int k, bint blocked, Py_ssize_t n, double* o, double* g, double* a, double* x,
-                        double* y) noexcept nogil:
-    """The loop of partial k, compiled for that k: elements done (n: all)."""
-    if k == EWK_ONE_MINUS_ANS2:
-        return _ew_either(EWK_ONE_MINUS_ANS2, blocked, n, o, g, a, x, y)
-    if k == EWK_TWO_X:
-        return _ew_either(EWK_TWO_X, blocked, n, o, g, a, x, y)
-    if k == EWK_INV_Y:
-        return _ew_either(EWK_INV_Y, blocked, n, o, g, a, x, y)
-    if k == EWK_NEG_ANS_OVER_Y:
-        return _ew_either(EWK_NEG_ANS_OVER_Y, blocked, n, o, g, a, x, y)
-    if k == EWK_ONE_PLUS_ANS2:
-        return _ew_either(EWK_ONE_PLUS_ANS2, blocked, n, o, g, a, x, y)
-    if k == EWK_HALF_OVER_ANS:
-        return _ew_either(EWK_HALF_OVER_ANS, blocked, n, o, g, a, x, y)
-    if k == EWK_NEG_ANS2:
-        return _ew_either(EWK_NEG_ANS2, blocked, n, o, g, a, x, y)
-    if k == EWK_INV_X:
-        return _ew_either(EWK_INV_X, blocked, n, o, g, a, x, y)
-    if k == EWK_INV_ONE_PLUS_X:
-        return _ew_either(EWK_INV_ONE_PLUS_X, blocked, n, o, g, a, x, y)
-    if k == EWK_ANS_PLUS_ONE:
-        return _ew_either(EWK_ANS_PLUS_ONE, blocked, n, o, g, a, x, y)
-    if k == EWK_INV_ONE_PLUS_X2:
-        return _ew_either(EWK_INV_ONE_PLUS_X2, blocked, n, o, g, a, x, y)
-    return 0        # no loop for k (the caller checks _ew_computed): numpy's path
 
 
 cdef inline double* _f64_data(object a) noexcept:
@@ -325,11 +322,12 @@ cdef object _ew_fused(int k, object ans, object x, object y, object g):
     if out is None:
         out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>g), cnp.PyArray_DIMS(<cnp.ndarray>g),
                                 cnp.NPY_DOUBLE, 0)
-    cdef Py_ssize_t n = _asize(g), done
+    cdef Py_ssize_t n = _asize(g)
+    cdef bint done
     cdef double* o = _f64_data(out)
     with nogil:
-        done = _ew_run(k, False, n, o, p[0], p[1], p[2], p[3])
-    if done == n:
+        done = _ew_run(k, n, o, p[0], p[1], p[2], p[3])
+    if done:
         return out
     _give(out)
     return None
@@ -345,8 +343,53 @@ cdef Py_ssize_t _ew_fused_into(int k, object ans, object x, object y, object g) 
         return -1
     cdef Py_ssize_t n = _asize(g), done
     with nogil:
-        done = _ew_run(k, True, n, p[0], p[0], p[1], p[2], p[3])
+        done = _ew_blocks(k, n, p[0], p[0], p[1], p[2], p[3])
     return done
+
+
+# ---------------------------------------------------------------------------
+# np.sum(x), np.mean(x) of every element of a float64 array (OP_SUM nodes,
+# _record_sum): the cotangent of x, filled in C.
+
+cdef Py_ssize_t _SUM_FILL_MAX = 1 << 15     # rules/shape.py's _VIEW_FROM: from there on, a broadcast view
+
+
+cdef int _sum_sweep(_Grads G, Tracked n) except -1:
+    """Send the cotangent of n = np.sum(x) or np.mean(x) (an OP_SUM node) to x: an
+    array of x's shape filled with g (mean: g / x.size), as the rule's pullback
+    makes it (expand, rules/shape.py), in one C loop; any other cotangent than a
+    number, or an array of _SUM_FILL_MAX elements or more, goes to the rule's
+    pullback itself."""
+    cdef Py_ssize_t i = G._index(n), k, m
+    cdef double c
+    cdef double* o
+    cdef Tracked p = n.a
+    xv = _tv(p)
+    m = _asize(xv)
+    if G.state[i] == 0:
+        return 0
+    if G.state[i] == G_DOUBLE:
+        c = G.gd[i]
+    else:
+        g = G.go[i]
+        if not (type(g) is float or type(g) is _np_float64) or m >= _SUM_FILL_MAX:
+            rule = _rules.get(n.ext)
+            pb = (<Rule>rule).maker(0)(_tv(n), xv)
+            G.add_object(p, pb(G.take(n)))
+            return 0
+        c = PyFloat_AS_DOUBLE(g)
+    if m >= _SUM_FILL_MAX:
+        rule = _rules.get(n.ext)
+        G.add_object(p, (<Rule>rule).maker(0)(_tv(n), xv)(PyFloat_FromDouble(c)))
+        return 0
+    if n.ext is _np_mean:
+        c = c / <double>m        # divided before it is spread, as _mean_adjoint does
+    out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>xv), cnp.PyArray_DIMS(<cnp.ndarray>xv), cnp.NPY_DOUBLE, 0)
+    o = <double*>cnp.PyArray_DATA(<cnp.ndarray>out)
+    for k in range(m):
+        o[k] = c
+    G.add_cotangent(p, out, True, False)
+    return 0
 
 
 # ---------------------------------------------------------------------------

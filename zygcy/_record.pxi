@@ -185,6 +185,36 @@ cdef object _record_matmul(object x, object y):
     return r
 
 
+cdef object _record_sum(object fun, object x):
+    """np.sum(x) or np.mean(x) (fun) of every element of a float64 array of the one
+    active reverse level, recorded as an OP_SUM node: numpy's reduction without
+    its Python wrappers, and a sweep that fills x's cotangent in C (_sum_sweep)
+    instead of calling the rule's pullback. None where the rule's general path
+    applies (other dtypes, an empty array, nesting, forward mode)."""
+    cdef Tape top = _top
+    cdef Tracked a
+    if top is None or top.forward or len(_stack) != 1 or type(x) is not Tracked:
+        return None
+    a = <Tracked>x
+    if a.tid != top.id or a.kind != K_ARRAY:
+        return None
+    v = _tv(a)
+    if not (type(v) is _ndarray and cnp.PyArray_TYPE(<cnp.ndarray>v) == cnp.NPY_DOUBLE and _asize(v) > 0):
+        return None
+    if PyList_GET_SIZE(top.unread):
+        _let_go_unreachable(top)
+    # numpy's own steps: np.sum is add.reduce over every axis; np.mean divides that
+    # float64 number by the count (_methods._mean), a division in doubles
+    ans = _np_add_reduce(v, None)
+    if fun is _np_mean:
+        ans = _np_float64(PyFloat_AS_DOUBLE(ans) / <double>_asize(v))
+    r = _new_node(top, ans, _kind_of(ans), OP_SUM)
+    r.a = a
+    r.ext = fun
+    a.uses += 1
+    return r
+
+
 # Values no sweep reads. The sweep of an elementwise node reads its inputs' values
 # (kept in its EwRec, when its partials read them) and its own value only if its
 # partials read ans: of exp(y), y is not needed, nor x + y once made. The tape holds

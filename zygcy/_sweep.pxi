@@ -285,6 +285,8 @@ cdef object _sweep(Tape tape, list seeds, list leaves, bint repeat, bint last):
             _add_read(G, n.a, n.ext, G.take(n))
         elif n.op == OP_MATMUL:
             _matmul_sweep(G, n, G.take(n))           # _kernels.pxi
+        elif n.op == OP_SUM:
+            _sum_sweep(G, n)                         # _kernels.pxi
         elif n.op == OP_PROJ:
             # element k of a multi-output node: pass a list with g in slot k
             g = G.take_own(n)
