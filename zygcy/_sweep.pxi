@@ -584,3 +584,29 @@ cdef object _check_cotangent(Rec n, Py_ssize_t i, Tracked parent, object ct):
     if shape != want:
         raise ValueError(_messages.cotangent_shape(n.name, shape, i, want))
     return None
+
+
+def handed_out_plain(tuple xs, list gs):
+    """``tuple(_seeds.handed_out(xs, gs))`` where it has nothing to change, else None
+    (the caller calls it): every gradient None, a float of a float input, or an
+    ndarray of its ndarray input's shape, real unless the input is complex, owning
+    its memory and not the very array of an earlier entry (gradient's call for
+    plain inputs, which has no seed the gradients could share)."""
+    cdef Py_ssize_t i, j, n = len(gs)
+    if len(xs) != n:
+        return None
+    for i in range(n):
+        g = gs[i]
+        x = xs[i]
+        if g is None:
+            continue
+        if type(g) is _ndarray:
+            if not (type(x) is _ndarray and _same_shape(g, x) and cnp.PyArray_BASE(<cnp.ndarray>g) == NULL
+                    and (_dtype_kind(g) != c'c' or _dtype_kind(x) == c'c')):
+                return None
+            for j in range(i):
+                if gs[j] is g:
+                    return None
+        elif not (PyFloat_CheckExact(g) and PyFloat_CheckExact(x)):
+            return None
+    return tuple(gs)

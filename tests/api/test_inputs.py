@@ -472,3 +472,37 @@ def _check_short_path(f, args, want):
     if len(arrays) == 2:
         arrays[0][...] = 7.0
         assert not np.any(arrays[1] == 7.0)
+
+
+# The gradients gradient returns are the caller's own: writing into one changes no
+# other, no input and no later result (zygcy/_seeds.py fresh, and its fast path
+# for plain inputs in the engine).
+
+@pytest.mark.parametrize("n", [3, 40000])          # 40000: a sum's cotangent is a broadcast view
+def test_gradients_are_the_callers_own(n):
+    rng = np.random.default_rng(n)
+    x, y = rng.standard_normal(n), rng.standard_normal(n)
+    keep_x, keep_y = x.copy(), y.copy()
+    cases = [
+        lambda a, b: np.sum(a + b),             # one cotangent handed to both
+        lambda a, b: np.sum(a * b),             # the cotangent of a is b itself (lent)
+        lambda a, b: np.sum(a) + np.mean(b),    # filled, or broadcast views
+        lambda a, b: np.sum(a[::2]) + np.sum(b),  # a scattered cotangent
+    ]
+    for f in cases:
+        ga, gb = gradient(f, x, y)
+        assert ga is not gb
+        assert ga.flags.writeable and gb.flags.writeable
+        assert not np.shares_memory(ga, gb)
+        assert not np.shares_memory(ga, x) and not np.shares_memory(ga, y)
+        assert not np.shares_memory(gb, x) and not np.shares_memory(gb, y)
+        before, first = gb.copy(), ga.copy()
+        ga += 1000.0
+        np.testing.assert_array_equal(gb, before)
+        np.testing.assert_array_equal(x, keep_x)
+        np.testing.assert_array_equal(y, keep_y)
+        again = gradient(f, x, y)
+        np.testing.assert_array_equal(again[0], first)
+    # a float input keeps a float gradient; an unused one gives None
+    assert gradient(lambda a, s: np.sum(a) * s, x, 2.0)[1] == pytest.approx(np.sum(x))
+    assert gradient(lambda a, s: np.sum(a), x, 2.0)[1] is None
