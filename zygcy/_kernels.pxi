@@ -22,7 +22,10 @@
 # Larger arrays take loops of their own (_ew_fused, below), in the sweep and in
 # forward mode.
 
-cdef Py_ssize_t _SMALL_MAX = 256     # above, numpy's call costs little next to its loops: the fused loops below
+# the small path's limit; larger arrays take the fused loops below. The debug build
+# stops it at 8 elements, so that CI's generated programs (up to 200 elements) run
+# the fused loops too, in blocks of 8 (_EW_BLOCK_LEN).
+cdef Py_ssize_t _SMALL_MAX = 8 if ZYGCY_DEBUG_BUILD else 256
 
 cdef dict _EW_KERNELS = {
     np.multiply: (EWK_Y, EWK_X),
@@ -59,8 +62,8 @@ def use_kernels(*funs):
     cdef Rule rule
     for fun in funs:
         rule = _rules.get(fun)
-        if rule is None or not (rule.partials or fun is _np_matmul or fun is _np_sum or fun is _np_mean) \
-                or fun not in _EW_KERNELS:
+        if rule is None or fun not in _EW_KERNELS \
+                or not (rule.partials or _EW_KERNELS[fun][0] == EWK_MATMUL or _EW_KERNELS[fun][0] == EWK_SUM):
             raise ValueError("use_kernels: %r has no elementwise rule or no C partial" % (fun,))
         rule.kernels = _EW_KERNELS[fun]
 
@@ -99,10 +102,40 @@ cdef inline double _ew_partial(int k, double a, double x, double y) noexcept nog
     return y        # EWK_CONST: the constant is passed as y
 
 
+cdef enum:                  # what partial k reads (_ew_reads)
+    _READS_ANS = 1
+    _READS_X = 2
+    _READS_Y = 4
+
+
+cdef inline int _ew_reads(int k) noexcept nogil:
+    """Which of ans, x, y partial k reads (_READS_* bits)."""
+    if k == EWK_ANS or k == EWK_NEG_ANS2 or k == EWK_HALF_OVER_ANS or k == EWK_ANS_PLUS_ONE \
+            or k == EWK_ONE_PLUS_ANS2 or k == EWK_ONE_MINUS_ANS2:
+        return _READS_ANS
+    if k == EWK_NEG_ANS_OVER_Y:
+        return _READS_ANS | _READS_Y
+    if k == EWK_X or k == EWK_TWO_X or k == EWK_TWO_X_IF_SQUARE or k == EWK_INV_X \
+            or k == EWK_INV_ONE_PLUS_X or k == EWK_INV_ONE_PLUS_X2:
+        return _READS_X
+    if k == EWK_Y or k == EWK_INV_Y:
+        return _READS_Y
+    return 0
+
+
+cdef inline bint _squares(object y) noexcept:
+    """y is the exponent 2 (a Python number): EWK_TWO_X_IF_SQUARE's partial is 2 * x."""
+    return (PyFloat_CheckExact(y) or PyLong_CheckExact(y)) and y == 2
+
+
 cdef inline bint _plain_f64(object a) noexcept:
     """a is a plain ndarray of float64, aligned, C-contiguous, in native byte order."""
     return (type(a) is _ndarray and cnp.PyArray_TYPE(<cnp.ndarray>a) == cnp.NPY_DOUBLE
             and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>a) and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>a))
+
+
+cdef inline double* _f64_data(object a) noexcept:
+    return <double*>cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
 cdef inline bint _small_f64(object g) noexcept:
@@ -139,18 +172,14 @@ cdef object _ew_small(int k, double c, object ans, object x, object y, object g)
     cdef double* px = &dx
     cdef double* py = &dy
     cdef Py_ssize_t sa = 0, sx = 0, sy = 0, i, n = _asize(g)
-    if k == EWK_ANS or k == EWK_NEG_ANS_OVER_Y or k == EWK_NEG_ANS2 or k == EWK_HALF_OVER_ANS \
-            or k == EWK_ANS_PLUS_ONE or k == EWK_ONE_PLUS_ANS2 or k == EWK_ONE_MINUS_ANS2:
-        if not _operand(ans, g, &pa, &sa, &da):
-            return None
-    if k == EWK_X or k == EWK_TWO_X or k == EWK_TWO_X_IF_SQUARE or k == EWK_INV_X \
-            or k == EWK_INV_ONE_PLUS_X or k == EWK_INV_ONE_PLUS_X2:
-        if not _operand(x, g, &px, &sx, &dx):
-            return None
-    if k == EWK_Y or k == EWK_INV_Y or k == EWK_NEG_ANS_OVER_Y:
-        if not _operand(y, g, &py, &sy, &dy):
-            return None
-    if k == EWK_TWO_X_IF_SQUARE and not ((PyFloat_CheckExact(y) or PyLong_CheckExact(y)) and y == 2):
+    cdef int reads = _ew_reads(k)
+    if reads & _READS_ANS and not _operand(ans, g, &pa, &sa, &da):
+        return None
+    if reads & _READS_X and not _operand(x, g, &px, &sx, &dx):
+        return None
+    if reads & _READS_Y and not _operand(y, g, &py, &sy, &dy):
+        return None
+    if k == EWK_TWO_X_IF_SQUARE and not _squares(y):
         return None         # x ** 2 only: the rule's other exponents take numpy's path
     cdef object out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>g), cnp.PyArray_DIMS(<cnp.ndarray>g),
                                         cnp.NPY_DOUBLE, 0)
@@ -206,6 +235,8 @@ cdef inline bint _small_add_into(object acc, object v) noexcept:
 
 cdef enum:
     _EW_BLOCK = 512         # elements of a stack block (4 KiB)
+
+cdef Py_ssize_t _EW_BLOCK_LEN = 8 if ZYGCY_DEBUG_BUILD else _EW_BLOCK    # the elements of a block used
 
 
 cdef inline bint _ew_computed(int k) noexcept nogil:
@@ -264,16 +295,12 @@ cdef Py_ssize_t _ew_blocks(int k, Py_ssize_t n, double* o, double* g, double* a,
     cdef double buf[_EW_BLOCK]
     cdef Py_ssize_t j = 0, m
     while j < n:
-        m = n - j if n - j < _EW_BLOCK else _EW_BLOCK
+        m = n - j if n - j < _EW_BLOCK_LEN else _EW_BLOCK_LEN
         if not _ew_run(k, m, buf, g + j, a + j, x + j, y + j):
             return j
         memcpy(o + j, buf, m * sizeof(double))
         j += m
     return n
-
-
-cdef inline double* _f64_data(object a) noexcept:
-    return <double*>cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
 cdef int _ew_large(int k, object ans, object x, object y, object g, double** p) noexcept:
@@ -282,32 +309,32 @@ cdef int _ew_large(int k, object ans, object x, object y, object g, double** p) 
     where this path does not apply: g not a plain float64 array (_plain_f64) of
     more than _SMALL_MAX elements and of ans's shape, an array operand not such
     an array of that shape, or an operand the formula reads not an array."""
-    cdef object v
-    cdef int j
     if not _ew_computed(k):
         return 0
     if k == EWK_TWO_X_IF_SQUARE:
-        if not ((PyFloat_CheckExact(y) or PyLong_CheckExact(y)) and y == 2):
+        if not _squares(y):
             return 0        # other exponents: the rule's numpy expression
         k = EWK_TWO_X
     if not (_plain_f64(g) and _asize(g) > _SMALL_MAX and type(ans) is _ndarray and _same_shape(ans, g)):
         return 0
-    cdef bint reads_ans = (k == EWK_NEG_ANS_OVER_Y or k == EWK_ONE_MINUS_ANS2 or k == EWK_ONE_PLUS_ANS2
-                           or k == EWK_HALF_OVER_ANS or k == EWK_NEG_ANS2 or k == EWK_ANS_PLUS_ONE)
-    cdef bint reads_x = (k == EWK_TWO_X or k == EWK_INV_X or k == EWK_INV_ONE_PLUS_X
-                         or k == EWK_INV_ONE_PLUS_X2)
-    cdef bint reads_y = k == EWK_INV_Y or k == EWK_NEG_ANS_OVER_Y
+    cdef int reads = _ew_reads(k)
     p[0] = _f64_data(g)
-    for j in range(3):
-        v = ans if j == 0 else (x if j == 1 else y)
-        p[j + 1] = p[0]
-        if type(v) is _ndarray:
-            if not (_plain_f64(v) and _same_shape(v, g)):
-                return 0
-            p[j + 1] = _f64_data(v)
-        elif (j == 0 and reads_ans) or (j == 1 and reads_x) or (j == 2 and reads_y):
-            return 0
+    if not (_large_operand(ans, g, reads & _READS_ANS, &p[1]) and _large_operand(x, g, reads & _READS_X, &p[2])
+            and _large_operand(y, g, reads & _READS_Y, &p[3])):
+        return 0
     return k
+
+
+cdef inline bint _large_operand(object v, object g, bint read, double** p) noexcept:
+    """Point *p at v's elements (an array of g's shape, _plain_f64), or at g's where
+    v is a number the formula does not read; False for anything else."""
+    if type(v) is _ndarray:
+        if not (_plain_f64(v) and _same_shape(v, g)):
+            return False
+        p[0] = _f64_data(v)
+        return True
+    p[0] = _f64_data(g)
+    return not read
 
 
 cdef object _ew_fused(int k, object ans, object x, object y, object g):
@@ -368,24 +395,16 @@ cdef int _sum_sweep(_Grads G, Tracked n) except -1:
     m = _asize(xv)
     if G.state[i] == 0:
         return 0
-    if G.state[i] == G_DOUBLE:
-        c = G.gd[i]
-    else:
-        g = G.go[i]
-        if not (type(g) is float or type(g) is _np_float64) or m >= _SUM_FILL_MAX:
-            rule = _rules.get(n.ext)
-            pb = (<Rule>rule).maker(0)(_tv(n), xv)
-            G.add_object(p, pb(G.take(n)))
-            return 0
-        c = PyFloat_AS_DOUBLE(g)
-    if m >= _SUM_FILL_MAX:
+    if m >= _SUM_FILL_MAX or not (G.state[i] == G_DOUBLE or type(G.go[i]) is float
+                                  or type(G.go[i]) is _np_float64):
         rule = _rules.get(n.ext)
-        G.add_object(p, (<Rule>rule).maker(0)(_tv(n), xv)(PyFloat_FromDouble(c)))
+        G.add_object(p, (<Rule>rule).maker(0)(_tv(n), xv)(G.take(n)))
         return 0
+    c = G.gd[i] if G.state[i] == G_DOUBLE else PyFloat_AS_DOUBLE(G.go[i])
     if n.ext is _np_mean:
         c = c / <double>m        # divided before it is spread, as _mean_adjoint does
     out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>xv), cnp.PyArray_DIMS(<cnp.ndarray>xv), cnp.NPY_DOUBLE, 0)
-    o = <double*>cnp.PyArray_DATA(<cnp.ndarray>out)
+    o = _f64_data(out)
     for k in range(m):
         o[k] = c
     G.add_cotangent(p, out, True, False)

@@ -586,14 +586,14 @@ cdef object _check_cotangent(Rec n, Py_ssize_t i, Tracked parent, object ct):
     return None
 
 
-def handed_out_plain(tuple xs, list gs):
-    """``tuple(_seeds.handed_out(xs, gs))`` where it has nothing to change, else None
-    (the caller calls it): every gradient None, a float of a float input, or an
+def handed_out_plain(object xs, object gs, object dy=None):
+    """``_seeds.handed_out(xs, gs, dy)`` where it has nothing to change, else None
+    (it does the work then): every gradient None, a float of a float input, or an
     ndarray of its ndarray input's shape, real unless the input is complex, owning
-    its memory and not the very array of an earlier entry (gradient's call for
-    plain inputs, which has no seed the gradients could share)."""
+    its memory, not the very array of an earlier entry and not the seed ``dy``
+    (None, a number or an array: a structure of seeds is left to handed_out)."""
     cdef Py_ssize_t i, j, n = len(gs)
-    if len(xs) != n:
+    if len(xs) != n or not (dy is None or type(dy) is _ndarray or PyFloat_Check(dy) or PyLong_CheckExact(dy)):
         return None
     for i in range(n):
         g = gs[i]
@@ -604,9 +604,11 @@ def handed_out_plain(tuple xs, list gs):
             if not (type(x) is _ndarray and _same_shape(g, x) and cnp.PyArray_BASE(<cnp.ndarray>g) == NULL
                     and (_dtype_kind(g) != c'c' or _dtype_kind(x) == c'c')):
                 return None
+            if g is dy:
+                return None
             for j in range(i):
                 if gs[j] is g:
                     return None
         elif not (PyFloat_CheckExact(g) and PyFloat_CheckExact(x)):
             return None
-    return tuple(gs)
+    return list(gs)
